@@ -1,0 +1,8 @@
+// Every CLI command, one module each. Each module exports `register(program)`.
+// Add a line here for a new command.
+import type { Command } from 'commander';
+
+type Registrar = (program: Command) => void;
+
+export const commands: Array<() => Promise<{ register: Registrar }>> = [
+];
