@@ -1,0 +1,183 @@
+// A small, readable builder for ONNX graphs: one method call per op, named inputs, initializer names taken
+// from checkpoint keys. It emits the ONNX protobuf messages (onnx-proto) that ONNX Runtime loads directly,
+// so a checkpoint becomes a graph without any Python export step.
+// Op semantics: https://onnx.ai/onnx/operators/ (opset 17, which has LayerNormalization).
+import onnxProto from 'onnx-proto';
+import { ShapeError } from '../errors.ts';
+
+const { onnx } = onnxProto;
+
+export const OPSET = 17;
+/** Bump when a graph-building function changes, so that cached graphs are rebuilt. */
+export const GRAPH_VERSION = 1;
+
+/** A named value in the graph (an input, an initializer or the output of a node). */
+export interface Value {
+  readonly name: string;
+}
+
+export type ElemType = 'float32' | 'int64' | 'int32';
+const ELEM: Record<ElemType, number> = { float32: 1, int32: 6, int64: 7 };
+
+type Attr = number | number[] | string | { floats: number[] } | { float: number };
+
+export class GraphBuilder {
+  private readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
+  private readonly inits: InstanceType<typeof onnx.TensorProto>[] = [];
+  private readonly inputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
+  private readonly outputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
+  private readonly names = new Set<string>();
+  private counter = 0;
+  private usesMicrosoftDomain = false;
+
+  constructor(readonly name: string) {}
+
+  private fresh(hint: string): string {
+    let n = `${hint}_${this.counter++}`;
+    while (this.names.has(n)) n = `${hint}_${this.counter++}`;
+    this.names.add(n);
+    return n;
+  }
+
+  private claim(name: string): string {
+    if (this.names.has(name)) throw new ShapeError(`graph '${this.name}': the name '${name}' is used twice`);
+    this.names.add(name);
+    return name;
+  }
+
+  /** A graph input; string dims are symbolic ("batch"). */
+  input(name: string, type: ElemType, shape: Array<number | string>): Value {
+    this.inputs.push(valueInfo(this.claim(name), type, shape));
+    return { name };
+  }
+
+  /** Mark a value as a graph output under `name` (an Identity node renames it). */
+  output(value: Value, name: string, type: ElemType, shape: Array<number | string>): void {
+    this.nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [value.name], output: [this.claim(name)], name: `out_${name}` }));
+    this.outputs.push(valueInfo(name, type, shape));
+  }
+
+  /** A float32 initializer; `name` is the checkpoint key it came from. */
+  weight(name: string, data: Float32Array, dims: number[]): Value {
+    return this.floatInit(this.claim(name), data, dims);
+  }
+
+  private floatInit(name: string, data: Float32Array, dims: number[]): Value {
+    const size = dims.reduce((a, b) => a * b, 1);
+    if (size !== data.length) throw new ShapeError(`initializer '${name}': dims [${dims}] hold ${size} values, got ${data.length}`);
+    const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    this.inits.push(onnx.TensorProto.create({ name, dataType: ELEM.float32, dims, rawData: raw }));
+    return { name };
+  }
+
+  /** A small int64 constant (shapes, axes, indices). */
+  ints(values: number[], dims: number[] = [values.length], hint = 'const'): Value {
+    const name = this.fresh(hint);
+    this.inits.push(onnx.TensorProto.create({ name, dataType: ELEM.int64, dims, int64Data: values }));
+    return { name };
+  }
+
+  /** A small float32 constant. */
+  floats(values: number[], dims: number[] = [values.length], hint = 'const'): Value {
+    return this.floatInit(this.fresh(hint), Float32Array.from(values), dims);
+  }
+
+  /** Add one node; returns its outputs. */
+  node(opType: string, inputs: Array<Value | null>, attrs: Record<string, Attr> = {}, nOut = 1, domain = ''): Value[] {
+    const outs = Array.from({ length: nOut }, () => this.fresh(opType.toLowerCase()));
+    if (domain === 'com.microsoft') this.usesMicrosoftDomain = true;
+    this.nodes.push(
+      onnx.NodeProto.create({
+        opType,
+        domain,
+        name: this.fresh(`n_${opType}`),
+        input: inputs.map((v) => (v ? v.name : '')),
+        output: outs,
+        attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+      }),
+    );
+    return outs.map((name) => ({ name }));
+  }
+
+  op(opType: string, inputs: Array<Value | null>, attrs: Record<string, Attr> = {}): Value {
+    return this.node(opType, inputs, attrs)[0]!;
+  }
+
+  // ---- one helper per op, for readability at the call site
+  add(a: Value, b: Value) { return this.op('Add', [a, b]); }
+  sub(a: Value, b: Value) { return this.op('Sub', [a, b]); }
+  mul(a: Value, b: Value) { return this.op('Mul', [a, b]); }
+  div(a: Value, b: Value) { return this.op('Div', [a, b]); }
+  matmul(a: Value, b: Value) { return this.op('MatMul', [a, b]); }
+  sigmoid(x: Value) { return this.op('Sigmoid', [x]); }
+  erf(x: Value) { return this.op('Erf', [x]); }
+  tanh(x: Value) { return this.op('Tanh', [x]); }
+  softmax(x: Value, axis = -1) { return this.op('Softmax', [x], { axis }); }
+  reshape(x: Value, shape: number[]) { return this.op('Reshape', [x, this.ints(shape, [shape.length], 'shape')]); }
+  transpose(x: Value, perm: number[]) { return this.op('Transpose', [x], { perm }); }
+  concat(xs: Value[], axis: number) { return this.op('Concat', xs, { axis }); }
+  gather(x: Value, indices: Value, axis = 0) { return this.op('Gather', [x, indices], { axis }); }
+  cast(x: Value, to: ElemType) { return this.op('Cast', [x], { to: ELEM[to] }); }
+  shape(x: Value, start?: number, end?: number) {
+    const attrs: Record<string, Attr> = {};
+    if (start !== undefined) attrs.start = start;
+    if (end !== undefined) attrs.end = end;
+    return this.op('Shape', [x], attrs);
+  }
+  slice(x: Value, starts: Value, ends: Value, axes: Value) { return this.op('Slice', [x, starts, ends, axes]); }
+  expand(x: Value, shape: Value) { return this.op('Expand', [x, shape]); }
+  layerNorm(x: Value, scale: Value, bias: Value, epsilon = 1e-5) {
+    return this.op('LayerNormalization', [x, scale, bias], { axis: -1, epsilon: { float: epsilon } });
+  }
+  conv(x: Value, w: Value, b: Value | null, kernel: number[], strides: number[]) {
+    return this.op('Conv', b ? [x, w, b] : [x, w], { kernel_shape: kernel, strides });
+  }
+
+  /** The serialized ModelProto. */
+  toBytes(): Uint8Array {
+    const opsetImport = [onnx.OperatorSetIdProto.create({ domain: '', version: OPSET })];
+    if (this.usesMicrosoftDomain) opsetImport.push(onnx.OperatorSetIdProto.create({ domain: 'com.microsoft', version: 1 }));
+    const model = onnx.ModelProto.create({
+      irVersion: 8,
+      producerName: 'clipmed',
+      producerVersion: String(GRAPH_VERSION),
+      opsetImport,
+      graph: onnx.GraphProto.create({
+        name: this.name,
+        node: this.nodes,
+        initializer: this.inits,
+        input: this.inputs,
+        output: this.outputs,
+      }),
+    });
+    return onnx.ModelProto.encode(model).finish();
+  }
+
+  /** Number of float parameters held as initializers. */
+  parameterCount(): number {
+    return this.inits.reduce((n, t) => n + (t.dataType === ELEM.float32 ? (t.rawData?.length ?? 0) / 4 : 0), 0);
+  }
+}
+
+function valueInfo(name: string, type: ElemType, shape: Array<number | string>) {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: onnx.TypeProto.create({
+      tensorType: onnx.TypeProto.Tensor.create({
+        elemType: ELEM[type],
+        shape: onnx.TensorShapeProto.create({
+          dim: shape.map((d) => onnx.TensorShapeProto.Dimension.create(typeof d === 'number' ? { dimValue: d } : { dimParam: d })),
+        }),
+      }),
+    }),
+  });
+}
+
+function attribute(name: string, v: Attr) {
+  const A = onnx.AttributeProto.AttributeType;
+  if (typeof v === 'number') return onnx.AttributeProto.create({ name, type: A.INT, i: v });
+  if (typeof v === 'string') return onnx.AttributeProto.create({ name, type: A.STRING, s: new TextEncoder().encode(v) });
+  if (Array.isArray(v)) return onnx.AttributeProto.create({ name, type: A.INTS, ints: v });
+  if ('float' in v) return onnx.AttributeProto.create({ name, type: A.FLOAT, f: v.float });
+  return onnx.AttributeProto.create({ name, type: A.FLOATS, floats: v.floats });
+}

@@ -1,0 +1,62 @@
+// The pre-norm residual transformer block shared by CLIP's image and text towers
+// (OpenAI CLIP `model.py` ResidualAttentionBlock; open_clip v2.24.0 `transformer.py`):
+//   x = x + ls_1(attn(ln_1(x)));  x = x + ls_2(mlp(ln_2(x)))
+// with torch.nn.MultiheadAttention's packed in_proj (q, k, v stacked on the output axis).
+import type { GraphBuilder, Value } from '../graph/builder.ts';
+import type { Activation } from './clip-config.ts';
+import type { Weights } from './weights.ts';
+
+export interface BlockSpec {
+  width: number;
+  heads: number;
+  mlpWidth: number;
+  act: Activation;
+  layerScale: boolean;
+  /** additive attention mask broadcastable to [batch, heads, tokens, tokens], e.g. the causal mask [T, T] */
+  mask?: Value;
+}
+
+/** Linear layer: x @ W^T + b, with W taken transposed from the checkpoint. */
+export function linear(g: GraphBuilder, w: Weights, x: Value, key: string, out: number, inp: number, bias = true): Value {
+  const y = g.matmul(x, w.linearT(g, `${key}.weight`, out, inp));
+  return bias ? g.add(y, w.param(g, `${key}.bias`, [out])) : y;
+}
+
+export function layerNorm(g: GraphBuilder, w: Weights, x: Value, key: string, width: number, eps = 1e-5): Value {
+  return g.layerNorm(x, w.param(g, `${key}.weight`, [width]), w.param(g, `${key}.bias`, [width]), eps);
+}
+
+export function activation(g: GraphBuilder, x: Value, act: Activation): Value {
+  if (act === 'quick_gelu') return g.mul(x, g.sigmoid(g.mul(x, g.floats([1.702], [], 'quick_gelu_k'))));
+  // exact GELU: x * 0.5 * (1 + erf(x / sqrt(2))); ONNX Runtime fuses this pattern into one Gelu kernel
+  const e = g.erf(g.div(x, g.floats([Math.SQRT2], [], 'sqrt2')));
+  return g.mul(g.mul(x, g.floats([0.5], [], 'half')), g.add(e, g.floats([1], [], 'one')));
+}
+
+/** Multi-head self-attention on x [batch, tokens, width]. */
+export function selfAttention(g: GraphBuilder, w: Weights, x: Value, key: string, s: BlockSpec): Value {
+  const { width, heads } = s;
+  const hd = width / heads;
+  // nn.MultiheadAttention names its packed projection in_proj_weight / in_proj_bias
+  const qkv = g.add(g.matmul(x, w.linearT(g, `${key}.in_proj_weight`, 3 * width, width)), w.param(g, `${key}.in_proj_bias`, [3 * width])); // [B, T, 3W]
+  const split = g.transpose(g.reshape(qkv, [0, 0, 3, heads, hd]), [2, 0, 3, 1, 4]); // [3, B, H, T, hd]
+  const q = g.gather(split, g.ints([0], [], 'q'));
+  const k = g.gather(split, g.ints([1], [], 'k'));
+  const v = g.gather(split, g.ints([2], [], 'v'));
+  const qs = g.mul(q, g.floats([1 / Math.sqrt(hd)], [], 'attn_scale')); // [B, H, T, hd]
+  let scores = g.matmul(qs, g.transpose(k, [0, 1, 3, 2])); // [B, H, T, T]
+  if (s.mask) scores = g.add(scores, s.mask);
+  const ctx = g.matmul(g.softmax(scores, -1), v); // [B, H, T, hd]
+  const merged = g.reshape(g.transpose(ctx, [0, 2, 1, 3]), [0, 0, width]); // [B, T, W]
+  return linear(g, w, merged, `${key}.out_proj`, width, width);
+}
+
+export function residualBlock(g: GraphBuilder, w: Weights, x: Value, key: string, s: BlockSpec): Value {
+  let a = selfAttention(g, w, layerNorm(g, w, x, `${key}.ln_1`, s.width), `${key}.attn`, s);
+  if (s.layerScale) a = g.mul(a, w.param(g, `${key}.ls_1.gamma`, [s.width]));
+  x = g.add(x, a);
+  let m = linear(g, w, layerNorm(g, w, x, `${key}.ln_2`, s.width), `${key}.mlp.c_fc`, s.mlpWidth, s.width);
+  m = linear(g, w, activation(g, m, s.act), `${key}.mlp.c_proj`, s.width, s.mlpWidth);
+  if (s.layerScale) m = g.mul(m, w.param(g, `${key}.ls_2.gamma`, [s.width]));
+  return g.add(x, m);
+}
