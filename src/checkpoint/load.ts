@@ -1,0 +1,88 @@
+// Node entry point for checkpoints: read a file, sniff its format from the magic bytes (never the
+// extension), and hand it to the safetensors or torch reader. Also the streaming SHA-256 used as cache key.
+
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { constants as bufferConstants } from 'node:buffer';
+import { DecodeError, LimitError, UnsupportedError } from '../errors.ts';
+import type { StateDict } from './types.ts';
+import { readSafetensors } from './safetensors.ts';
+import { isLegacyTorch, readTorchZip } from './torch.ts';
+
+export type CheckpointFormat = 'safetensors' | 'torch-zip' | 'torch-legacy' | 'unknown';
+
+/**
+ * Which checkpoint format `bytes` holds, judged by magic bytes only.
+ * @example sniffCheckpoint(new Uint8Array([0x50, 0x4b, 3, 4])) // 'torch-zip'
+ */
+export function sniffCheckpoint(bytes: Uint8Array): CheckpointFormat {
+  if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && ((bytes[2] === 3 && bytes[3] === 4) || (bytes[2] === 5 && bytes[3] === 6))) return 'torch-zip';
+  if (isLegacyTorch(bytes)) return 'torch-legacy';
+  // safetensors: u64 header length, then the JSON object's '{'
+  if (bytes.length >= 10 && bytes[8] === 0x7b) {
+    const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+    if (n >= 2n && n <= BigInt(bytes.length - 8)) return 'safetensors';
+  }
+  return 'unknown';
+}
+
+/**
+ * Decode a checkpoint already in memory (any supported format).
+ * @example readCheckpointBytes(new Uint8Array(await (await fetch(url)).arrayBuffer()), url)
+ */
+export function readCheckpointBytes(bytes: Uint8Array, file: string): StateDict {
+  switch (sniffCheckpoint(bytes)) {
+    case 'torch-zip': return readTorchZip(bytes, file);
+    case 'safetensors': return readSafetensors(bytes, file);
+    case 'torch-legacy':
+      throw new UnsupportedError('this is a legacy (pre-1.6, non-zip) torch.save file; re-save it with a current torch (torch.save(torch.load(f), g))', { file });
+    case 'unknown': {
+      const head = [...bytes.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+      throw new DecodeError(`not a checkpoint clipmed can read (expected safetensors or a torch.save zip; first bytes: ${head || 'none, the file is empty'})`, { file });
+    }
+  }
+}
+
+/** Read a whole file into one Buffer, in chunks, so files past readFile's 2 GiB limit still load. */
+export async function readWholeFile(path: string): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    if (size > bufferConstants.MAX_LENGTH) throw new LimitError(`file is ${size} bytes, more than the ${bufferConstants.MAX_LENGTH} a Buffer can hold`, { file: path });
+    const buf = Buffer.allocUnsafe(size);
+    let pos = 0;
+    while (pos < size) {
+      const { bytesRead } = await fh.read(buf, pos, Math.min(size - pos, 1 << 26), pos);
+      if (bytesRead === 0) throw new DecodeError(`file shrank while reading (${pos} of ${size} bytes)`, { file: path });
+      pos += bytesRead;
+    }
+    return buf;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Read a checkpoint file (safetensors or torch.save zip) as a state dict.
+ * @example
+ * const sd = await readCheckpoint('open_clip_pytorch_model.bin');
+ * sd.size // 64
+ */
+export async function readCheckpoint(path: string): Promise<StateDict> {
+  return readCheckpointBytes(await readWholeFile(path), path);
+}
+
+/**
+ * SHA-256 of a file as lowercase hex, streamed.
+ * @example await hashFile('model.safetensors') // 'e3b0c442...'
+ */
+export function hashFile(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(path)
+      .on('data', (chunk) => h.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolve(h.digest('hex')));
+  });
+}
