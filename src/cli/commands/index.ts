@@ -5,4 +5,7 @@ import type { Command } from 'commander';
 type Registrar = (program: Command) => void;
 
 export const commands: Array<() => Promise<{ register: Registrar }>> = [
+  () => import('./embed.ts'),
+  () => import('./tokenize.ts'),
+  () => import('./info.ts'),
 ];

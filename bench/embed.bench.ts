@@ -1,0 +1,103 @@
+// npm run bench: image and text embedding throughput for real-size ViT-B/16 and ViT-B/32 CLIP graphs
+// (random weights made here), 2 threads, fp32, beside a plain ONNX Runtime MatMul timed in the same run
+// (1576x768 by 768x3072: one MLP layer of ViT-B/16 at batch 8) so that a noisy machine shows as such.
+// Options: --threads N (default 2), --runs N (default 7), --json
+import { performance } from 'node:perf_hooks';
+import { GraphBuilder } from '../src/graph/builder.ts';
+import { buildTextGraph, buildVisionGraph } from '../src/models/clip-towers.ts';
+import { randomClipStateDict, vitB } from '../src/models/random-weights.ts';
+import { Weights } from '../src/models/weights.ts';
+import { nodeBackend } from '../src/runtime/node-backend.ts';
+import type { Session } from '../src/runtime/session.ts';
+import { ClipTokenizer } from '../src/text/clip-bpe.ts';
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const threads = opt('threads', 2);
+const runs = opt('runs', 7);
+const asJson = args.includes('--json');
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Median seconds of `runs` timed calls after one warm-up. */
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  await fn();
+  const t: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    t.push((performance.now() - t0) / 1000);
+  }
+  return median(t);
+}
+
+function randomFloats(n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.sin(i * 12.9898) * 0.5;
+  return a;
+}
+
+async function matmulReference(): Promise<{ seconds: number; gflops: number }> {
+  const [M, K, N] = [1576, 768, 3072];
+  const g = new GraphBuilder('matmul_ref');
+  const a = g.input('a', 'float32', [M, K]);
+  g.output(g.matmul(a, g.weight('w', randomFloats(K * N), [K, N])), 'y', 'float32', [M, N]);
+  const s = await nodeBackend.create(g.toBytes(), { threads });
+  const data = randomFloats(M * K);
+  const seconds = await time(() => s.run({ a: { data, dims: [M, K] } }));
+  await s.release();
+  return { seconds, gflops: (2 * M * K * N) / seconds / 1e9 };
+}
+
+interface Row { model: string; what: string; batch: number; seconds: number; itemsPerSecond: number; matmulGflops: number }
+const rows: Row[] = [];
+
+async function benchModel(patch: 16 | 32, tokenizer: ClipTokenizer) {
+  const cfg = vitB(patch);
+  const name = `ViT-B/${patch}`;
+  const w = new Weights(randomClipStateDict(cfg), 'random');
+  const vision = await nodeBackend.create(buildVisionGraph(cfg, w).bytes, { threads });
+  const text = await nodeBackend.create(buildTextGraph(cfg, w).bytes, { threads });
+  for (const batch of [1, 8]) {
+    const pixels = randomFloats(batch * 3 * 224 * 224);
+    const ref = await matmulReference();
+    const seconds = await time(() => vision.run({ pixel_values: { data: pixels, dims: [batch, 3, 224, 224] } }, ['image_embeds']));
+    rows.push({ model: name, what: batch === 1 ? 'image (latency)' : 'image', batch, seconds, itemsPerSecond: batch / seconds, matmulGflops: ref.gflops });
+  }
+  const prompts = ['a chest x-ray showing pneumonia', 'no pleural effusion', 'an x-ray of a normal chest', 'cardiomegaly',
+    'there is a left lower lobe consolidation', 'no acute cardiopulmonary process', 'pneumothorax', 'an image of atelectasis'];
+  const toks = tokenizer.tokenize(prompts, 77);
+  const cut = Math.max(...prompts.map((_, r) => toks.subarray(r * 77, (r + 1) * 77).indexOf(49407) + 1));
+  for (const [what, len] of [['text (77 tokens)', 77], [`text (cut to ${cut})`, cut]] as const) {
+    const ids = new BigInt64Array(8 * len);
+    for (let r = 0; r < 8; r++) for (let j = 0; j < len; j++) ids[r * len + j] = BigInt(toks[r * 77 + j]!);
+    const ref = await matmulReference();
+    const seconds = await time(() => text.run({ input_ids: { data: ids, dims: [8, len] } }));
+    rows.push({ model: name, what, batch: 8, seconds, itemsPerSecond: 8 / seconds, matmulGflops: ref.gflops });
+  }
+  await release(vision, text);
+}
+
+async function release(...s: Session[]) {
+  for (const x of s) await x.release();
+}
+
+const tokenizer = await ClipTokenizer.load();
+for (const p of [16, 32] as const) await benchModel(p, tokenizer);
+
+if (asJson) {
+  console.log(JSON.stringify({ threads, runs, rows }, null, 2));
+} else {
+  console.log(`clipmed embedding benchmark: fp32, ${threads} threads, median of ${runs} runs, onnxruntime-node ${process.versions.node ? '' : ''}CPU`);
+  console.log('| model | what | batch | ms/batch | items/s | ref MatMul GFLOP/s (same moment) |');
+  console.log('|---|---|---:|---:|---:|---:|');
+  for (const r of rows) console.log(`| ${r.model} | ${r.what} | ${r.batch} | ${(r.seconds * 1000).toFixed(1)} | ${r.itemsPerSecond.toFixed(1)} | ${r.matmulGflops.toFixed(0)} |`);
+  for (const m of ['ViT-B/16', 'ViT-B/32']) {
+    const full = rows.find((r) => r.model === m && r.what === 'text (77 tokens)')!;
+    const cut = rows.find((r) => r.model === m && r.what.startsWith('text (cut'))!;
+    console.log(`${m}: short prompts cut to their end token are ${(cut.itemsPerSecond / full.itemsPerSecond).toFixed(1)}x faster than at 77 positions`);
+  }
+}

@@ -1,0 +1,87 @@
+// clipmed embed: image and text embeddings as open_clip's encode_image / encode_text return them.
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { decodeImageFile, readNpy, ShapeError, type Raster } from '../../index.ts';
+import { collect, Failures, loadModel, MODEL_HELP, progress, rows, type ModelOptions } from '../shared.ts';
+
+interface EmbedOptions extends ModelOptions {
+  image: string[];
+  pixelValues?: string;
+  text: string[];
+  normalize?: boolean;
+  json?: boolean;
+  batchSize: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('embed')
+    .description('embed images and texts with a CLIP model; prints the projected features (unnormalised unless --normalize)')
+    .requiredOption('-m, --model <source>', MODEL_HELP)
+    .option('-i, --image <file>', 'image file (JPEG, PNG, TIFF, ...); repeatable', collect, [])
+    .option('--pixel-values <file.npy>', 'float32 NumPy array [N,3,H,W] fed to the image tower as is, skipping preprocessing')
+    .option('-t, --text <string>', 'text to embed; repeatable', collect, [])
+    .option('--normalize', 'L2-normalise the embeddings')
+    .option('--json', 'print {"model", "images": [{"path", "embedding"}], "texts": [{"text", "tokens", "embedding"}]}')
+    .option('--batch-size <n>', 'images per forward pass', '8')
+    .option('--threads <n>', 'CPU threads (default: all cores)')
+    .addHelpText('after', `
+Examples:
+  clipmed embed --model ../shared/fixtures/open_clip/tiny-quickgelu --image chest.jpeg --text "pneumonia" --json
+  clipmed embed --model chexzero.pt --pixel-values batch.npy --normalize --json`)
+    .action(async (opts: EmbedOptions) => {
+      const model = await loadModel(opts);
+      const failures = new Failures();
+      const images: Array<{ path: string; embedding: number[] }> = [];
+      const E = model.embedDim;
+
+      if (opts.pixelValues) {
+        const npy = readNpy(await readFile(opts.pixelValues), opts.pixelValues);
+        if (!(npy.data instanceof Float32Array) || npy.shape.length !== 4 || npy.shape[1] !== 3) {
+          throw new ShapeError(`expected float32 [N,3,H,W], got ${npy.dtype} [${npy.shape}]`, { file: opts.pixelValues });
+        }
+        const n = npy.shape[0]!;
+        const r = await model.embedPixels(npy.data, n, { normalize: opts.normalize });
+        rows(r.embeddings, E).forEach((e, i) => images.push({ path: `${opts.pixelValues}[${i}]`, embedding: e }));
+      }
+
+      const decoded: Array<{ path: string; raster: Raster }> = [];
+      for (const path of opts.image) {
+        try {
+          decoded.push({ path, raster: await decodeImageFile(path) });
+        } catch (err) {
+          failures.add(path, err);
+        }
+      }
+      const bs = Math.max(1, Number(opts.batchSize));
+      const bar = progress(decoded.length, 'embedding images');
+      for (let i = 0; i < decoded.length; i += bs) {
+        const batch = decoded.slice(i, i + bs);
+        const r = await model.embedRasters(batch.map((d) => d.raster), { normalize: opts.normalize, batchSize: bs });
+        rows(r.embeddings, E).forEach((e, j) => images.push({ path: batch[j]!.path, embedding: e }));
+        bar.tick(batch.length);
+      }
+      bar.stop();
+
+      const texts: Array<{ text: string; tokens: number[]; embedding: number[] }> = [];
+      if (opts.text.length > 0) {
+        const r = await model.embedTexts(opts.text, { normalize: opts.normalize });
+        const C = model.meta.config.text.contextLength;
+        rows(r.embeddings, E).forEach((e, i) => texts.push({ text: opts.text[i]!, tokens: Array.from(r.tokens.subarray(i * C, (i + 1) * C)), embedding: e }));
+      }
+
+      if (opts.json) {
+        console.log(JSON.stringify({ model: model.source.name, images, texts, failures: failures.items }));
+      } else {
+        const show = (e: number[]) => {
+          const norm = Math.sqrt(e.reduce((s, v) => s + v * v, 0));
+          return `[${e.slice(0, 4).map((v) => v.toFixed(4)).join(', ')}, ...] (dim ${e.length}, norm ${norm.toFixed(4)})`;
+        };
+        for (const im of images) console.log(`image ${im.path}: ${show(im.embedding)}`);
+        for (const t of texts) console.log(`text "${t.text}": ${show(t.embedding)}`);
+      }
+      failures.report();
+      await model.release();
+    });
+}
+

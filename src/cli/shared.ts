@@ -1,0 +1,52 @@
+// Pieces every model command shares: loading a model with messages on stderr, progress bars, output.
+import cliProgress from 'cli-progress';
+import { ClipModel } from '../index.ts';
+
+export interface ModelOptions {
+  model: string;
+  threads?: string;
+}
+
+export const MODEL_HELP = 'model source: a folder in the open_clip hub layout (open_clip_config.json + weights), or an OpenAI-format state dict (.pt/.bin/.safetensors)';
+
+export async function loadModel(opts: ModelOptions): Promise<ClipModel> {
+  return ClipModel.load(opts.model, {
+    threads: opts.threads ? Number(opts.threads) : undefined,
+    log: (m) => process.stderr.write(`clipmed: ${m}\n`),
+  });
+}
+
+/** A progress bar on stderr when it is a terminal and there is enough work to watch; silent otherwise. */
+export function progress(total: number, label: string): { tick(n?: number): void; stop(): void } {
+  if (!process.stderr.isTTY || total < 8) return { tick() {}, stop() {} };
+  const bar = new cliProgress.SingleBar(
+    { format: `${label} [{bar}] {value}/{total} {eta_formatted} left`, stream: process.stderr, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0);
+  return { tick: (n = 1) => bar.increment(n), stop: () => bar.stop() };
+}
+
+/** Rows of a [n, dim] matrix as plain arrays (for JSON). */
+export function rows(m: Float32Array, dim: number): number[][] {
+  const out: number[][] = [];
+  for (let r = 0; r < m.length / dim; r++) out.push(Array.from(m.subarray(r * dim, (r + 1) * dim)));
+  return out;
+}
+
+/** Collects per-input failures so that a batch goes on and reports them at the end. */
+export class Failures {
+  readonly items: Array<{ input: string; error: string }> = [];
+  add(input: string, err: unknown) {
+    this.items.push({ input, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+  }
+  /** Print the list to stderr and set a non-zero exit code when there were any. */
+  report(): void {
+    if (this.items.length === 0) return;
+    process.stderr.write(`clipmed: ${this.items.length} input(s) failed:\n`);
+    for (const f of this.items) process.stderr.write(`  ${f.input}: ${f.error}\n`);
+    process.exitCode = 1;
+  }
+}
+
+export const collect = (v: string, prev: string[] = []) => [...prev, v];

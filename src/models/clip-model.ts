@@ -1,0 +1,172 @@
+// A loaded CLIP model: tokenizer, preprocessing and the two compiled towers behind the Session interface.
+// Embeddings are the projected features as open_clip's encode_image / encode_text return them.
+import { ConfigError, ShapeError } from '../errors.ts';
+import { decodeImageFile } from '../image/decode.ts';
+import { preprocess } from '../image/preprocess.ts';
+import type { Raster } from '../image/types.ts';
+import { nodeBackend } from '../runtime/node-backend.ts';
+import type { Backend, Session } from '../runtime/session.ts';
+import { ClipTokenizer } from '../text/clip-bpe.ts';
+import type { OpenAIOverrides } from './clip-config.ts';
+import { compileModel, type CompiledModel, type ModelMeta } from './convert.ts';
+import { resolveLocalSource, type ResolvedSource } from './source.ts';
+
+export interface LoadOptions {
+  /** intra-op threads (default: all cores) */
+  threads?: number;
+  backend?: Backend;
+  /** for OpenAI-format state dicts: what shapes cannot tell */
+  overrides?: OpenAIOverrides;
+  /** progress and conversion messages */
+  log?: (message: string) => void;
+}
+
+export interface EmbedOptions {
+  normalize?: boolean;
+  batchSize?: number;
+}
+
+export interface ImageEmbeddings {
+  /** [n, embedDim] */
+  embeddings: Float32Array;
+  /** [n, grid*grid, width], when asked for */
+  patchTokens?: Float32Array;
+  dim: number;
+}
+
+export interface TextEmbeddings {
+  /** [n, embedDim] */
+  embeddings: Float32Array;
+  /** [n, contextLength] */
+  tokens: Int32Array;
+  dim: number;
+}
+
+/** L2-normalise each row of a [rows, dim] matrix in place. */
+export function normalizeRows(m: Float32Array, dim: number): Float32Array {
+  for (let r = 0; r < m.length / dim; r++) {
+    let s = 0;
+    for (let i = r * dim; i < (r + 1) * dim; i++) s += m[i]! * m[i]!;
+    const inv = 1 / Math.max(Math.sqrt(s), 1e-12);
+    for (let i = r * dim; i < (r + 1) * dim; i++) m[i]! *= inv;
+  }
+  return m;
+}
+
+export class ClipModel {
+  private visionSession?: Promise<Session>;
+  private textSession?: Promise<Session>;
+
+  private constructor(
+    readonly source: ResolvedSource,
+    readonly compiled: CompiledModel,
+    readonly tokenizer: ClipTokenizer,
+    private readonly options: LoadOptions,
+  ) {}
+
+  /**
+   * Load a model from a local source (an open_clip hub-layout folder or an OpenAI-format state dict).
+   * @example const m = await ClipModel.load('../shared/fixtures/open_clip/tiny-quickgelu'); m.meta.config.embedDim // 32
+   */
+  static async load(source: string, options: LoadOptions = {}): Promise<ClipModel> {
+    const src = await resolveLocalSource(source);
+    const compiled = await compileModel(src, options.overrides, options.log);
+    const tokenizer = await ClipTokenizer.load();
+    return new ClipModel(src, compiled, tokenizer, options);
+  }
+
+  get meta(): ModelMeta {
+    return this.compiled.meta;
+  }
+
+  get embedDim(): number {
+    return this.meta.config.embedDim;
+  }
+
+  private session(which: 'vision' | 'text'): Promise<Session> {
+    const backend = this.options.backend ?? nodeBackend;
+    const path = which === 'vision' ? this.compiled.visionPath : this.compiled.textPath;
+    if (which === 'vision') return (this.visionSession ??= backend.create(path, { threads: this.options.threads }));
+    return (this.textSession ??= backend.create(path, { threads: this.options.threads }));
+  }
+
+  /** open_clip token ids, [n, contextLength]. */
+  tokenize(texts: string[]): Int32Array {
+    return this.tokenizer.tokenize(texts, this.meta.config.text.contextLength);
+  }
+
+  /** Embed preprocessed pixels [n, 3, H, W]. */
+  async embedPixels(pixels: Float32Array, n: number, opts: EmbedOptions & { patchTokens?: boolean } = {}): Promise<ImageEmbeddings> {
+    const s = this.meta.preprocess.size;
+    const [h, w] = typeof s === 'number' ? [s, s] : s;
+    const per = 3 * h * w;
+    if (pixels.length !== n * per) throw new ShapeError(`pixel values: expected ${n}x3x${h}x${w} = ${n * per} floats, got ${pixels.length}`);
+    const E = this.embedDim;
+    const P = (this.meta.config.vision.imageSize / this.meta.config.vision.patchSize) ** 2;
+    const W = this.meta.config.vision.width;
+    const out = new Float32Array(n * E);
+    const tokens = opts.patchTokens ? new Float32Array(n * P * W) : undefined;
+    const bs = opts.batchSize ?? 8;
+    const session = await this.session('vision');
+    for (let i = 0; i < n; i += bs) {
+      const b = Math.min(bs, n - i);
+      const outputs = opts.patchTokens ? ['image_embeds', 'patch_tokens'] : ['image_embeds'];
+      const r = await session.run({ pixel_values: { data: pixels.subarray(i * per, (i + b) * per), dims: [b, 3, h, w] } }, outputs);
+      out.set(r.image_embeds!.data, i * E);
+      if (tokens) tokens.set(r.patch_tokens!.data, i * P * W);
+    }
+    if (opts.normalize) normalizeRows(out, E);
+    return { embeddings: out, patchTokens: tokens, dim: E };
+  }
+
+  /** Preprocess 8-bit rasters as the model's reference transform does, then embed. */
+  async embedRasters(images: Raster[], opts: EmbedOptions & { patchTokens?: boolean } = {}): Promise<ImageEmbeddings> {
+    return this.embedPixels(preprocess(images, this.meta.preprocess), images.length, opts);
+  }
+
+  /** Decode image files (JPEG, PNG, TIFF, ...) and embed them. */
+  async embedImageFiles(paths: string[], opts: EmbedOptions = {}): Promise<ImageEmbeddings> {
+    const rasters = await Promise.all(paths.map((p) => decodeImageFile(p)));
+    return this.embedRasters(rasters, opts);
+  }
+
+  /**
+   * Embed texts. Each batch is cut to its longest end token: exact, because with a causal mask the
+   * positions after the end token cannot change its features, and short prompts skip most of the 77.
+   */
+  async embedTexts(texts: string[], opts: EmbedOptions = {}): Promise<TextEmbeddings> {
+    if (texts.length === 0) throw new ConfigError('no texts to embed');
+    const C = this.meta.config.text.contextLength;
+    const tokens = this.tokenize(texts);
+    const E = this.embedDim;
+    const out = new Float32Array(texts.length * E);
+    const bs = opts.batchSize ?? 64;
+    const canCut = this.meta.config.text.causalMask && this.meta.config.text.poolType === 'argmax';
+    const session = await this.session('text');
+    for (let i = 0; i < texts.length; i += bs) {
+      const b = Math.min(bs, texts.length - i);
+      let len = C;
+      if (canCut) {
+        len = 1;
+        for (let r = i; r < i + b; r++) len = Math.max(len, argmax(tokens, r * C, C) + 1);
+      }
+      const ids = new BigInt64Array(b * len); // [b, len]
+      for (let r = 0; r < b; r++) for (let j = 0; j < len; j++) ids[r * len + j] = BigInt(tokens[(i + r) * C + j]!);
+      const res = await session.run({ input_ids: { data: ids, dims: [b, len] } });
+      out.set(res.text_embeds!.data, i * E);
+    }
+    if (opts.normalize) normalizeRows(out, E);
+    return { embeddings: out, tokens, dim: E };
+  }
+
+  async release(): Promise<void> {
+    for (const s of [this.visionSession, this.textSession]) if (s) await (await s).release();
+    this.visionSession = this.textSession = undefined;
+  }
+}
+
+function argmax(a: Int32Array, start: number, n: number): number {
+  let best = 0;
+  for (let j = 1; j < n; j++) if (a[start + j]! > a[start + best]!) best = j;
+  return best;
+}
