@@ -11,7 +11,10 @@ export { parseClipConfig, inferOpenAIConfig, type ClipConfig, type VisionConfig,
 export { buildVisionGraph, buildTextGraph } from './models/clip-towers.ts';
 export { Weights } from './models/weights.ts';
 export { resolveLocalSource, type ResolvedSource } from './models/source.ts';
-export { compileModel, buildGraphs, OPENAI_MEAN, OPENAI_STD, type ModelMeta, type CompiledModel } from './models/convert.ts';
+export { compileModel, buildGraphs, type ModelMeta, type CompiledModel } from './models/convert.ts';
+export { openClipFamily, OPENAI_MEAN, OPENAI_STD } from './models/open-clip-family.ts';
+export { FAMILIES, familyFor } from './models/families.ts';
+export type { Family, BuiltModel, TextSpec, ScoreSpec, TextTokenizer } from './models/family.ts';
 export { ClipModel, normalizeRows, type LoadOptions, type EmbedOptions, type ImageEmbeddings, type TextEmbeddings } from './models/clip-model.ts';
 export { randomClipStateDict, vitB } from './models/random-weights.ts';
 

@@ -6,9 +6,10 @@ import { preprocess } from '../image/preprocess.ts';
 import type { Raster } from '../image/types.ts';
 import { nodeBackend } from '../runtime/node-backend.ts';
 import type { Backend, Session } from '../runtime/session.ts';
-import { ClipTokenizer } from '../text/clip-bpe.ts';
 import type { OpenAIOverrides } from './clip-config.ts';
 import { compileModel, type CompiledModel, type ModelMeta } from './convert.ts';
+import type { TextTokenizer } from './family.ts';
+import { loadTokenizer } from './tokenizers.ts';
 import { resolveLocalSource, type ResolvedSource } from './source.ts';
 
 export interface LoadOptions {
@@ -60,18 +61,18 @@ export class ClipModel {
   private constructor(
     readonly source: ResolvedSource,
     readonly compiled: CompiledModel,
-    readonly tokenizer: ClipTokenizer,
+    readonly tokenizer: TextTokenizer,
     private readonly options: LoadOptions,
   ) {}
 
   /**
    * Load a model from a local source (an open_clip hub-layout folder or an OpenAI-format state dict).
-   * @example const m = await ClipModel.load('../shared/fixtures/open_clip/tiny-quickgelu'); m.meta.config.embedDim // 32
+   * @example const m = await ClipModel.load('../shared/fixtures/open_clip/tiny-quickgelu'); m.embedDim // 32
    */
   static async load(source: string, options: LoadOptions = {}): Promise<ClipModel> {
     const src = await resolveLocalSource(source);
     const compiled = await compileModel(src, options.overrides, options.log);
-    const tokenizer = await ClipTokenizer.load();
+    const tokenizer = await loadTokenizer(compiled.meta.text);
     return new ClipModel(src, compiled, tokenizer, options);
   }
 
@@ -80,7 +81,7 @@ export class ClipModel {
   }
 
   get embedDim(): number {
-    return this.meta.config.embedDim;
+    return this.meta.embedDim;
   }
 
   private session(which: 'vision' | 'text'): Promise<Session> {
@@ -92,7 +93,7 @@ export class ClipModel {
 
   /** open_clip token ids, [n, contextLength]. */
   tokenize(texts: string[]): Int32Array {
-    return this.tokenizer.tokenize(texts, this.meta.config.text.contextLength);
+    return this.tokenizer.tokenize(texts, this.meta.text.contextLength);
   }
 
   /** Embed preprocessed pixels [n, 3, H, W]. */
@@ -102,8 +103,8 @@ export class ClipModel {
     const per = 3 * h * w;
     if (pixels.length !== n * per) throw new ShapeError(`pixel values: expected ${n}x3x${h}x${w} = ${n * per} floats, got ${pixels.length}`);
     const E = this.embedDim;
-    const P = (this.meta.config.vision.imageSize / this.meta.config.vision.patchSize) ** 2;
-    const W = this.meta.config.vision.width;
+    const P = this.meta.patchTokens.grid ** 2;
+    const W = this.meta.patchTokens.width;
     const out = new Float32Array(n * E);
     const tokens = opts.patchTokens ? new Float32Array(n * P * W) : undefined;
     const bs = opts.batchSize ?? 8;
@@ -136,23 +137,26 @@ export class ClipModel {
    */
   async embedTexts(texts: string[], opts: EmbedOptions = {}): Promise<TextEmbeddings> {
     if (texts.length === 0) throw new ConfigError('no texts to embed');
-    const C = this.meta.config.text.contextLength;
+    const spec = this.meta.text;
+    const C = spec.contextLength;
     const tokens = this.tokenize(texts);
     const E = this.embedDim;
     const out = new Float32Array(texts.length * E);
     const bs = opts.batchSize ?? 64;
-    const canCut = this.meta.config.text.causalMask && this.meta.config.text.poolType === 'argmax';
     const session = await this.session('text');
     for (let i = 0; i < texts.length; i += bs) {
       const b = Math.min(bs, texts.length - i);
       let len = C;
-      if (canCut) {
+      if (spec.cutToEnd) {
         len = 1;
         for (let r = i; r < i + b; r++) len = Math.max(len, argmax(tokens, r * C, C) + 1);
       }
       const ids = new BigInt64Array(b * len); // [b, len]
       for (let r = 0; r < b; r++) for (let j = 0; j < len; j++) ids[r * len + j] = BigInt(tokens[(i + r) * C + j]!);
-      const res = await session.run({ input_ids: { data: ids, dims: [b, len] } });
+      const feeds: Record<string, { data: BigInt64Array; dims: number[] }> = { input_ids: { data: ids, dims: [b, len] } };
+      if (spec.attentionMask) feeds.attention_mask = { data: ids.map((v) => (v === BigInt(spec.padId) ? 0n : 1n)), dims: [b, len] };
+      if (spec.tokenTypeIds) feeds.token_type_ids = { data: new BigInt64Array(b * len), dims: [b, len] };
+      const res = await session.run(feeds);
       out.set(res.text_embeds!.data, i * E);
     }
     if (opts.normalize) normalizeRows(out, E);

@@ -1,4 +1,5 @@
-// Checkpoint -> graphs: read the weights, settle the architecture, build both towers, check every key.
+// Checkpoint -> graphs: read the weights, let the architecture family build both towers (checking every
+// key), and keep the result in the on-disk graph cache keyed by the checkpoint's hash.
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,23 +9,22 @@ import { CheckpointError } from '../errors.ts';
 import { GRAPH_VERSION } from '../graph/builder.ts';
 import type { PreprocessConfig } from '../image/preprocess.ts';
 import { checkpointHash, exists, graphDir, writeAtomic } from '../runtime/graph-cache.ts';
-import { inferOpenAIConfig, parseClipConfig, type ClipConfig, type OpenAIOverrides } from './clip-config.ts';
-import { buildTextGraph, buildVisionGraph } from './clip-towers.ts';
+import type { OpenAIOverrides } from './clip-config.ts';
+import { familyFor } from './families.ts';
+import type { BuiltModel, ScoreSpec, TextSpec } from './family.ts';
 import type { ResolvedSource } from './source.ts';
-import { Weights } from './weights.ts';
-
-/** OpenAI CLIP's normalisation constants (open_clip `constants.py`). */
-export const OPENAI_MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
-export const OPENAI_STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
 
 export interface ModelMeta {
   graphVersion: number;
+  family: string;
   format: ResolvedSource['format'];
   checkpointSha256: string;
-  config: ClipConfig;
+  architecture: Record<string, unknown>;
+  embedDim: number;
+  patchTokens: { grid: number; width: number };
+  text: TextSpec;
   preprocess: PreprocessConfig;
-  /** exp(logit_scale) */
-  logitScale: number;
+  score: ScoreSpec;
   parameters: { vision: number; text: number };
 }
 
@@ -37,49 +37,22 @@ export interface CompiledModel {
   cached: boolean;
 }
 
-function preprocessFrom(cfg: ClipConfig, pp: Record<string, unknown> | undefined): PreprocessConfig {
-  const p = pp ?? {};
-  return {
-    size: cfg.vision.imageSize,
-    mean: (p.mean as [number, number, number]) ?? OPENAI_MEAN,
-    std: (p.std as [number, number, number]) ?? OPENAI_STD,
-    interpolation: ((p.interpolation as string) ?? 'bicubic') as PreprocessConfig['interpolation'],
-    resizeMode: ((p.resize_mode as string) ?? 'shortest') as PreprocessConfig['resizeMode'],
-    fillColor: (p.fill_color as number) ?? 0,
-  };
-}
-
-function logitScaleOf(sd: StateDict): number {
-  const t = sd.get('logit_scale');
-  if (!t || !(t.data instanceof Float32Array) || t.data.length !== 1) return 1 / 0.07; // CLIP's initial value
-  return Math.exp(t.data[0]!);
-}
-
-/** Learned parameters in the checkpoint, split by tower (logit_scale counted with the text side, as one). */
+/** Learned parameters in the checkpoint, split by tower (anything not under a vision prefix counts as text). */
 function countParameters(sd: StateDict): { vision: number; text: number } {
   let vision = 0;
   let text = 0;
   for (const [k, t] of sd) {
     if (!(t.data instanceof Float32Array)) continue;
-    if (k.startsWith('visual.')) vision += t.data.length;
+    if (/^(visual\.|vision_model\.|visual_projection\.)/.test(k)) vision += t.data.length;
     else text += t.data.length;
   }
   return { vision, text };
 }
 
-/** Settle the architecture and build both graphs from a state dict (no caching). */
-export function buildGraphs(src: ResolvedSource, sd: StateDict, overrides: OpenAIOverrides = {}) {
-  const config = src.format === 'open_clip'
-    ? parseClipConfig(src.config!.model_cfg as Record<string, unknown>, src.weightsFile)
-    : inferOpenAIConfig(sd, src.weightsFile, overrides);
-  const w = new Weights(sd, src.weightsFile);
-  const vision = buildVisionGraph(config, w);
-  const text = buildTextGraph(config, w);
-  // buffers and metadata that carry no weights for the graphs
-  w.ignore('logit_scale', 'attn_mask', 'input_resolution', 'context_length', 'vocab_size');
-  w.finish(['']);
-  const preprocess = preprocessFrom(config, src.config?.preprocess_cfg as Record<string, unknown> | undefined);
-  return { config, vision, text, preprocess, logitScale: logitScaleOf(sd) };
+/** Build both graphs for a source from its state dict (no caching). */
+export function buildGraphs(src: ResolvedSource, sd: StateDict, overrides: OpenAIOverrides = {}): BuiltModel & { family: string } {
+  const family = familyFor(src);
+  return { ...family.build(src, sd, overrides), family: family.name };
 }
 
 /**
@@ -103,11 +76,15 @@ export async function compileModel(src: ResolvedSource, overrides: OpenAIOverrid
   const built = buildGraphs(src, sd, overrides);
   const meta: ModelMeta = {
     graphVersion: GRAPH_VERSION,
+    family: built.family,
     format: src.format,
     checkpointSha256: sha,
-    config: built.config,
+    architecture: built.architecture,
+    embedDim: built.embedDim,
+    patchTokens: built.patchTokens,
+    text: built.textSpec,
     preprocess: built.preprocess,
-    logitScale: built.logitScale,
+    score: built.score,
     parameters: countParameters(sd),
   };
   await mkdir(dir, { recursive: true });

@@ -66,7 +66,7 @@ Examples:
       const texts: Array<{ text: string; tokens: number[]; embedding: number[] }> = [];
       if (opts.text.length > 0) {
         const r = await model.embedTexts(opts.text, { normalize: opts.normalize });
-        const C = model.meta.config.text.contextLength;
+        const C = model.meta.text.contextLength;
         rows(r.embeddings, E).forEach((e, i) => texts.push({ text: opts.text[i]!, tokens: Array.from(r.tokens.subarray(i * C, (i + 1) * C)), embedding: e }));
       }
 

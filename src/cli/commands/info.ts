@@ -16,26 +16,40 @@ export function register(program: Command): void {
         format: m.format,
         weights: model.source.weightsFile,
         checkpointSha256: m.checkpointSha256,
-        architecture: m.config,
+        family: m.family,
+        embedDim: m.embedDim,
+        architecture: m.architecture,
+        text: m.text,
+        score: m.score,
         parameters: { ...m.parameters, total: m.parameters.vision + m.parameters.text },
         preprocess: m.preprocess,
-        logitScale: m.logitScale,
         graphCache: model.compiled.dir,
       };
       if (opts.json) {
         console.log(JSON.stringify(info, null, 2));
         return;
       }
-      const v = m.config.vision;
-      const t = m.config.text;
-      console.log(`${info.model} (${m.format} format)`);
+      console.log(`${info.model} (${m.family} family, ${m.format} format)`);
       console.log(`  weights      ${info.weights} (sha256 ${m.checkpointSha256.slice(0, 16)}...)`);
-      console.log(`  vision       ViT ${v.imageSize}px, patch ${v.patchSize}, width ${v.width}, ${v.layers} layers, ${v.width / v.headWidth} heads, pool ${v.poolType}`);
-      console.log(`  text         width ${t.width}, ${t.layers} layers, ${t.heads} heads, context ${t.contextLength}, vocab ${t.vocabSize}, pool ${t.poolType}`);
-      console.log(`  embedding    ${m.config.embedDim}, activation ${m.config.act}, logit scale ${m.logitScale.toFixed(4)}`);
+      for (const line of describeArchitecture(m.architecture)) console.log(`  ${line}`);
+      const score = m.score.kind === 'softmax' ? `softmax, logit scale ${m.score.logitScale.toFixed(4)}` : `sigmoid, logit scale ${m.score.logitScale.toFixed(4)}, bias ${m.score.logitBias.toFixed(4)}`;
+      console.log(`  embedding    ${m.embedDim}; scoring ${score}`);
+      console.log(`  tokenizer    ${m.text.tokenizer.kind}, context ${m.text.contextLength}, pad id ${m.text.padId}`);
       console.log(`  parameters   ${(info.parameters.total / 1e6).toFixed(2)}M (vision ${(m.parameters.vision / 1e6).toFixed(2)}M, text ${(m.parameters.text / 1e6).toFixed(2)}M)`);
       const p = m.preprocess;
       console.log(`  preprocess   resize ${p.resizeMode} to ${p.size} (${p.interpolation}), mean [${p.mean.join(', ')}], std [${p.std.join(', ')}]`);
       console.log(`  graph cache  ${info.graphCache}`);
     });
+}
+
+/** One line per tower for the architectures clipmed knows how to describe; JSON for the rest. */
+function describeArchitecture(a: Record<string, unknown>): string[] {
+  const v = a.vision as Record<string, number | string> | undefined;
+  const t = a.text as Record<string, number | string> | undefined;
+  if (!v || !t) return [`architecture ${JSON.stringify(a)}`];
+  const heads = typeof v.headWidth === 'number' ? Number(v.width) / v.headWidth : v.heads;
+  return [
+    `vision       ViT ${v.imageSize}px, patch ${v.patchSize}, width ${v.width}, ${v.layers} layers, ${heads} heads, pool ${v.poolType}${a.act ? `, ${a.act}` : ''}`,
+    `text         width ${t.width}, ${t.layers} layers, ${t.heads} heads, context ${t.contextLength}, vocab ${t.vocabSize}, pool ${t.poolType}`,
+  ];
 }

@@ -1,0 +1,48 @@
+// An architecture family turns a resolved source and its state dict into two graphs plus the data that
+// says how to feed and score them. Model differences live here, as data; tasks never ask which model it is.
+import type { StateDict } from '../checkpoint/types.ts';
+import type { PreprocessConfig } from '../image/preprocess.ts';
+import type { OpenAIOverrides } from './clip-config.ts';
+import type { BuiltGraph } from './clip-towers.ts';
+import type { ResolvedSource } from './source.ts';
+
+/** How texts become token ids for this model's text graph. */
+export interface TextSpec {
+  tokenizer: { kind: 'clip-bpe' } | { kind: 'wordpiece'; vocabFile: string; lowercase: boolean } | { kind: 'sentencepiece'; file: string };
+  contextLength: number;
+  padId: number;
+  /** a batch may be cut to its longest end token (causal mask + end-token pooling) */
+  cutToEnd: boolean;
+  /** the text graph takes `attention_mask` (1 for real tokens, 0 for padding) */
+  attentionMask: boolean;
+  /** the text graph takes `token_type_ids` (all zeros) */
+  tokenTypeIds: boolean;
+}
+
+/** How image-text similarity becomes a score (open_clip: softmax with logit_scale; SigLIP: sigmoid with bias). */
+export type ScoreSpec = { kind: 'softmax'; logitScale: number } | { kind: 'sigmoid'; logitScale: number; logitBias: number };
+
+export interface BuiltModel {
+  vision: BuiltGraph;
+  text: BuiltGraph;
+  /** the family's own architecture description, shown by `clipmed info` */
+  architecture: Record<string, unknown>;
+  embedDim: number;
+  /** shape of the `patch_tokens` output: grid x grid tokens of `width` */
+  patchTokens: { grid: number; width: number };
+  textSpec: TextSpec;
+  preprocess: PreprocessConfig;
+  score: ScoreSpec;
+}
+
+export interface Family {
+  name: string;
+  /** whether this family builds `src` (first match wins) */
+  matches(src: ResolvedSource): boolean;
+  build(src: ResolvedSource, sd: StateDict, overrides: OpenAIOverrides): BuiltModel;
+}
+
+/** What a model needs from a tokenizer: ids [n, contextLength], padded with the model's pad id. */
+export interface TextTokenizer {
+  tokenize(texts: string[], contextLength: number): Int32Array;
+}
