@@ -124,7 +124,7 @@ export function decodeElements(bytes: Uint8Array, dtype: DType, count: number): 
       return out;
     }
     case 'uint8':
-      return bytes.slice(0, count);
+      return Uint8Array.from(bytes.subarray(0, count)); // a plain copy, even when `bytes` is a Buffer
     case 'bool': {
       const out = new Uint8Array(count);
       for (let i = 0; i < count; i++) out[i] = bytes[i] ? 1 : 0;

@@ -70,7 +70,8 @@ export async function readWholeFile(path: string): Promise<Buffer> {
  * sd.size // 64
  */
 export async function readCheckpoint(path: string): Promise<StateDict> {
-  return readCheckpointBytes(await readWholeFile(path), path);
+  const buf = await readWholeFile(path);
+  return readCheckpointBytes(new Uint8Array(buf.buffer, buf.byteOffset, buf.length), path);
 }
 
 /**

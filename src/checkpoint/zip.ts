@@ -153,7 +153,8 @@ function makeEntry(bytes: Uint8Array, dv: DataView, file: string, e: Omit<ZipEnt
         data = raw;
       } else {
         try {
-          data = inflateRawSync(raw);
+          const buf = inflateRawSync(raw);
+          data = new Uint8Array(buf.buffer, buf.byteOffset, buf.length); // a plain Uint8Array, not a Buffer
         } catch (cause) {
           throw new DecodeError(`entry '${e.name}': deflate stream is corrupt (${(cause as Error).message})`, { file, cause });
         }
