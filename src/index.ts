@@ -33,3 +33,22 @@ export { readSafetensors, readSafetensorsMetadata, writeSafetensors } from './ch
 export { readTorchZip, readTorchObject, findStateDict, isTensor } from './checkpoint/torch.ts';
 export { readCheckpoint, readCheckpointBytes, sniffCheckpoint, hashFile } from './checkpoint/load.ts';
 export { halfToFloat, floatToHalf } from './checkpoint/dtype.ts';
+
+// ---- tasks
+export { asMatrix, toRows, softmaxRows, type Matrix, type MatrixLike } from './tasks/matrix.ts';
+export { TEMPLATE_SETS, LABEL_SETS, listTemplateSets, getTemplateSet, getLabelSet, fillTemplate, buildPrompts, type TemplateSet, type TemplateSetName, type LabelSetName } from './tasks/templates.ts';
+export { buildZeroShotClassifier, classifyZeroShot, predictLabels, type Scoring, type ZeroShotClassifier, type ZeroShotResult } from './tasks/zero-shot.ts';
+export { CXR_DESCRIPTORS, xplainerPrompts, getCxrDescriptors, explainZeroShot, type DescriptorEmbeddings, type Explanation } from './tasks/xplainer.ts';
+export { conformalScores, conformalQuantile, calibrateConformal, predictionSets, setCoverage, type ConformalMethod, type ConformalCalibration } from './tasks/conformal.ts';
+export { minimizeLbfgs, type LbfgsOptions, type LbfgsResult } from './tasks/lbfgs.ts';
+export { LinearProbe, fitLinearProbe, fitLinearProbeCV, logGrid, type LinearProbeJSON } from './tasks/linear-probe.ts';
+export { TipAdapter, buildTipAdapter, searchTipAdapter, type TipAdapterJSON } from './tasks/tip-adapter.ts';
+export { similarityMatrix, topK, topKPerRow, evaluateRetrieval, type RetrievalMetrics } from './tasks/retrieval.ts';
+export { retrieveTexts, composeReport, splitSentences, type TextCorpus, type RetrievedText } from './tasks/report-retrieval.ts';
+export { patchSimilarity, removeSharedComponent, minMaxNormalize, promptHeatmaps, upsampleBilinear, jet, overlayHeatmap } from './tasks/heatmap.ts';
+
+// ---- eval
+export { mulberry32, gaussian, randomInt, type Random } from './eval/prng.ts';
+export { rocAuc, rocCurve, percentile, aurocWithCI, confusionMatrix, accuracy, balancedAccuracy, macroF1, matthewsCorrcoef, recallAtK, firstRelevantRanks, type AurocCI, type AurocReport } from './eval/metrics.ts';
+export { nllAtTemperature, fitTemperature, applyTemperature, reliabilityBins, expectedCalibrationError, type ReliabilityBin } from './eval/calibration.ts';
+export { renderEvalReport, rocSvg, reliabilitySvg, escapeHtml, type EvalReportInput, type RocSeries } from './eval/report-html.ts';
