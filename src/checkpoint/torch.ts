@@ -2,7 +2,7 @@
 // tensors point, through persistent ids, at raw little-endian storages in `<archive>/data/<key>`.
 // Reference: the layout described in PyTorch's torch/serialization.py docs ("torch.save ... zipfile-based").
 
-import { CheckpointError, DecodeError, UnsupportedError } from '../errors.ts';
+import { CheckpointError, DecodeError, LimitError, UnsupportedError } from '../errors.ts';
 import type { DType, StateDict, Tensor } from './types.ts';
 import { ITEM_SIZE, decodeElements, numel } from './dtype.ts';
 import { readZip, type ZipEntry } from './zip.ts';
@@ -16,6 +16,18 @@ const STORAGE_DTYPES: Record<string, DType> = {
 
 /** Keys under which training scripts commonly nest the weights, in the order they are tried. */
 export const STATE_DICT_KEYS = ['state_dict', 'model', 'model_state_dict', 'module', 'net', 'weights'] as const;
+
+/** Most elements one tensor may have (4 GiB of float32). */
+export const MAX_ELEMENTS = 2 ** 30;
+
+/** A short printable form of an unpickled value for error messages (BigInt-safe). */
+function show(v: unknown): string {
+  try {
+    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x instanceof PyGlobal ? x.qualname : ArrayBuffer.isView(x) ? `<${x.constructor.name}>` : x))?.slice(0, 200) ?? String(v);
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}
 
 interface Storage { key: string; dtype: DType; numel: number; bytes: Uint8Array }
 
@@ -37,6 +49,8 @@ function rebuildTensor(s: Storage, offset: number, size: number[], stride: numbe
     throw new DecodeError(`${where}: bad tensor geometry (offset ${offset}, size [${size}], stride [${stride}])`, { file });
   }
   const n = numel(size);
+  // stride-0 (expanded) views can claim far more elements than their storage holds
+  if (n > MAX_ELEMENTS) throw new LimitError(`${where}: size [${size}] has ${n} elements, more than the ${MAX_ELEMENTS} allowed`, { file });
   if (n === 0) return { dtype: s.dtype, shape: size, data: decodeElements(new Uint8Array(0), s.dtype, 0) };
   let span = 1;
   for (let i = 0; i < size.length; i++) span += (size[i]! - 1) * stride[i]!;
@@ -96,7 +110,7 @@ export function readTorchObject(bytes: Uint8Array, file: string): unknown {
   }
   const storages = new Map<string, Storage>();
   const persistentLoad = (pid: unknown): Storage => {
-    if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== 'storage') throw new DecodeError(`unexpected persistent id ${JSON.stringify(pid)}`, { file });
+    if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== 'storage') throw new DecodeError(`unexpected persistent id ${show(pid)}`, { file });
     const [, type, key, , count] = pid as [string, unknown, unknown, unknown, unknown];
     if (!(type instanceof PyGlobal) || !(type.qualname in STORAGE_DTYPES)) throw new DecodeError(`persistent id names a storage type that is not a storage`, { file });
     if (typeof key !== 'string' || typeof count !== 'number') throw new DecodeError(`persistent id for storage '${String(key)}' is malformed`, { file });

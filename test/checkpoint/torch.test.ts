@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { findStateDict, readTorchObject, readTorchZip } from '../../src/checkpoint/torch.ts';
-import { CheckpointError, DecodeError, UnsupportedError } from '../../src/errors.ts';
+import { CheckpointError, DecodeError, LimitError, UnsupportedError } from '../../src/errors.ts';
 import type { StateDict } from '../../src/checkpoint/types.ts';
 import { PickleWriter, torchSave, torchZip, writeZip } from '../helpers/torch-writer.ts';
 import { sampleDict } from '../fixtures/checkpoint/write-writer-sample.ts';
@@ -75,6 +75,20 @@ test('views reaching past their storage, and storages of the wrong size, are Dec
   assert.ok(readTorchZip(oneTensor(2, [2, 2], [2, 1], 24, 6), 'ok.pt').get('t'));
   assert.throws(() => readTorchZip(oneTensor(3, [2, 2], [2, 1], 24, 6), 'v.pt'), (e: Error) => e instanceof DecodeError && /v\.pt: .*reaches element 7 of storage '0' which holds 6/.test(e.message));
   assert.throws(() => readTorchZip(oneTensor(0, [2], [1], 20, 6), 's.pt'), (e: Error) => e instanceof DecodeError && /s\.pt: storage '0' holds 20 bytes, expected 6/.test(e.message));
+});
+
+test('expanded (stride 0) views are gathered, and absurd ones are a LimitError', () => {
+  const storage = new Uint8Array(new Float32Array([1, 2, 3]).buffer);
+  const w = (size: number[], stride: number[]): Uint8Array => {
+    const p = new PickleWriter().proto(2).op(0x7d).str('t').global('torch._utils', '_rebuild_tensor_v2').mark();
+    p.mark().str('storage').global('torch', 'FloatStorage').str('0').str('cpu').int(3).tuple().op(0x51);
+    p.int(1).intTuple(size).intTuple(stride).op(0x89).global('collections', 'OrderedDict').emptyTuple().reduce().tuple().reduce().op(0x73).stop();
+    return torchZip(p.bytes(), [['0', storage]]);
+  };
+  const t = readTorchZip(w([3, 2], [0, 1]), 'e.pt').get('t')!;
+  assert.deepEqual(t.shape, [3, 2]);
+  assert.deepEqual(Array.from(t.data as Float32Array), [2, 3, 2, 3, 2, 3]);
+  assert.throws(() => readTorchZip(w([65535, 65535, 65535], [0, 0, 0]), 'big.pt'), (e: Error) => e instanceof LimitError && /big\.pt: .*more than the 1073741824 allowed/.test(e.message));
 });
 
 test('a missing storage entry or a big-endian archive is named', () => {
