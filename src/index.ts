@@ -43,7 +43,7 @@ export { conformalScores, conformalQuantile, calibrateConformal, predictionSets,
 export { minimizeLbfgs, type LbfgsOptions, type LbfgsResult } from './tasks/lbfgs.ts';
 export { LinearProbe, fitLinearProbe, fitLinearProbeCV, logGrid, type LinearProbeJSON } from './tasks/linear-probe.ts';
 export { TipAdapter, buildTipAdapter, searchTipAdapter, type TipAdapterJSON } from './tasks/tip-adapter.ts';
-export { similarityMatrix, topK, topKPerRow, evaluateRetrieval, type RetrievalMetrics } from './tasks/retrieval.ts';
+export { similarityMatrix, topK, topKPerRow, evaluateRetrieval, retrievalMetrics, type RetrievalMetrics } from './tasks/retrieval.ts';
 export { retrieveTexts, composeReport, splitSentences, type TextCorpus, type RetrievedText } from './tasks/report-retrieval.ts';
 export { patchSimilarity, removeSharedComponent, minMaxNormalize, promptHeatmaps, upsampleBilinear, jet, overlayHeatmap } from './tasks/heatmap.ts';
 

@@ -56,7 +56,7 @@ export function minMaxNormalize(maps: Matrix): { maps: Matrix; flat: boolean[] }
 
 /**
  * Heatmaps in [0, 1], one per prompt [T x P]: cosine maps, minus the mean over the prompts, min-max normalised.
- * @example promptHeatmaps(patches, texts, 14, 14).maps.rows // texts.length
+ * @example promptHeatmaps([[1, 0], [0, 1]], [[1, 0], [0, 1]], 1, 2).maps.data // [1, 0, 0, 1]
  */
 export function promptHeatmaps(patchTokens: MatrixLike, texts: MatrixLike, gh: number, gw: number): { maps: Matrix; flat: boolean[] } {
   return minMaxNormalize(removeSharedComponent(patchSimilarity(patchTokens, texts, gh, gw)));

@@ -158,7 +158,7 @@ export function logGrid(lo: number, hi: number, steps: number): number[] {
  * Choose C on a validation split (accuracy; the smallest C wins ties, i.e. the strongest regularisation),
  * then refit on train + validation with that C (set refit: false to keep the train-only model).
  * The default grid is 10^-6 .. 10^6, one value per decade; CLIP's sweep is finer (pass your own grid).
- * @example fitLinearProbeCV(train, trainY, val, valY, ['a', 'b']).C // e.g. 0.1
+ * @example fitLinearProbeCV([[0], [1], [3], [4]], [0, 0, 1, 1], [[0.5], [3.5]], [0, 1], ['a', 'b'], { grid: [1e-4, 1] }).C // 0.0001 (both reach accuracy 1; the smaller C wins)
  */
 export function fitLinearProbeCV(
   train: MatrixLike, trainLabels: ArrayLike<number>, val: MatrixLike, valLabels: ArrayLike<number>, classes: readonly string[],

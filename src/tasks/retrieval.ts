@@ -31,7 +31,11 @@ export interface RetrievalMetrics {
   medianRank: number;
 }
 
-function summarise(sim: Matrix, relevant: number[][], ks: readonly number[]): RetrievalMetrics {
+/**
+ * Recall@K and median rank (of each query's best-ranked relevant item) from a similarity matrix [Q x G].
+ * @example retrievalMetrics({ rows: 2, cols: 2, data: Float32Array.of(0.9, 0.1, 0.8, 0.2) }, [[0], [1]], [1]) // { recall: { 1: 0.5 }, medianRank: 1.5 }
+ */
+export function retrievalMetrics(sim: Matrix, relevant: readonly (readonly number[])[], ks: readonly number[] = [1, 5, 10]): RetrievalMetrics {
   const ranks = firstRelevantRanks(sim, relevant).sort((a, b) => a - b);
   const m = ranks.length;
   const medianRank = m % 2 ? ranks[(m - 1) / 2]! : (ranks[m / 2 - 1]! + ranks[m / 2]!) / 2;
@@ -57,7 +61,7 @@ export function evaluateRetrieval(
   if (orphan >= 0) throw new ShapeError(`retrieval: text ${orphan} describes no image`);
   const simT: Matrix = { rows: sim.cols, cols: sim.rows, data: new Float32Array(sim.data.length) };
   for (let i = 0; i < sim.rows; i++) for (let t = 0; t < sim.cols; t++) simT.data[t * sim.rows + i] = sim.data[i * sim.cols + t]!;
-  return { imageToText: summarise(sim, imageToText.map((l) => [...l]), ks), textToImage: summarise(simT, t2i, ks) };
+  return { imageToText: retrievalMetrics(sim, imageToText, ks), textToImage: retrievalMetrics(simT, t2i, ks) };
 }
 
 /**

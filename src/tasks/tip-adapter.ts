@@ -84,7 +84,7 @@ export function buildTipAdapter(features: MatrixLike, labels: ArrayLike<number>,
 /**
  * Search alpha and beta on a validation set (accuracy), returning the adapter with the best pair (first
  * best in grid order). Default grids follow the paper's ranges: alpha in 0.1..10, beta in 0.5..10.
- * @example searchTipAdapter(adapter, valFeatures, valClipLogits, valLabels).alpha // e.g. 2
+ * @example searchTipAdapter(buildTipAdapter([[1, 0], [0, 1]], [0, 1], ['a', 'b']), [[0.9, 0.1], [0.1, 0.9]], [[0, 1], [0, 1]], [0, 1], { alphas: [0.5, 2], betas: [1, 5] }).alpha // 2
  */
 export function searchTipAdapter(
   adapter: TipAdapter, valFeatures: MatrixLike, valClipLogits: MatrixLike, valLabels: ArrayLike<number>,

@@ -1,7 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, ShapeError } from '../../src/errors.ts';
-import { evaluateRetrieval, similarityMatrix, topK } from '../../src/tasks/retrieval.ts';
+import { readFileSync } from 'node:fs';
+import { asMatrix } from '../../src/tasks/matrix.ts';
+import { evaluateRetrieval, retrievalMetrics, similarityMatrix, topK } from '../../src/tasks/retrieval.ts';
+
+const ref = JSON.parse(readFileSync(new URL('../fixtures/tasks/reference.json', import.meta.url), 'utf8')).retrieval;
+
+test('recall@1/5/10 and median rank agree with the NumPy reference', () => {
+  const m = retrievalMetrics(asMatrix(ref.sim, 'sim'), ref.relevant);
+  assert.deepEqual(m.recall, { 1: ref.recall['1'], 5: ref.recall['5'], 10: ref.recall['10'] });
+  assert.equal(m.medianRank, ref.median_rank);
+});
 import { composeReport, retrieveTexts, splitSentences } from '../../src/tasks/report-retrieval.ts';
 
 test('similarity, top-k and two-way recall with several captions per image', () => {
