@@ -79,6 +79,11 @@ export function floatToHalf(v: number): number {
  * @example decodeElements(new Uint8Array([0, 0x3c]), 'float16', 1) // Float32Array [1]
  */
 export function decodeElements(bytes: Uint8Array, dtype: DType, count: number): Tensor['data'] {
+  return LITTLE_ENDIAN_HOST ? decodeLittleEndianHost(bytes, dtype, count) : decodePortable(bytes, dtype, count);
+}
+
+/** Element-by-element decoding through a DataView: correct on any host; the reference for the fast path. */
+export function decodePortable(bytes: Uint8Array, dtype: DType, count: number): Tensor['data'] {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype) {
     case 'float32': {
@@ -124,11 +129,61 @@ export function decodeElements(bytes: Uint8Array, dtype: DType, count: number): 
       return out;
     }
     case 'uint8':
-      return Uint8Array.from(bytes.subarray(0, count)); // a plain copy, even when `bytes` is a Buffer
+      return Uint8Array.from(bytes.subarray(0, count));
     case 'bool': {
       const out = new Uint8Array(count);
       for (let i = 0; i < count; i++) out[i] = bytes[i] ? 1 : 0;
       return out;
     }
   }
+}
+
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Fast path: one memcpy into an aligned buffer, then typed-array views (files are little-endian, like the host). */
+function decodeLittleEndianHost(bytes: Uint8Array, dtype: DType, count: number): Tensor['data'] {
+  const size = ITEM_SIZE[dtype];
+  const copy = (): ArrayBuffer => {
+    const buf = new ArrayBuffer(count * size);
+    new Uint8Array(buf).set(bytes.subarray(0, count * size));
+    return buf;
+  };
+  switch (dtype) {
+    case 'float32': return new Float32Array(copy());
+    case 'int64': return new BigInt64Array(copy());
+    case 'int32': return new Int32Array(copy());
+    case 'int16': return new Int16Array(copy());
+    case 'int8': return new Int8Array(copy());
+    case 'uint8': return new Uint8Array(copy());
+    case 'float64': return Float32Array.from(new Float64Array(copy()));
+    case 'float16': {
+      const h = new Uint16Array(copy());
+      const lut = halfTable();
+      const out = new Float32Array(count);
+      for (let i = 0; i < count; i++) out[i] = lut[h[i]!]!;
+      return out;
+    }
+    case 'bfloat16': {
+      const h = new Uint16Array(copy());
+      const out = new Float32Array(count);
+      const bits = new Uint32Array(out.buffer);
+      for (let i = 0; i < count; i++) bits[i] = h[i]! << 16;
+      return out;
+    }
+    case 'bool': {
+      const out = new Uint8Array(count);
+      for (let i = 0; i < count; i++) out[i] = bytes[i] ? 1 : 0;
+      return out;
+    }
+  }
+}
+
+let HALF_TABLE: Float32Array | undefined;
+/** All 65536 half values as float32 (256 KiB), built on first use: fp16 checkpoints decode by lookup. */
+function halfTable(): Float32Array {
+  if (!HALF_TABLE) {
+    HALF_TABLE = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) HALF_TABLE[h] = halfToFloat(h);
+  }
+  return HALF_TABLE;
 }

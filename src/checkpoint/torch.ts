@@ -149,13 +149,17 @@ export function readTorchObject(bytes: Uint8Array, file: string): unknown {
           return args[0];
         });
       case 'torch._tensor._rebuild_from_type_v2':
-        // (func, new_type, args, state): only plain tensors and parameters, with no extra state
+        // (func, new_type, args, state), written by newer torch for a tensor with Python attributes. The
+        // allowlist limits new_type to torch.Tensor and Parameter; the attributes in `state` are not weights.
         return new PyGlobal(q, (args) => {
           const [func, type, inner, state] = args;
           if (!(func instanceof PyGlobal) || func.qualname !== 'torch._utils._rebuild_tensor_v2' || !(type instanceof PyGlobal) || !Array.isArray(inner)) {
             throw new DecodeError('_rebuild_from_type_v2 called with unexpected arguments', { file });
           }
-          if (state instanceof Map && state.size > 0) throw new UnsupportedError(`tensor subclass ${type.qualname} carries state; not supported`, { file });
+          if (type.qualname !== 'torch.Tensor' && type.qualname !== 'torch.nn.parameter.Parameter') {
+            throw new UnsupportedError(`tensor type ${type.qualname} is not supported`, { file });
+          }
+          if (state !== null && state !== undefined && !(state instanceof Map)) throw new DecodeError('_rebuild_from_type_v2 state is not a dict', { file });
           return func.call!(inner as unknown[]);
         });
       case 'torch.Tensor': case 'torch.nn.parameter.Parameter': return new PyGlobal(q);

@@ -91,6 +91,16 @@ test('expanded (stride 0) views are gathered, and absurd ones are a LimitError',
   assert.throws(() => readTorchZip(w([65535, 65535, 65535], [0, 0, 0]), 'big.pt'), (e: Error) => e instanceof LimitError && /big\.pt: .*more than the 1073741824 allowed/.test(e.message));
 });
 
+test('_rebuild_from_type_v2 (newer torch, tensor with attributes) yields the plain tensor', () => {
+  const p = new PickleWriter().proto(2).op(0x7d).str('t').global('torch._tensor', '_rebuild_from_type_v2').mark();
+  p.global('torch._utils', '_rebuild_tensor_v2').global('torch', 'Tensor').mark();
+  p.mark().str('storage').global('torch', 'FloatStorage').str('0').str('cpu').int(2).tuple().op(0x51);
+  p.int(0).intTuple([2]).intTuple([1]).op(0x89).global('collections', 'OrderedDict').emptyTuple().reduce().tuple();
+  p.op(0x7d).str('note').str('x').op(0x73).tuple().reduce().op(0x73).stop();
+  const t = readTorchZip(torchZip(p.bytes(), [['0', new Uint8Array(new Float32Array([4, 5]).buffer)]]), 'n.pt').get('t')!;
+  assert.deepEqual(t, { dtype: 'float32', shape: [2], data: new Float32Array([4, 5]) });
+});
+
 test('a missing storage entry or a big-endian archive is named', () => {
   const w = new PickleWriter().proto(2).op(0x7d).str('t').global('torch._utils', '_rebuild_tensor_v2').mark();
   w.mark().str('storage').global('torch', 'FloatStorage').str('9').str('cpu').int(1).tuple().op(0x51);
