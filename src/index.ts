@@ -35,7 +35,7 @@ export { readCheckpoint, readCheckpointBytes, sniffCheckpoint, hashFile } from '
 export { halfToFloat, floatToHalf } from './checkpoint/dtype.ts';
 
 // ---- tasks
-export { asMatrix, toRows, softmaxRows, type Matrix, type MatrixLike } from './tasks/matrix.ts';
+export { asMatrix, fromFlat, toRows, softmaxRows, type Matrix, type MatrixLike } from './tasks/matrix.ts';
 export { TEMPLATE_SETS, LABEL_SETS, listTemplateSets, getTemplateSet, getLabelSet, fillTemplate, buildPrompts, type TemplateSet, type TemplateSetName, type LabelSetName } from './tasks/templates.ts';
 export { buildZeroShotClassifier, classifyZeroShot, predictLabels, type Scoring, type ZeroShotClassifier, type ZeroShotResult } from './tasks/zero-shot.ts';
 export { CXR_DESCRIPTORS, xplainerPrompts, getCxrDescriptors, explainZeroShot, type DescriptorEmbeddings, type Explanation } from './tasks/xplainer.ts';

@@ -5,7 +5,7 @@
 // (logits [0, w·x + b]). C is chosen on a validation split over a logarithmic grid, as CLIP's sweep does.
 import { ConfigError, ShapeError } from '../errors.ts';
 import { minimizeLbfgs } from './lbfgs.ts';
-import { asMatrix, assertLabels, row, toRows, type Matrix, type MatrixLike } from './matrix.ts';
+import { asMatrix, assertFinite, assertLabels, row, toRows, type Matrix, type MatrixLike } from './matrix.ts';
 
 export interface LinearProbeJSON {
   kind: 'linear-probe';
@@ -58,11 +58,14 @@ export class LinearProbe {
     const j = json as Partial<LinearProbeJSON>;
     if (!j || j.kind !== 'linear-probe' || j.version !== 1) throw new ConfigError(`linear probe JSON: expected kind 'linear-probe' version 1, got kind ${String(j?.kind)} version ${String(j?.version)}`);
     if (!Array.isArray(j.classes) || j.classes.length < 2) throw new ConfigError('linear probe JSON: expected at least two classes');
+    if (!j.classes.every((c) => typeof c === 'string')) throw new ConfigError('linear probe JSON: class names must be strings');
+    if (!(typeof j.C === 'number' && j.C > 0)) throw new ConfigError(`linear probe JSON: C must be a positive number, got ${String(j.C)}`);
     const r = j.classes.length === 2 ? 1 : j.classes.length;
     const w = asMatrix(j.weights ?? [], 'linear probe JSON weights');
     if (w.rows !== r) throw new ShapeError(`linear probe JSON: ${j.classes.length} classes need ${r} weight rows, got ${w.rows}`);
     if (!Array.isArray(j.bias) || j.bias.length !== r) throw new ShapeError(`linear probe JSON: expected ${r} biases, got ${j.bias?.length}`);
-    return new LinearProbe([...j.classes], Number(j.C), w, Float64Array.from(j.bias));
+    assertFinite(j.bias, 'linear probe JSON bias');
+    return new LinearProbe([...j.classes], j.C, w, Float64Array.from(j.bias));
   }
 }
 

@@ -49,6 +49,16 @@ export function asMatrix(x: MatrixLike, name: string, cols?: number): Matrix {
   return m;
 }
 
+/**
+ * View a flat row-major buffer (e.g. the runtime's [n, dim] embeddings) as a Matrix, without copying.
+ * @example fromFlat(Float32Array.of(1, 2, 3, 4, 5, 6), 3) // { rows: 2, cols: 3, data: Float32Array [1, 2, 3, 4, 5, 6] }
+ */
+export function fromFlat(data: Float32Array, cols: number, name = 'embeddings'): Matrix {
+  if (!Number.isInteger(cols) || cols < 1) throw new ShapeError(`${name}: expected a positive integer row length, got ${cols}`);
+  if (data.length === 0 || data.length % cols !== 0) throw new ShapeError(`${name}: ${data.length} values is not a whole number of rows of ${cols}`);
+  return asMatrix({ rows: data.length / cols, cols, data }, name);
+}
+
 /** Row i of a matrix, as a view. */
 export function row(m: Matrix, i: number): Float32Array {
   return m.data.subarray(i * m.cols, (i + 1) * m.cols);

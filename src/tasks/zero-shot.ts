@@ -2,7 +2,8 @@
 // (build_zero_shot_classifier): for each class, L2-normalise every template embedding, average, renormalise,
 // and stack the class vectors into a [D x C] matrix; an image's logits are one product with it.
 // Scoring is data: softmax (CLIP), sigmoid with a bias (SigLIP, Zhai et al. 2023), or CheXzero's
-// positive/negative pair (Tiu et al. 2022): per label, softmax over the logits of "{label}" and "no {label}".
+// positive/negative pair (Tiu et al. 2022): per label, softmax over the logits of "{label}" and "no {label}";
+// CheXzero's evaluation takes that softmax over the raw cosine similarities, i.e. logitScale 1 in its spec.
 import { ConfigError, ShapeError } from '../errors.ts';
 import { asMatrix, matmul, normalizeRows, softmaxRows, type Matrix, type MatrixLike } from './matrix.ts';
 

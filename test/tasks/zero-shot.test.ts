@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ConfigError, ShapeError } from '../../src/errors.ts';
+import { fromFlat } from '../../src/tasks/matrix.ts';
 import { buildZeroShotClassifier, classifyZeroShot, predictLabels } from '../../src/tasks/zero-shot.ts';
 import { buildPrompts, fillTemplate, getLabelSet, getTemplateSet, listTemplateSets } from '../../src/tasks/templates.ts';
 
@@ -14,6 +15,10 @@ test('softmax logits reproduce open_clip logits_per_image within 1e-4', () => {
   const r = classifyZeroShot(openClip.image_features, clf, { kind: 'softmax', logitScale: openClip.logit_scale });
   assert.equal(r.logits.rows, 3);
   assert.equal(r.logits.cols, 4);
+  // the runtime's flat [n, dim] buffers work too
+  const flat = classifyZeroShot(fromFlat(Float32Array.from(openClip.image_features.flat()), 32), clf, { kind: 'softmax', logitScale: openClip.logit_scale });
+  assert.deepEqual(flat.logits.data, r.logits.data);
+  assert.throws(() => fromFlat(new Float32Array(33), 32), ShapeError);
   let worst = 0;
   openClip.logits_per_image.forEach((row: number[], i: number) => row.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - r.logits.data[i * 4 + j]!)))));
   assert.ok(worst < 1e-4, `max |logit - open_clip| = ${worst}`);
