@@ -27,11 +27,20 @@ export interface EmbedOptions {
   batchSize?: number;
 }
 
+export interface ImageEmbedOptions extends EmbedOptions {
+  /** also return the patch tokens (after the final norm) */
+  patchTokens?: boolean;
+  /** also return the patch tokens projected into the joint embedding space (for heatmaps) */
+  patchEmbeds?: boolean;
+}
+
 export interface ImageEmbeddings {
   /** [n, embedDim] */
   embeddings: Float32Array;
   /** [n, grid*grid, width], when asked for */
   patchTokens?: Float32Array;
+  /** [n, grid*grid, embedDim]: patch tokens projected into the joint space, when asked for */
+  patchEmbeds?: Float32Array;
   dim: number;
 }
 
@@ -97,7 +106,7 @@ export class ClipModel {
   }
 
   /** Embed preprocessed pixels [n, 3, H, W]. */
-  async embedPixels(pixels: Float32Array, n: number, opts: EmbedOptions & { patchTokens?: boolean } = {}): Promise<ImageEmbeddings> {
+  async embedPixels(pixels: Float32Array, n: number, opts: ImageEmbedOptions = {}): Promise<ImageEmbeddings> {
     const s = this.meta.preprocess.size;
     const [h, w] = typeof s === 'number' ? [s, s] : s;
     const per = 3 * h * w;
@@ -107,21 +116,23 @@ export class ClipModel {
     const W = this.meta.patchTokens.width;
     const out = new Float32Array(n * E);
     const tokens = opts.patchTokens ? new Float32Array(n * P * W) : undefined;
+    const patchEmbeds = opts.patchEmbeds ? new Float32Array(n * P * E) : undefined;
     const bs = opts.batchSize ?? 8;
     const session = await this.session('vision');
     for (let i = 0; i < n; i += bs) {
       const b = Math.min(bs, n - i);
-      const outputs = opts.patchTokens ? ['image_embeds', 'patch_tokens'] : ['image_embeds'];
+      const outputs = ['image_embeds', ...(tokens ? ['patch_tokens'] : []), ...(patchEmbeds ? ['patch_embeds'] : [])];
       const r = await session.run({ pixel_values: { data: pixels.subarray(i * per, (i + b) * per), dims: [b, 3, h, w] } }, outputs);
       out.set(r.image_embeds!.data, i * E);
       if (tokens) tokens.set(r.patch_tokens!.data, i * P * W);
+      if (patchEmbeds) patchEmbeds.set(r.patch_embeds!.data, i * P * E);
     }
     if (opts.normalize) normalizeRows(out, E);
-    return { embeddings: out, patchTokens: tokens, dim: E };
+    return { embeddings: out, patchTokens: tokens, patchEmbeds, dim: E };
   }
 
   /** Preprocess 8-bit rasters as the model's reference transform does, then embed. */
-  async embedRasters(images: Raster[], opts: EmbedOptions & { patchTokens?: boolean } = {}): Promise<ImageEmbeddings> {
+  async embedRasters(images: Raster[], opts: ImageEmbedOptions = {}): Promise<ImageEmbeddings> {
     return this.embedPixels(preprocess(images, this.meta.preprocess), images.length, opts);
   }
 

@@ -13,7 +13,8 @@ export interface BuiltGraph {
 /**
  * Inputs: `pixel_values` float32 [batch, 3, H, W].
  * Outputs: `image_embeds` [batch, embed_dim] (as encode_image returns, unnormalised) and
- * `patch_tokens` [batch, grid*grid, width] (after ln_post, before proj; open_clip `output_tokens=True`).
+ * `patch_tokens` [batch, grid*grid, width] (after ln_post, before proj; open_clip `output_tokens=True`),
+ * `patch_embeds` [batch, grid*grid, embed_dim] (the patch tokens through `proj`).
  */
 export function buildVisionGraph(cfg: ClipConfig, w: Weights, prefix = 'visual.'): BuiltGraph {
   const v = cfg.vision;
@@ -48,9 +49,12 @@ export function buildVisionGraph(cfg: ClipConfig, w: Weights, prefix = 'visual.'
     tokens = tokensOf(x);
     pooled = v.poolType === 'tok' ? g.gather(x, g.ints([0], [], 'cls_index'), 1) : g.op('ReduceMean', [tokens], { axes: [1], keepdims: 0 });
   }
-  const embeds = g.matmul(pooled, w.param(g, p('proj'), [v.width, cfg.embedDim])); // [B, embed]
+  const proj = w.param(g, p('proj'), [v.width, cfg.embedDim]);
+  const embeds = g.matmul(pooled, proj); // [B, embed]
   g.output(embeds, 'image_embeds', 'float32', ['batch', cfg.embedDim]);
   g.output(tokens, 'patch_tokens', 'float32', ['batch', P, v.width]);
+  // patch tokens in the joint embedding space, for zero-shot heatmaps (as MaskCLIP / CLIP Surgery project them)
+  g.output(g.matmul(tokens, proj), 'patch_embeds', 'float32', ['batch', P, cfg.embedDim]);
   return { bytes: g.toBytes(), parameters: g.parameterCount() };
 }
 

@@ -18,6 +18,8 @@ class NodeSession implements Session {
   async run(feeds: Record<string, TensorIn>, outputs?: string[]): Promise<Record<string, TensorOut>> {
     const missing = this.s.inputNames.filter((n) => !(n in feeds));
     if (missing.length) throw new ConfigError(`session inputs missing: ${missing.join(', ')} (expected ${this.s.inputNames.join(', ')})`);
+    const unknown = (outputs ?? []).filter((n) => !this.s.outputNames.includes(n));
+    if (unknown.length) throw new ConfigError(`session has no output ${unknown.join(', ')} (outputs: ${this.s.outputNames.join(', ')})`);
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(v);
     const res = outputs ? await this.s.run(ortFeeds, outputs) : await this.s.run(ortFeeds);
