@@ -44,7 +44,10 @@ export function readCheckpointBytes(bytes: Uint8Array, file: string): StateDict 
   }
 }
 
-/** Read a whole file into one Buffer, in chunks, so files past readFile's 2 GiB limit still load. */
+/**
+ * Read a whole file into one Buffer, in chunks, so files past readFile's 2 GiB limit still load.
+ * @example (await readWholeFile('open_clip_model.safetensors')).length // 7056636
+ */
 export async function readWholeFile(path: string): Promise<Buffer> {
   const fh = await open(path, 'r');
   try {
@@ -67,7 +70,7 @@ export async function readWholeFile(path: string): Promise<Buffer> {
  * Read a checkpoint file (safetensors or torch.save zip) as a state dict.
  * @example
  * const sd = await readCheckpoint('open_clip_pytorch_model.bin');
- * sd.size // 64
+ * sd.size // 62 (the tiny open_clip test model)
  */
 export async function readCheckpoint(path: string): Promise<StateDict> {
   const buf = await readWholeFile(path);

@@ -2,7 +2,7 @@
 // ({ name: { dtype, shape, data_offsets: [begin, end] }, __metadata__?: { string: string } }), then the
 // tensor bytes. Reference: the format description in github.com/huggingface/safetensors (README, "Format").
 
-import { DecodeError, UnsupportedError, LimitError } from '../errors.ts';
+import { DecodeError, LimitError, ShapeError, UnsupportedError } from '../errors.ts';
 import type { DType, StateDict, Tensor } from './types.ts';
 import { ITEM_SIZE, decodeElements, floatToHalf, numel } from './dtype.ts';
 
@@ -79,8 +79,8 @@ function parseHeader(bytes: Uint8Array, file: string): { entries: Entry[]; dataS
 /**
  * Read a whole safetensors file. Floats come out as Float32Array (half and bfloat16 exactly upcast).
  * @example
- * const sd = readSafetensors(await readFile('model.safetensors'), 'model.safetensors');
- * sd.get('visual.proj')?.shape // [768, 512]
+ * const sd = readSafetensors(await readFile('open_clip_model.safetensors'), 'open_clip_model.safetensors');
+ * sd.get('text_projection')?.shape // [32, 32] (the tiny open_clip test model)
  */
 export function readSafetensors(bytes: Uint8Array, file: string): StateDict {
   const { entries, dataStart } = parseHeader(bytes, file);
@@ -108,7 +108,7 @@ export interface WriteSafetensorsOptions {
 
 function encodeTensor(t: Tensor, outType: DType): Uint8Array {
   const n = numel(t.shape);
-  if (t.data.length !== n) throw new DecodeError(`tensor data has ${t.data.length} elements, shape [${t.shape.join(', ')}] needs ${n}`);
+  if (t.data.length !== n) throw new ShapeError(`tensor data has ${t.data.length} elements, shape [${t.shape.join(', ')}] needs ${n}`);
   const buf = new Uint8Array(n * ITEM_SIZE[outType]);
   const dv = new DataView(buf.buffer);
   const d = t.data;

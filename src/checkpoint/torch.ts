@@ -31,12 +31,18 @@ function show(v: unknown): string {
 
 interface Storage { key: string; dtype: DType; numel: number; bytes: Uint8Array }
 
-/** True for a value that a reader produced as a tensor. */
+/**
+ * True for a value that a reader produced as a tensor.
+ * @example isTensor({ dtype: 'float32', shape: [1], data: new Float32Array(1) }) // true
+ */
 export function isTensor(v: unknown): v is Tensor {
   return v !== null && typeof v === 'object' && 'dtype' in v && 'shape' in v && 'data' in v && ArrayBuffer.isView((v as Tensor).data);
 }
 
-/** Does `bytes` look like a legacy (pre-1.6, non-zip) torch.save file? It starts with a pickled magic number. */
+/**
+ * Does `bytes` look like a legacy (pre-1.6, non-zip) torch.save file? It starts with a pickled magic number.
+ * @example isLegacyTorch(new Uint8Array([0x50, 0x4b, 3, 4])) // false
+ */
 export function isLegacyTorch(bytes: Uint8Array): boolean {
   // PROTO 2, then LONG1 of 10 bytes holding 0x1950a86a20f9469cfc6c (little-endian)
   const magic = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
