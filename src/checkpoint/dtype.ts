@@ -103,7 +103,7 @@ export function decodePortable(bytes: Uint8Array, dtype: DType, count: number): 
       return out;
     }
     case 'float64': {
-      // float64 does not widen exactly; it is rounded to nearest float32 (documented in types.ts)
+      // float64 cannot fit float32 exactly; it is rounded to nearest (documented in types.ts)
       const out = new Float32Array(count);
       for (let i = 0; i < count; i++) out[i] = dv.getFloat64(i * 8, true);
       return out;

@@ -131,7 +131,11 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
     if (pos >= bytes.length) { op = -1; fail('pickle ends without STOP (truncated?)'); }
     op = bytes[pos++]!;
     switch (op) {
-      case 0x80: need(1); break; // PROTO: any protocol 2-5 uses the same opcodes we know
+      case 0x80: { // PROTO: protocols 2-5 share the opcodes handled here
+        const v = bytes[need(1)]!;
+        if (v < 2 || v > 5) fail(`pickle protocol ${v} is not one torch.save writes (2-5)`);
+        break;
+      }
       case 0x95: need(8); break; // FRAME: framing is only a buffering hint
       case 0x2e: { // STOP
         const v = pop();

@@ -37,6 +37,7 @@ test('protocol 4 framing, STACK_GLOBAL and NEWOBJ resolve through the caller', (
 });
 
 const unknown: Array<[string, number[], RegExp]> = [
+  ['protocol 6', [0x80, 6, 0x4e, 0x2e], /pickle protocol 6 is not one torch.save writes/],
   ['INST (protocol 0)', [0x80, 2, 0x69], /unknown or unsupported pickle opcode 0x69 \('i'\) at offset 2/],
   ['EXT1', [0x80, 2, 0x82, 1], /opcode 0x82 at offset 2/],
   ['PERSID text form', [0x50], /opcode 0x50 \('P'\) at offset 0/],
