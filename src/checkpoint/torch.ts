@@ -133,12 +133,13 @@ export function readTorchObject(bytes: Uint8Array, file: string): unknown {
     storages.set(key, s);
     return s;
   };
-  const rebuildV2 = (args: unknown[]): Tensor => {
+  const rebuildV2 = (args: unknown[]): PendingTensor => {
     const [storage, offset, size, stride] = args;
     if (!storages.has((storage as Storage)?.key) || !Array.isArray(size) || !Array.isArray(stride) || typeof offset !== 'number') {
       throw new DecodeError('_rebuild_tensor_v2 called with unexpected arguments', { file });
     }
-    return rebuildTensor(storage as Storage, offset, size as number[], stride as number[], file, `tensor on storage '${(storage as Storage).key}'`);
+    // gathered after unpickling, when the tensor's key is known for error messages
+    return new PendingTensor(storage as Storage, offset, size as number[], stride as number[]);
   };
   const resolveGlobal = (q: string): PyGlobal | undefined => {
     if (q in STORAGE_DTYPES) return new PyGlobal(q);
@@ -151,7 +152,7 @@ export function readTorchObject(bytes: Uint8Array, file: string): unknown {
       case 'torch._utils._rebuild_tensor_v2': return new PyGlobal(q, rebuildV2);
       case 'torch._utils._rebuild_parameter':
         return new PyGlobal(q, (args) => {
-          if (!isTensor(args[0])) throw new DecodeError('_rebuild_parameter of something that is not a tensor', { file });
+          if (!(args[0] instanceof PendingTensor)) throw new DecodeError('_rebuild_parameter of something that is not a tensor', { file });
           return args[0];
         });
       case 'torch._tensor._rebuild_from_type_v2':
@@ -172,7 +173,45 @@ export function readTorchObject(bytes: Uint8Array, file: string): unknown {
       default: return undefined;
     }
   };
-  return unpickle(entries.get(pkls[0]!)!.read(), { file, resolveGlobal, persistentLoad });
+  return materialize(unpickle(entries.get(pkls[0]!)!.read(), { file, resolveGlobal, persistentLoad }), file);
+}
+
+/** A tensor as _rebuild_tensor_v2 described it, before its data is gathered. */
+class PendingTensor {
+  constructor(readonly storage: Storage, readonly offset: number, readonly size: number[], readonly stride: number[]) {}
+}
+
+/** Replace every PendingTensor in the unpickled object by its Tensor; `path` names it in errors (e.g. 'state_dict.visual.proj'). */
+function materialize(root: unknown, file: string): unknown {
+  const done = new Map<object, unknown>();
+  const walk = (v: unknown, path: string): unknown => {
+    if (v === null || typeof v !== 'object') return v;
+    if (done.has(v)) return done.get(v);
+    if (v instanceof PendingTensor) {
+      const t = rebuildTensor(v.storage, v.offset, v.size, v.stride, file, `tensor '${path}'`);
+      done.set(v, t);
+      return t;
+    }
+    const at = (k: unknown): string => (path ? `${path}.${String(k)}` : String(k));
+    if (v instanceof Map) {
+      done.set(v, v);
+      for (const [k, x] of v) v.set(k, walk(x, at(k)));
+      return v;
+    }
+    if (Array.isArray(v)) {
+      if (!Object.isFrozen(v)) {
+        done.set(v, v);
+        v.forEach((x, i) => { v[i] = walk(x, at(i)); });
+        return v;
+      }
+      // tuples cannot contain themselves, so rebuilding one is safe
+      const t = Object.freeze(v.map((x, i) => walk(x, at(i))));
+      done.set(v, t);
+      return t;
+    }
+    return v;
+  };
+  return walk(root, '');
 }
 
 function asStateDict(v: unknown): StateDict | undefined {

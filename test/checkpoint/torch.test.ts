@@ -73,7 +73,7 @@ function oneTensor(offset: number, size: number[], stride: number[], storageByte
 
 test('views reaching past their storage, and storages of the wrong size, are DecodeErrors', () => {
   assert.ok(readTorchZip(oneTensor(2, [2, 2], [2, 1], 24, 6), 'ok.pt').get('t'));
-  assert.throws(() => readTorchZip(oneTensor(3, [2, 2], [2, 1], 24, 6), 'v.pt'), (e: Error) => e instanceof DecodeError && /v\.pt: .*reaches element 7 of storage '0' which holds 6/.test(e.message));
+  assert.throws(() => readTorchZip(oneTensor(3, [2, 2], [2, 1], 24, 6), 'v.pt'), (e: Error) => e instanceof DecodeError && /v\.pt: tensor 't': view .*reaches element 7 of storage '0' which holds 6/.test(e.message));
   assert.throws(() => readTorchZip(oneTensor(0, [2], [1], 20, 6), 's.pt'), (e: Error) => e instanceof DecodeError && /s\.pt: storage '0' holds 20 bytes, expected 6/.test(e.message));
 });
 
@@ -88,7 +88,7 @@ test('expanded (stride 0) views are gathered, and absurd ones are a LimitError',
   const t = readTorchZip(w([3, 2], [0, 1]), 'e.pt').get('t')!;
   assert.deepEqual(t.shape, [3, 2]);
   assert.deepEqual(Array.from(t.data as Float32Array), [2, 3, 2, 3, 2, 3]);
-  assert.throws(() => readTorchZip(w([65535, 65535, 65535], [0, 0, 0]), 'big.pt'), (e: Error) => e instanceof LimitError && /big\.pt: .*more than the 1073741824 allowed/.test(e.message));
+  assert.throws(() => readTorchZip(w([65535, 65535, 65535], [0, 0, 0]), 'big.pt'), (e: Error) => e instanceof LimitError && /big\.pt: tensor 't': .*more than the 1073741824 allowed/.test(e.message));
 });
 
 test('_rebuild_from_type_v2 (newer torch, tensor with attributes) yields the plain tensor', () => {
