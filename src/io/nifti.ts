@@ -1,0 +1,147 @@
+// NIfTI-1 / NIfTI-2 volumes (.nii, .nii.gz) as float arrays equal to nibabel's `img.get_fdata(dtype=np.float32)`.
+// Spec: nifti1.h / nifti2.h (nifti.nimh.nih.gov). Header fields and the affine are in nifti-header.ts; display
+// slices are in nifti-slices.ts.
+import { gunzipSync } from 'node:zlib';
+import { DecodeError, LimitError } from '../errors.ts';
+import { niftiAffine, parseNiftiHeader, type AffineSource, type NiftiDatatype, type NiftiHeader } from './nifti-header.ts';
+
+export interface NiftiOptions {
+  /** file path or URL, used in error messages and `source` */
+  source: string;
+  /** refuse volumes with more voxels than this before allocating (default 2^28, 1 GiB as float32) */
+  maxVoxels?: number;
+}
+
+/** A NIfTI volume. `data[i + I*(j + J*(k + K*t))]` is nibabel's `get_fdata()[i, j, k, t]` (i fastest, as in the file). */
+export interface NiftiVolume {
+  source: string;
+  version: 1 | 2;
+  littleEndian: boolean;
+  /** the array shape, nibabel's `img.shape` */
+  dims: number[];
+  /** the 8 stored pixdim values (pixdim[0] is qfac, pixdim[1..] the voxel sizes) */
+  pixdim: number[];
+  /** 4x4 voxel-to-world (RAS+, mm) matrix, rows; nibabel's `img.affine` */
+  affine: number[][];
+  affineSource: AffineSource;
+  datatype: NiftiDatatype;
+  datatypeCode: number;
+  /** scl_slope/scl_inter as applied, or null when the file has no scaling (slope 0 or not finite, as nibabel) */
+  scaling: { slope: number; inter: number } | null;
+  /** cal_min/cal_max display range from the header (both 0 when unset) */
+  calMin: number;
+  calMax: number;
+  description: string;
+  /** values after scaling, float32 */
+  data: Float32Array;
+}
+
+export const DEFAULT_MAX_VOXELS = 2 ** 28;
+
+/** Extension data and the header never need more than this beyond the voxels themselves. */
+const GZIP_SLACK = 64 * 1024 * 1024;
+
+/** True when the bytes start with a NIfTI-1/NIfTI-2 header (either byte order) or are gzip data. */
+export function looksLikeNifti(bytes: Uint8Array): boolean {
+  if (bytes.length < 4) return false;
+  const v = new DataView(bytes.buffer, bytes.byteOffset, 4);
+  return [348, 540].includes(v.getInt32(0, true)) || [348, 540].includes(v.getInt32(0, false));
+}
+
+/**
+ * Decode a .nii or .nii.gz file.
+ * @example
+ * const vol = readNifti(readFileSync('anatomical.nii'), { source: 'anatomical.nii' });
+ * vol.dims // [33, 41, 25]; vol.datatype // 'int16'; vol.affine[0] // [-2, 0, 0, 32]
+ */
+export function readNifti(input: Uint8Array, options: NiftiOptions): NiftiVolume {
+  const file = options.source;
+  const maxVoxels = options.maxVoxels ?? DEFAULT_MAX_VOXELS;
+  const bytes = input[0] === 0x1f && input[1] === 0x8b ? gunzip(input, file, maxVoxels) : input;
+  const h = parseNiftiHeader(bytes, file, maxVoxels);
+  const voxels = h.dims.reduce((a, b) => a * b, 1);
+  const end = h.voxOffset + voxels * h.bytesPerVoxel;
+  if (bytes.length < end) {
+    throw new DecodeError(`NIfTI: truncated data, ${h.dims.join(' x ')} ${h.datatype} needs bytes ${h.voxOffset}..${end}, file has ${bytes.length}`, { file });
+  }
+  const { affine, source: affineSource } = niftiAffine(h, file);
+  const scaling = readScaling(h, file);
+  return {
+    source: file,
+    version: h.version,
+    littleEndian: h.littleEndian,
+    dims: h.dims,
+    pixdim: h.pixdim,
+    affine,
+    affineSource,
+    datatype: h.datatype,
+    datatypeCode: h.datatypeCode,
+    scaling,
+    calMin: h.calMin,
+    calMax: h.calMax,
+    description: h.description,
+    data: decodeVoxels(bytes, h, voxels, scaling),
+  };
+}
+
+function gunzip(bytes: Uint8Array, file: string, maxVoxels: number): Uint8Array {
+  // Bound the output so that a small gzip bomb cannot exhaust memory before the header check.
+  const maxOutputLength = maxVoxels * 8 + GZIP_SLACK;
+  try {
+    const out = gunzipSync(bytes, { maxOutputLength });
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  } catch (err) {
+    if (err instanceof RangeError || (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new LimitError(`NIfTI: gzip data inflates past ${maxOutputLength} bytes (maxVoxels ${maxVoxels})`, { file, cause: err });
+    }
+    throw new DecodeError(`NIfTI: gzip data is corrupt (${(err as Error).message})`, { file, cause: err });
+  }
+}
+
+function readScaling(h: NiftiHeader, file: string): NiftiVolume['scaling'] {
+  // nibabel: a slope of 0 or a non-finite slope means "no scaling", and then the intercept is ignored too.
+  if (h.sclSlope === 0 || !Number.isFinite(h.sclSlope)) return null;
+  if (!Number.isFinite(h.sclInter)) throw new DecodeError(`NIfTI: scl_slope ${h.sclSlope} with non-finite scl_inter ${h.sclInter}`, { file });
+  if (h.sclSlope === 1 && h.sclInter === 0) return null;
+  return { slope: h.sclSlope, inter: h.sclInter };
+}
+
+/** Datatypes whose product with a float32 scalar numpy computes in float64 (array promotion rules). */
+const WIDE = new Set<NiftiDatatype>(['int32', 'uint32', 'int64', 'uint64', 'float64']);
+
+function decodeVoxels(bytes: Uint8Array, h: NiftiHeader, n: number, scaling: NiftiVolume['scaling']): Float32Array {
+  const v = new DataView(bytes.buffer, bytes.byteOffset + h.voxOffset, n * h.bytesPerVoxel);
+  const le = h.littleEndian;
+  const read = reader(h.datatype, v, le);
+  const out = new Float32Array(n);
+  if (!scaling) {
+    // int64 goes int64 -> float64 -> float32 in nibabel too, so Number() then rounding matches it.
+    for (let i = 0; i < n; i++) out[i] = read(i);
+    return out;
+  }
+  // nibabel's get_fdata(dtype=float32) first rounds slope and intercept to float32, then multiplies in the
+  // promoted type of (data, float32): float32 for 8/16-bit integers and float32 data, float64 otherwise.
+  const slope = Math.fround(scaling.slope);
+  const inter = Math.fround(scaling.inter);
+  if (WIDE.has(h.datatype)) {
+    for (let i = 0; i < n; i++) out[i] = read(i) * slope + inter;
+  } else {
+    for (let i = 0; i < n; i++) out[i] = Math.fround(read(i) * slope) + inter;
+  }
+  return out;
+}
+
+function reader(type: NiftiDatatype, v: DataView, le: boolean): (i: number) => number {
+  switch (type) {
+    case 'uint8': return (i) => v.getUint8(i);
+    case 'int8': return (i) => v.getInt8(i);
+    case 'int16': return (i) => v.getInt16(2 * i, le);
+    case 'uint16': return (i) => v.getUint16(2 * i, le);
+    case 'int32': return (i) => v.getInt32(4 * i, le);
+    case 'uint32': return (i) => v.getUint32(4 * i, le);
+    case 'float32': return (i) => v.getFloat32(4 * i, le);
+    case 'float64': return (i) => v.getFloat64(8 * i, le);
+    case 'int64': return (i) => Number(v.getBigInt64(8 * i, le));
+    case 'uint64': return (i) => Number(v.getBigUint64(8 * i, le));
+  }
+}
