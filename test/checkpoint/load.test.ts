@@ -73,3 +73,12 @@ test('flipping any single byte never crashes: a typed error, or (torch, CRC-prot
     assert.ok(refused > 20, `${name}: only ${refused} flips refused`);
   }
 });
+
+test('files truncated at several lengths are typed errors naming the file', () => {
+  for (const name of ['small-views.pt', 'small-mixed.safetensors']) {
+    const full = fixture(name);
+    for (const n of [0, 1, 4, 9, 64, Math.floor(full.length / 3), full.length - 23, full.length - 1]) {
+      assert.throws(() => readCheckpointBytes(full.subarray(0, n), 'cut.bin'), (e: Error) => e instanceof ClipmedError && e.message.startsWith('cut.bin: '), `${name} at ${n}`);
+    }
+  }
+});
