@@ -1,0 +1,141 @@
+// PNG, TIFF (8 and 16 bits per sample) and JPEG as DecodedImage, through sharp (libvips).
+//
+// Stored values are kept as they are in the file (0..255 or 0..65535), never rescaled on decoding. The
+// display window travels in `windows[0]`:
+//   8-bit:  identity, 0 -> 0 and 255 -> 255 (LINEAR_EXACT, center 127.5, width 255);
+//   16-bit: the full range of the data, min -> 0 and max -> 255, or the window the caller gives.
+// This differs on purpose from PIL's `Image.open(p).convert('RGB')`, which clips 16-bit greyscale at 255
+// (every value above 255 turns white), and so loses almost all of a 12- or 16-bit radiograph.
+//
+// Colour management: values are read as stored, with no ICC-profile conversion and no EXIF rotation, which
+// is what PIL gives too. Alpha channels are dropped. CMYK, Lab and float images are refused.
+import { readFile } from 'node:fs/promises';
+import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import { ConfigError, DecodeError, LimitError, UnsupportedError } from '../errors.ts';
+import { applyWindow, parseWindow, toBytes, type Window } from '../image/window.ts';
+import type { Raster } from '../image/types.ts';
+import type { DecodedImage } from './types.ts';
+
+export interface RasterOptions {
+  /** name for messages and `source` when decoding bytes */
+  source?: string;
+  /** display window (or preset name / "center,width"); default as described at the top of this file */
+  window?: Window | string;
+  /** refuse images with more pixels (all pages together) than this before decoding; default 2^28 */
+  maxPixels?: number;
+}
+
+/** libvips interpretations we accept, and how many samples per pixel each has. */
+const SPACES: Record<string, 1 | 3> = { 'b-w': 1, grey16: 1, srgb: 3, rgb: 3, rgb16: 3 };
+export const DEFAULT_MAX_PIXELS = 2 ** 28;
+
+/** True for PNG, JPEG and TIFF signatures. */
+export function looksLikeRaster(b: Uint8Array): boolean {
+  const png = b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
+  const jpeg = b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
+  const tiff = (b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0) || (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && b[3] === 0x2a);
+  return png || jpeg || tiff;
+}
+
+/**
+ * Read a PNG, TIFF or JPEG file (or its bytes) with values as stored; multi-page TIFFs become frames.
+ * @example
+ * const img = await readRaster('xray16.png');
+ * [img.rows, img.columns, img.meta.bitsStored, img.windows[0]] // [2048, 2048, 16, { center: 2047.5, width: 4095, fn: 'LINEAR_EXACT' }]
+ */
+export async function readRaster(input: string | Uint8Array, options: RasterOptions = {}): Promise<DecodedImage> {
+  const file = options.source ?? (typeof input === 'string' ? input : '<bytes>');
+  const bytes = typeof input === 'string' ? await readFile(input) : input;
+  if (!looksLikeRaster(bytes)) throw new DecodeError('not a PNG, JPEG or TIFF file (no signature)', { file });
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { pages: -1, limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw new DecodeError(`cannot read image header: ${(err as Error).message}`, { file, cause: err });
+  }
+  const samples = SPACES[meta.space ?? ''];
+  if (!samples) throw new UnsupportedError(`colour space ${meta.space} (${meta.format}); expected greyscale or RGB`, { file });
+  if (meta.depth !== 'uchar' && meta.depth !== 'ushort') throw new UnsupportedError(`sample format ${meta.depth}; expected 8 or 16 bits unsigned`, { file });
+  const pages = meta.pages ?? 1;
+  const rows = meta.pageHeight ?? meta.height;
+  const columns = meta.width;
+  if (!rows || !columns) throw new DecodeError('image has no size', { file });
+  if (rows * columns * pages > maxPixels) throw new LimitError(`${columns} x ${rows} x ${pages} pages exceed maxPixels ${maxPixels}`, { file });
+
+  let raw: { data: Buffer; info: OutputInfo };
+  try {
+    // Converting to the image's own interpretation keeps sharp from turning greyscale into sRGB or
+    // 16 bits into 8; keepIccProfile skips the profile-to-sRGB transform.
+    raw = await sharp(bytes, { pages: -1, limitInputPixels: false })
+      .keepIccProfile()
+      .toColourspace(meta.space as string)
+      .removeAlpha()
+      .raw({ depth: meta.depth })
+      .toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    throw new DecodeError(`cannot decode ${meta.format}: ${(err as Error).message}`, { file, cause: err });
+  }
+  const n = rows * columns * pages * samples;
+  if (raw.info.channels !== samples || raw.data.length !== n * (meta.depth === 'ushort' ? 2 : 1)) {
+    throw new DecodeError(`decoded ${raw.info.channels} channels, ${raw.data.length} bytes; expected ${samples} channels of ${columns} x ${rows} x ${pages}`, { file });
+  }
+  const data = new Float32Array(n); // [frames, rows, columns, samples]
+  if (meta.depth === 'ushort') {
+    // sharp returns samples in the machine's byte order
+    const u16 = new Uint16Array(raw.data.buffer, raw.data.byteOffset, n);
+    for (let i = 0; i < n; i++) data[i] = u16[i]!;
+  } else {
+    for (let i = 0; i < n; i++) data[i] = raw.data[i]!;
+  }
+  const bits = meta.depth === 'ushort' ? 16 : 8;
+  return {
+    source: file,
+    rows,
+    columns,
+    frames: pages,
+    samplesPerPixel: samples,
+    data,
+    photometric: samples === 1 ? 'MONOCHROME2' : 'RGB',
+    windows: [rasterWindow(data, bits, options.window)],
+    invert: false,
+    meta: { format: meta.format, bitsStored: bits, hasAlpha: meta.hasAlpha ?? false, exifOrientation: meta.orientation, file },
+  };
+}
+
+function rasterWindow(data: Float32Array, bits: 8 | 16, win: Window | string | undefined): Window {
+  if (typeof win === 'string') return parseWindow(win);
+  if (win) return win;
+  if (bits === 8) return { center: 127.5, width: 255, fn: 'LINEAR_EXACT' };
+  return rangeWindow(data);
+}
+
+/** LINEAR_EXACT window from the minimum (-> 0) to the maximum (-> 255) of the values. */
+export function rangeWindow(data: Float32Array): Window {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const x of data) {
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  if (!(hi >= lo)) [lo, hi] = [0, 0]; // empty or all NaN
+  if (hi === lo) return { center: lo + 0.5, width: 1, fn: 'LINEAR_EXACT' };
+  return { center: (lo + hi) / 2, width: hi - lo, fn: 'LINEAR_EXACT' };
+}
+
+/**
+ * One frame of a DecodedImage as an 8-bit Raster through a window: the given one, else the image's first,
+ * else the frame's range. MONOCHROME1 (invert) is flipped after windowing.
+ * @example toDisplayRaster(await readRaster('xray16.png')).data // Uint8Array, min -> 0, max -> 255
+ */
+export function toDisplayRaster(img: DecodedImage, frame = 0, window?: Window): Raster {
+  const per = img.rows * img.columns * img.samplesPerPixel;
+  if (!Number.isInteger(frame) || frame < 0 || frame >= img.frames) {
+    throw new ConfigError(`frame ${frame}: image has ${img.frames} frame(s)`, { file: img.source });
+  }
+  const values = img.data.subarray(frame * per, (frame + 1) * per);
+  // With no window from the caller or the file, the frame's own range is shown, as for 16-bit rasters.
+  const out = applyWindow(values, window ?? img.windows[0] ?? rangeWindow(values));
+  if (img.invert) for (let i = 0; i < out.length; i++) out[i] = 255 - out[i]!;
+  return { width: img.columns, height: img.rows, channels: img.samplesPerPixel, data: toBytes(out) };
+}
