@@ -17,6 +17,11 @@ export interface PreprocessConfig {
   resizeMode: 'shortest' | 'longest' | 'squash';
   /** Padding value (0..255, all channels) for 'longest'; open_clip's fill_color, default 0. */
   fillColor?: number;
+  /**
+   * Center-crop origin for an odd margin: torchvision's int(round(margin / 2)) ('half-even', the default) or
+   * transformers' margin // 2 ('floor', CLIPImageProcessor's center_crop).
+   */
+  cropRounding?: 'half-even' | 'floor';
 }
 
 /** Python's round(): halves go to the even neighbour. */
@@ -45,14 +50,14 @@ function keepRatioSize(h: number, w: number, th: number, tw: number, longest: 0 
  * torchvision CenterCrop / open_clip CenterCropOrPad: pad (left/top getting the smaller half) where the
  * image is smaller than the crop, then crop at int(round((size - crop) / 2)).
  */
-function centerCropOrPad(img: Raster, th: number, tw: number, fill: number): Raster {
+function centerCropOrPad(img: Raster, th: number, tw: number, fill: number, half: (x: number) => number = roundHalfEven): Raster {
   const c = img.channels;
   const padLeft = tw > img.width ? Math.floor((tw - img.width) / 2) : 0;
   const padTop = th > img.height ? Math.floor((th - img.height) / 2) : 0;
   const paddedW = Math.max(img.width, tw);
   const paddedH = Math.max(img.height, th);
-  const top = roundHalfEven((paddedH - th) / 2) - padTop; // crop origin in the unpadded image
-  const left = roundHalfEven((paddedW - tw) / 2) - padLeft;
+  const top = half((paddedH - th) / 2) - padTop; // crop origin in the unpadded image
+  const left = half((paddedW - tw) / 2) - padLeft;
   if (top === 0 && left === 0 && th === img.height && tw === img.width) return img;
   const out = new Uint8Array(th * tw * c).fill(fill);
   for (let y = 0; y < th; y++) {
@@ -109,7 +114,7 @@ export function preprocessRaster(r: Raster, cfg: PreprocessConfig, index = 0): U
         const [h, w] = keepRatioSize(r.height, r.width, th, tw, 0);
         img = resizeTo(r, h, w, 'bicubic');
       }
-      img = centerCropOrPad(img, th, tw, 0);
+      img = centerCropOrPad(img, th, tw, 0, cfg.cropRounding === 'floor' ? Math.floor : roundHalfEven);
       break;
     }
     case 'longest': {

@@ -8,8 +8,13 @@ import type { ResolvedSource } from './source.ts';
 
 /** How texts become token ids for this model's text graph. */
 export interface TextSpec {
-  tokenizer: { kind: 'clip-bpe' } | { kind: 'wordpiece'; vocabFile: string; lowercase: boolean } | { kind: 'sentencepiece'; file: string };
+  tokenizer:
+    | { kind: 'clip-bpe' }
+    | { kind: 'wordpiece'; vocabFile: string; lowercase: boolean }
+    /** a SentencePiece model file; `flavor: 'siglip'` adds transformers' SiglipTokenizer text handling and end token */
+    | { kind: 'sentencepiece'; file: string; flavor: 'siglip'; eosId: number; unkToken: string; lowercase: boolean };
   contextLength: number;
+  /** the id after the end token up to contextLength (CLIP BPE: 0 for open_clip, 49407 for openai/clip-vit-* on the hub) */
   padId: number;
   /** a batch may be cut to its longest end token (causal mask + end-token pooling) */
   cutToEnd: boolean;

@@ -1,17 +1,21 @@
-// Where a model comes from: a folder in the open_clip hub layout, or a bare OpenAI-format state dict.
+// Where a model comes from: a folder in the open_clip hub layout, a folder in the Hugging Face transformers
+// layout (config.json), or a bare OpenAI-format state dict.
 // (Hub names and `hf-hub:` sources resolve to one of these once downloaded.)
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ConfigError } from '../errors.ts';
+import { readHfFolder, type HfFolder } from './hf-config.ts';
 
 export interface ResolvedSource {
   /** what the user gave */
   name: string;
-  format: 'open_clip' | 'openai';
+  format: 'open_clip' | 'openai' | 'hf';
   weightsFile: string;
   /** open_clip_config.json contents (open_clip format only) */
   config?: Record<string, unknown>;
   configText?: string;
+  /** the transformers folder's JSON files (hf format only) */
+  hf?: HfFolder;
 }
 
 const OPEN_CLIP_WEIGHTS = ['open_clip_model.safetensors', 'open_clip_pytorch_model.bin'];
@@ -26,13 +30,16 @@ export async function resolveLocalSource(source: string): Promise<ResolvedSource
   try {
     st = await stat(source);
   } catch {
-    throw new ConfigError(`model source not found: expected a folder with open_clip_config.json, or a .pt/.bin/.safetensors state dict`, { file: source });
+    throw new ConfigError(`model source not found: expected a folder with open_clip_config.json or config.json, or a .pt/.bin/.safetensors state dict`, { file: source });
   }
   if (st.isDirectory()) {
     const files = await readdir(source);
     if (!files.includes('open_clip_config.json')) {
-      const hint = files.includes('config.json') ? ' (config.json found: the Hugging Face CLIPModel layout)' : '';
-      throw new ConfigError(`no open_clip_config.json in the folder${hint}; files: ${files.slice(0, 10).join(', ')}`, { file: source });
+      if (files.includes('config.json')) {
+        const { folder, weightsFile, configText } = await readHfFolder(source, files);
+        return { name: basename(source), format: 'hf', weightsFile, configText, hf: folder };
+      }
+      throw new ConfigError(`no open_clip_config.json or config.json in the folder; files: ${files.slice(0, 10).join(', ')}`, { file: source });
     }
     const weights = OPEN_CLIP_WEIGHTS.find((f) => files.includes(f));
     if (!weights) throw new ConfigError(`no weights in the folder: expected one of ${OPEN_CLIP_WEIGHTS.join(', ')}`, { file: source });

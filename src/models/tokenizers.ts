@@ -1,13 +1,48 @@
 // The tokenizer a model's TextSpec names, loaded from the package (CLIP BPE) or the model's folder.
+import { readFile } from 'node:fs/promises';
 import { UnsupportedError } from '../errors.ts';
 import { ClipTokenizer } from '../text/clip-bpe.ts';
+import { SentencePieceModel } from '../text/sentencepiece.ts';
+import { SiglipTokenizer } from '../text/siglip-tokenizer.ts';
 import type { TextSpec, TextTokenizer } from './family.ts';
 
+/** CLIP BPE's end-of-text id: the padding starts after its first occurrence. */
+const CLIP_EOT = 49407;
+
+/**
+ * CLIP BPE ids padded with `padId` instead of 0 after the end token (transformers' CLIPTokenizer pads with its
+ * pad_token, `<|endoftext|>` for openai/clip-vit-*). With the causal mask and end-token pooling the features do not change.
+ */
+export class PaddedClipTokenizer implements TextTokenizer {
+  constructor(
+    private readonly inner: TextTokenizer,
+    readonly padId: number,
+  ) {}
+
+  tokenize(texts: string[], contextLength: number): Int32Array {
+    const ids = this.inner.tokenize(texts, contextLength);
+    for (let r = 0; r < texts.length; r++) {
+      const row = ids.subarray(r * contextLength, (r + 1) * contextLength);
+      const end = row.indexOf(CLIP_EOT);
+      if (end >= 0) row.fill(this.padId, end + 1);
+    }
+    return ids;
+  }
+}
+
 export async function loadTokenizer(spec: TextSpec): Promise<TextTokenizer> {
-  switch (spec.tokenizer.kind) {
-    case 'clip-bpe':
-      return ClipTokenizer.load();
+  const t = spec.tokenizer;
+  switch (t.kind) {
+    case 'clip-bpe': {
+      const bpe = await ClipTokenizer.load();
+      return spec.padId === 0 ? bpe : new PaddedClipTokenizer(bpe, spec.padId);
+    }
+    case 'sentencepiece': {
+      const spm = SentencePieceModel.fromBytes(await readFile(t.file), t.file);
+      const specials = [t.unkToken, ...[t.eosId, spec.padId].map((id) => spm.pieces[id]!.piece)];
+      return new SiglipTokenizer(spm, { eosId: t.eosId, padId: spec.padId, unkToken: t.unkToken, lowercase: t.lowercase, specialTokens: specials });
+    }
     default:
-      throw new UnsupportedError(`tokenizer '${spec.tokenizer.kind}' is not available in this build`);
+      throw new UnsupportedError(`tokenizer '${t.kind}' is not available in this build`);
   }
 }
