@@ -2,7 +2,7 @@
 // (grey is kept as one channel here; preprocess replicates it, as convert('RGB') of an 'L' image does).
 // Decoding is sharp's (libvips, libjpeg-turbo/libpng/libtiff/libwebp); resampling is not done here.
 import { readFile } from 'node:fs/promises';
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { ConfigError, DecodeError, UnsupportedError } from '../errors.ts';
 import type { Raster } from './types.ts';
 
@@ -54,7 +54,7 @@ export async function decodeImageFile(path: string): Promise<Raster> {
   if (meta.depth !== 'uchar') throw new UnsupportedError(`sample format '${meta.depth}'; expected 8-bit unsigned`, { file: path });
   const channels = CHANNELS[meta.space ?? ''];
   if (!channels) throw new UnsupportedError(`colour space '${meta.space}'; expected greyscale or RGB`, { file: path });
-  let raw: { data: Buffer; info: sharp.OutputInfo };
+  let raw: { data: Buffer; info: OutputInfo };
   try {
     // toColourspace(own space) and keepIccProfile stop sharp's default conversion to colour-managed sRGB.
     raw = await sharp(bytes)
