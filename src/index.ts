@@ -26,6 +26,9 @@ export { cacheRoot, checkpointHash } from './runtime/graph-cache.ts';
 // ---- image
 export type { Raster, FloatImage } from './image/types.ts';
 export { applyWindow, parseWindow, toBytes, WINDOW_PRESETS, type Window, type VoiFunction, type WindowPreset } from './image/window.ts';
+export { resize, type ResampleFilter } from './image/resample.ts';
+export { preprocess, preprocessRaster, type PreprocessConfig } from './image/preprocess.ts';
+export { decodeImageFile } from './image/decode.ts';
 
 // ---- checkpoint
 export type { DType, Tensor, StateDict } from './checkpoint/types.ts';
@@ -52,3 +55,7 @@ export { mulberry32, gaussian, randomInt, type Random } from './eval/prng.ts';
 export { rocAuc, rocCurve, percentile, aurocWithCI, confusionMatrix, accuracy, balancedAccuracy, macroF1, matthewsCorrcoef, recallAtK, firstRelevantRanks, type AurocCI, type AurocReport } from './eval/metrics.ts';
 export { nllAtTemperature, fitTemperature, applyTemperature, reliabilityBins, expectedCalibrationError, type ReliabilityBin } from './eval/calibration.ts';
 export { renderEvalReport, rocSvg, reliabilitySvg, escapeHtml, type EvalReportInput, type RocSeries } from './eval/report-html.ts';
+
+// ---- text
+export { ClipTokenizer, SOT_TOKEN, EOT_TOKEN } from './text/clip-bpe.ts';
+export { htmlUnescape, cleanLower } from './text/clean.ts';

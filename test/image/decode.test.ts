@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { decodeImageFile } from '../../src/image/decode.ts';
 import { ConfigError, DecodeError } from '../../src/errors.ts';
 import { DATA } from '../helpers/reference.ts';
@@ -13,7 +13,7 @@ const W = 5;
 const H = 3;
 const rgba = Uint8Array.from({ length: W * H * 4 }, (_, i) => (i * 29 + 3) % 256);
 
-async function write(name: string, img: sharp.Sharp): Promise<string> {
+async function write(name: string, img: Sharp): Promise<string> {
   const path = join(dir, name);
   writeFileSync(path, await img.toBuffer());
   return path;
@@ -65,7 +65,7 @@ test('EXIF orientation is not applied, as PIL Image.open does not', async () => 
 
 test('16-bit files ask for windowing; broken or missing files are DecodeErrors naming the file', async () => {
   const u16 = new Uint16Array(W * H).map((_, i) => i * 4000);
-  const path16 = await write('grey16.png', sharp(new Uint8Array(u16.buffer), { raw: { width: W, height: H, channels: 1, depth: 'ushort' } }).toColourspace('grey16').png());
+  const path16 = await write('grey16.png', sharp(u16, { raw: { width: W, height: H, channels: 1 } }).toColourspace('grey16').png());
   await assert.rejects(decodeImageFile(path16), (e: unknown) => e instanceof ConfigError && /window/.test(e.message) && e.file === path16);
   const junk = join(dir, 'junk.png');
   writeFileSync(junk, 'not an image');

@@ -110,7 +110,7 @@ test('longest pads with fillColor and centres the image', () => {
 });
 
 test('sizes and offsets round halves to even, as Python round() does', () => {
-  const base = { mean: [0, 0, 0], std: [1, 1, 1], interpolation: 'bilinear' } as const;
+  const base = { mean: [0, 0, 0] as [number, number, number], std: [1, 1, 1] as [number, number, number], interpolation: 'bilinear' as const };
   // Crop offset int(round(0.5)) = 0 keeps the left pixel.
   const pair = { width: 2, height: 1, channels: 1 as const, data: Uint8Array.of(0, 255) };
   assert.deepEqual([...preprocessRaster(pair, { ...base, size: 1, resizeMode: 'shortest' })], [0, 0, 0]);
