@@ -27,7 +27,8 @@ const FORMATS = new Set(['jpeg', 'png', 'tiff', 'webp']);
  * Note open_clip itself resizes an un-converted 'RGBA', 'LA' or 'P' image before converting it
  * (PIL premultiplies alpha, or uses nearest neighbour for 'P'); this raster matches the common
  * `preprocess(Image.open(p).convert('RGB'))` instead, which equals open_clip's for 'L' and 'RGB' files.
- * @example const r = await decodeImageFile('IM-0023-0001.jpeg'); [r.width, r.height, r.channels] // [1934, 1474, 1]
+ * @example const r = await decodeImageFile('covid-cxr-notes/images/4e43e48d52c9e2d4c6c1fb9bc1544f_jumbo.jpg');
+ *   [r.width, r.height, r.channels] // [510, 512, 1]
  */
 export async function decodeImageFile(path: string): Promise<Raster> {
   let bytes: Buffer;

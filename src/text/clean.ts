@@ -21,7 +21,10 @@ const C1_AS_1252 =
   '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +
   '\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
 
-/** Python's `str.strip()` with no argument. */
+/**
+ * Python's `str.strip()` with no argument.
+ * @example pyStrip('\u001c lung \u0085') // 'lung'
+ */
 export function pyStrip(s: string): string {
   return s.replace(STRIP, '');
 }
@@ -72,13 +75,17 @@ export function htmlUnescape(s: string): string {
  * full-width character folding, curly-quote straightening and line-break normalisation. Prompts that
  * depend on those (mojibake, "ﬁ" ligatures, curly quotes, full-width letters) can tokenise differently
  * from open_clip with ftfy installed.
+ * @example basicClean(' H&amp;amp;E ') // 'H&E'
  */
 export function basicClean(text: string): string {
   const fixed = text.normalize('NFC');
   return pyStrip(htmlUnescape(htmlUnescape(fixed)));
 }
 
-/** open_clip's `whitespace_clean`: runs of whitespace become one space, then strip. */
+/**
+ * open_clip's `whitespace_clean`: runs of whitespace become one space, then strip.
+ * @example whitespaceClean('a \t\n b ') // 'a b'
+ */
 export function whitespaceClean(text: string): string {
   return pyStrip(text.replace(SPACE_RUN, ' '));
 }

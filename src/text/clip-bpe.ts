@@ -1,6 +1,8 @@
 // OpenAI CLIP's byte-level BPE tokenizer, giving the same ids as open_clip v2.24.0's SimpleTokenizer
 // (src/open_clip/tokenizer.py) with its default 'lower' cleaning and truncation (no reduction mask).
 // The merges ship with the package in data/clip-bpe/ (MIT, OpenAI; see the README there).
+// \p{L} and \p{N} come from Node's ICU (Unicode 17 on Node 20.20) where the reference environment's
+// `regex` module had Unicode 14: only characters assigned since then can split differently.
 import { ConfigError, DecodeError } from '../errors.ts';
 import { cleanLower, PY_REGEX_SPACE } from './clean.ts';
 
