@@ -81,7 +81,7 @@ export class ClipModel {
   static async load(source: string, options: LoadOptions = {}): Promise<ClipModel> {
     const src = await resolveLocalSource(source);
     const compiled = await compileModel(src, options.overrides, options.log);
-    const tokenizer = await loadTokenizer(compiled.meta.text);
+    const tokenizer = await loadTokenizer(compiled.meta.text, src);
     return new ClipModel(src, compiled, tokenizer, options);
   }
 

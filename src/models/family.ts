@@ -11,7 +11,10 @@ export interface TextSpec {
   tokenizer:
     | { kind: 'clip-bpe' }
     | { kind: 'wordpiece'; vocabFile: string; lowercase: boolean }
-    /** a SentencePiece model file; `flavor: 'siglip'` adds transformers' SiglipTokenizer text handling and end token */
+    /**
+     * a SentencePiece model, `file` named relative to the model's folder (compiled graphs are cached by content,
+     * so one cache entry serves every copy of a folder); `flavor: 'siglip'` adds SiglipTokenizer's text handling
+     */
     | { kind: 'sentencepiece'; file: string; flavor: 'siglip'; eosId: number; unkToken: string; lowercase: boolean };
   contextLength: number;
   /** the id after the end token up to contextLength (CLIP BPE: 0 for open_clip, 49407 for openai/clip-vit-* on the hub) */

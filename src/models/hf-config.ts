@@ -1,6 +1,7 @@
 // A model folder in the Hugging Face transformers layout (as the hub repo is laid out): `config.json`,
 // `preprocessor_config.json`, tokenizer files and `model.safetensors` or `pytorch_model.bin`.
 // This reads the JSON files once; the families (hf-clip-family.ts, siglip-family.ts) interpret them.
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, UnsupportedError } from '../errors.ts';
@@ -20,6 +21,9 @@ export interface HfFolder {
   /** special_tokens_map.json, when present */
   specialTokens?: Json;
 }
+
+/** Tokenizer model files whose content goes into the graph cache key. */
+const TOKENIZER_FILES = ['spiece.model', 'tokenizer.model', 'vocab.json', 'merges.txt'];
 
 /** Weights files of a transformers folder, in order of preference. */
 export const HF_WEIGHTS = ['model.safetensors', 'pytorch_model.bin'];
@@ -51,10 +55,14 @@ export async function readHfFolder(dir: string, files: string[]): Promise<{ fold
   const parts = await Promise.all(['config.json', 'preprocessor_config.json', 'tokenizer_config.json', 'special_tokens_map.json'].map((n) => readJson(dir, n, files)));
   const [config, preprocessor, tokenizerConfig, specialTokens] = parts;
   if (!config!.json) throw new ConfigError('no config.json in the folder', { file: dir });
+  // tokenizer model files shape the token ids that the cached metadata describes (pad and end ids)
+  const tokenizerHashes = await Promise.all(
+    TOKENIZER_FILES.filter((n) => files.includes(n)).map(async (n) => `${n} ${createHash('sha256').update(await readFile(join(dir, n))).digest('hex')}`),
+  );
   return {
     folder: { dir, files, config: config!.json, preprocessor: preprocessor!.json, tokenizerConfig: tokenizerConfig!.json, specialTokens: specialTokens!.json },
     weightsFile: join(dir, weights),
-    configText: parts.map((p) => p.text).join('\n'),
+    configText: [...parts.map((p) => p.text), ...tokenizerHashes].join('\n'),
   };
 }
 

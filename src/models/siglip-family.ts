@@ -158,7 +158,7 @@ export function siglipTextSettings(f: HfFolder, cfg: SiglipConfig) {
     throw new UnsupportedError(`model_max_length ${contextLength} differs from max_position_embeddings ${cfg.text.maxPositions}: SigLIP pools the last position of a full-length input`, { file: f.dir });
   }
   const lower = f.tokenizerConfig?.do_lower_case;
-  return { file, padId: idOf('pad_token', '</s>'), eosId: idOf('eos_token', '</s>'), unk: specialToken(f, 'unk_token') ?? '<unk>', lowercase: lower === undefined ? true : Boolean(lower), contextLength };
+  return { file: name, padId: idOf('pad_token', '</s>'), eosId: idOf('eos_token', '</s>'), unk: specialToken(f, 'unk_token') ?? '<unk>', lowercase: lower === undefined ? true : Boolean(lower), contextLength };
 }
 
 export const siglipFamily: Family = {

@@ -1,10 +1,12 @@
 // The tokenizer a model's TextSpec names, loaded from the package (CLIP BPE) or the model's folder.
 import { readFile } from 'node:fs/promises';
-import { UnsupportedError } from '../errors.ts';
+import { join } from 'node:path';
+import { ConfigError, UnsupportedError } from '../errors.ts';
 import { ClipTokenizer } from '../text/clip-bpe.ts';
 import { SentencePieceModel } from '../text/sentencepiece.ts';
 import { SiglipTokenizer } from '../text/siglip-tokenizer.ts';
 import type { TextSpec, TextTokenizer } from './family.ts';
+import type { ResolvedSource } from './source.ts';
 
 /** CLIP BPE's end-of-text id: the padding starts after its first occurrence. */
 const CLIP_EOT = 49407;
@@ -30,7 +32,8 @@ export class PaddedClipTokenizer implements TextTokenizer {
   }
 }
 
-export async function loadTokenizer(spec: TextSpec): Promise<TextTokenizer> {
+/** The tokenizer of a model; files a TextSpec names are read from the model's own folder. */
+export async function loadTokenizer(spec: TextSpec, src?: ResolvedSource): Promise<TextTokenizer> {
   const t = spec.tokenizer;
   switch (t.kind) {
     case 'clip-bpe': {
@@ -38,7 +41,9 @@ export async function loadTokenizer(spec: TextSpec): Promise<TextTokenizer> {
       return spec.padId === 0 ? bpe : new PaddedClipTokenizer(bpe, spec.padId);
     }
     case 'sentencepiece': {
-      const spm = SentencePieceModel.fromBytes(await readFile(t.file), t.file);
+      if (!src?.hf) throw new ConfigError(`the SentencePiece model '${t.file}' is read from the model's folder, and this source has none`);
+      const file = join(src.hf.dir, t.file);
+      const spm = SentencePieceModel.fromBytes(await readFile(file), file);
       const specials = [t.unkToken, ...[t.eosId, spec.padId].map((id) => spm.pieces[id]!.piece)];
       return new SiglipTokenizer(spm, { eosId: t.eosId, padId: spec.padId, unkToken: t.unkToken, lowercase: t.lowercase, specialTokens: specials });
     }
