@@ -59,3 +59,11 @@ export { renderEvalReport, rocSvg, reliabilitySvg, escapeHtml, type EvalReportIn
 // ---- text
 export { ClipTokenizer, SOT_TOKEN, EOT_TOKEN } from './text/clip-bpe.ts';
 export { htmlUnescape, cleanLower } from './text/clean.ts';
+
+// ---- io: NIfTI, rasters, DICOMweb
+export { readNifti, looksLikeNifti, DEFAULT_MAX_VOXELS, type NiftiVolume, type NiftiOptions } from './io/nifti.ts';
+export { parseNiftiHeader, niftiAffine, NIFTI_DATATYPES, type NiftiHeader, type NiftiDatatype, type AffineSource } from './io/nifti-header.ts';
+export { niftiSlices, voxelOrientation, axisCodes, type NiftiSliceOptions, type SliceAxis } from './io/nifti-slices.ts';
+export { readRaster, toDisplayRaster, rangeWindow, looksLikeRaster, DEFAULT_MAX_PIXELS, type RasterOptions } from './io/raster.ts';
+export { DicomWebClient, dicomJsonString, parseMultipart, parseDicomWebUrl, isDicomWebUrl, resolveDicomWebUrl, type DicomJson, type DicomWebAuth, type DicomWebOptions, type DicomWebTarget, type MultipartPart, type DicomWebQuery } from './io/dicomweb.ts';
+export { loadInputs, sniffFormat, type LoadInputsOptions, type LoadedInputs, type LoadedImage, type DicomDecoder, type SniffedFormat } from './io/inputs.ts';

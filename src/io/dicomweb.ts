@@ -61,17 +61,17 @@ export class DicomWebClient {
   }
 
   /** QIDO-RS /studies */
-  searchStudies(query: Query = {}): Promise<DicomJson[]> {
+  searchStudies(query: DicomWebQuery = {}): Promise<DicomJson[]> {
     return this.search('/studies', query);
   }
 
   /** QIDO-RS /studies/{study}/series, or /series across all studies */
-  searchSeries(study?: string, query: Query = {}): Promise<DicomJson[]> {
+  searchSeries(study?: string, query: DicomWebQuery = {}): Promise<DicomJson[]> {
     return this.search(study ? `/studies/${enc(study)}/series` : '/series', query);
   }
 
   /** QIDO-RS /studies/{study}/series/{series}/instances (or a wider level when UIDs are left out) */
-  searchInstances(study?: string, series?: string, query: Query = {}): Promise<DicomJson[]> {
+  searchInstances(study?: string, series?: string, query: DicomWebQuery = {}): Promise<DicomJson[]> {
     const path = study ? (series ? `/studies/${enc(study)}/series/${enc(series)}/instances` : `/studies/${enc(study)}/instances`) : '/instances';
     return this.search(path, query);
   }
@@ -96,7 +96,7 @@ export class DicomWebClient {
     return (await this.retrieve(path, ACCEPT_FRAMES)).map((p) => p.body);
   }
 
-  private async search(path: string, query: Query): Promise<DicomJson[]> {
+  private async search(path: string, query: DicomWebQuery): Promise<DicomJson[]> {
     const qs = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)])).toString();
     const res = await this.request(path + (qs ? `?${qs}` : ''), 'application/dicom+json, application/json');
     if (res.status === 204) return [];
@@ -147,7 +147,7 @@ export class DicomWebClient {
   }
 }
 
-export type Query = Record<string, string | number | boolean>;
+export type DicomWebQuery = Record<string, string | number | boolean>;
 
 export interface MultipartPart {
   headers: Record<string, string>;

@@ -1,0 +1,161 @@
+// One entry point for "the images the user named": files, folders (recursive, sorted) and dicomweb+http(s)
+// URLs, each decoded by what its bytes are (not its name): DICOM, NIfTI (.nii/.nii.gz) or PNG/JPEG/TIFF.
+// A file that fails is reported with its error and the rest go on; nothing is dropped without a record.
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ClipmedError, ConfigError, UnsupportedError } from '../errors.ts';
+import { parseWindow, type Window } from '../image/window.ts';
+import { isDicomWebUrl, resolveDicomWebUrl, type DicomWebOptions } from './dicomweb.ts';
+import { looksLikeNifti, readNifti } from './nifti.ts';
+import { niftiSlices, type NiftiSliceOptions } from './nifti-slices.ts';
+import { looksLikeRaster, readRaster } from './raster.ts';
+import type { DecodedImage } from './types.ts';
+
+export type DicomDecoder = (bytes: Uint8Array, options: { source: string; frame?: number; maxPixels?: number }) => Promise<DecodedImage>;
+
+export interface LoadInputsOptions {
+  /** display window for every image (preset, "center,width" or a Window); replaces the files' own windows */
+  window?: Window | string;
+  /** which slices of NIfTI volumes to take; default the middle axial slice at t = 0 */
+  nifti?: Omit<NiftiSliceOptions, 'window'>;
+  maxPixels?: number;
+  maxVoxels?: number;
+  dicomweb?: DicomWebOptions;
+  /** DICOM decoder; default decodeDicom from src/io/dicom */
+  decodeDicom?: DicomDecoder;
+}
+
+export interface LoadedImage {
+  /** the path or URL as the caller gave it (a folder for the files inside it) */
+  input: string;
+  image: DecodedImage;
+}
+
+export interface LoadedInputs {
+  images: LoadedImage[];
+  /** inputs that could not be read or decoded, in order */
+  failures: Array<{ input: string; error: Error }>;
+  /** files inside folders that are not images we read (README, .DS_Store, ...), with why */
+  skipped: Array<{ input: string; reason: string }>;
+}
+
+export type SniffedFormat = 'dicom' | 'nifti' | 'raster';
+
+/**
+ * What a file is, from its first bytes: DICOM ("DICM" at 128, or a bare data set starting with group
+ * 0002/0008), NIfTI (sizeof_hdr 348 or 540, or gzip), or PNG/JPEG/TIFF. DICOM is tested first because a
+ * DICOM preamble may itself hold a TIFF header.
+ * @example sniffFormat(readFileSync('CT1.dcm')) // 'dicom'
+ */
+export function sniffFormat(b: Uint8Array): SniffedFormat | undefined {
+  if (b.length >= 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d) return 'dicom';
+  if (looksLikeNifti(b) || (b[0] === 0x1f && b[1] === 0x8b)) return 'nifti';
+  if (looksLikeRaster(b)) return 'raster';
+  // DICOM without preamble: an explicit or implicit little-endian element of group 0002 or 0008 first.
+  if (b.length >= 8 && (b[0] === 0x02 || b[0] === 0x08) && b[1] === 0 && b[3] === 0) return 'dicom';
+  return undefined;
+}
+
+/**
+ * Read and decode files, folders and dicomweb URLs, collecting failures instead of stopping.
+ * @example
+ * const { images, failures } = await loadInputs(['scans/', 'brain.nii.gz', 'dicomweb+http://pacs/dicom-web/studies/1.2.3']);
+ * images.map((x) => x.image.source) // ['scans/a.dcm', 'scans/b.png', 'brain.nii.gz#axial=90', 'dicomweb+http://...']
+ */
+export async function loadInputs(pathsOrUrls: string[], options: LoadInputsOptions = {}): Promise<LoadedInputs> {
+  const out: LoadedInputs = { images: [], failures: [], skipped: [] };
+  const window = typeof options.window === 'string' ? parseWindow(options.window) : options.window;
+  const opts = { ...options, window };
+  for (const input of pathsOrUrls) {
+    if (isDicomWebUrl(input)) {
+      let files: Array<{ source: string; bytes: Uint8Array }>;
+      try {
+        files = await resolveDicomWebUrl(input, options.dicomweb);
+      } catch (err) {
+        out.failures.push({ input, error: asError(err) });
+        continue;
+      }
+      for (const f of files) await decodeInto(out, input, f.source, f.bytes, opts, false);
+      continue;
+    }
+    let files: string[];
+    let inFolder = false;
+    try {
+      const st = await stat(input);
+      inFolder = st.isDirectory();
+      files = inFolder ? await walk(input) : [input];
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      out.failures.push({ input, error: code === 'ENOENT' ? new ConfigError('no such file or folder', { file: input, cause: err }) : asError(err) });
+      continue;
+    }
+    for (const file of files) {
+      let bytes: Uint8Array;
+      try {
+        bytes = await readFile(file);
+      } catch (err) {
+        out.failures.push({ input: file, error: asError(err) });
+        continue;
+      }
+      await decodeInto(out, input, file, bytes, opts, inFolder);
+    }
+  }
+  return out;
+}
+
+async function decodeInto(out: LoadedInputs, input: string, source: string, bytes: Uint8Array, o: LoadInputsOptions & { window?: Window }, inFolder: boolean): Promise<void> {
+  const format = sniffFormat(bytes);
+  if (!format) {
+    const reason = 'not a DICOM, NIfTI, PNG, JPEG or TIFF file';
+    if (inFolder) out.skipped.push({ input: source, reason });
+    else out.failures.push({ input: source, error: new UnsupportedError(reason, { file: source }) });
+    return;
+  }
+  try {
+    if (format === 'dicom') {
+      const decode = o.decodeDicom ?? (await defaultDicomDecoder());
+      const image = await decode(bytes, { source, maxPixels: o.maxPixels });
+      out.images.push({ input, image: o.window ? { ...image, windows: [o.window] } : image });
+    } else if (format === 'nifti') {
+      const vol = readNifti(bytes, { source, maxVoxels: o.maxVoxels });
+      for (const image of niftiSlices(vol, { ...o.nifti, window: o.window })) out.images.push({ input, image });
+    } else {
+      out.images.push({ input, image: await readRaster(bytes, { source, window: o.window, maxPixels: o.maxPixels }) });
+    }
+  } catch (err) {
+    out.failures.push({ input: source, error: asError(err) });
+  }
+}
+
+/** Files under a folder, recursively, sorted by path (code-point order) so runs are reproducible. */
+async function walk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walk(p)));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new ClipmedError(String(err));
+}
+
+let dicomDecoder: DicomDecoder | undefined;
+
+/** decodeDicom from src/io/dicom, loaded on first use so that non-DICOM inputs never need it. */
+async function defaultDicomDecoder(): Promise<DicomDecoder> {
+  if (dicomDecoder) return dicomDecoder;
+  const url = new URL('./dicom/index.ts', import.meta.url).href;
+  let mod: { decodeDicom?: DicomDecoder };
+  try {
+    mod = (await import(url)) as { decodeDicom?: DicomDecoder };
+  } catch (err) {
+    throw new UnsupportedError(`DICOM decoding is not available (${(err as Error).message})`, { cause: err });
+  }
+  if (!mod.decodeDicom) throw new UnsupportedError('DICOM decoding is not available (src/io/dicom exports no decodeDicom)');
+  dicomDecoder = mod.decodeDicom;
+  return dicomDecoder;
+}
