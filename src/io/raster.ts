@@ -45,7 +45,12 @@ export function looksLikeRaster(b: Uint8Array): boolean {
  */
 export async function readRaster(input: string | Uint8Array, options: RasterOptions = {}): Promise<DecodedImage> {
   const file = options.source ?? (typeof input === 'string' ? input : '<bytes>');
-  const bytes = typeof input === 'string' ? await readFile(input) : input;
+  let bytes: Uint8Array;
+  try {
+    bytes = typeof input === 'string' ? await readFile(input) : input;
+  } catch (err) {
+    throw new ConfigError(`cannot read file: ${(err as Error).message}`, { file, cause: err });
+  }
   if (!looksLikeRaster(bytes)) throw new DecodeError('not a PNG, JPEG or TIFF file (no signature)', { file });
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   let meta: Metadata;

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { DecodeError, LimitError, UnsupportedError, ConfigError } from '../../src/errors.ts';
+import { ClipmedError, DecodeError, LimitError, UnsupportedError, ConfigError } from '../../src/errors.ts';
+import fc from 'fast-check';
 import { readNifti } from '../../src/io/nifti.ts';
 import { niftiSlices, axisCodes } from '../../src/io/nifti-slices.ts';
 import { applyWindow } from '../../src/image/window.ts';
@@ -145,5 +146,25 @@ describe('readNifti errors name the file', () => {
     const vol = readNifti(gzipSync(big), { source: 'big.nii.gz' });
     assert.equal(vol.data.length, 64 ** 3);
     fails(gzipSync(big), LimitError, /maxVoxels 100/, 100);
+  });
+});
+
+describe('readNifti on damaged files', () => {
+  it('any truncation or byte change gives a volume or a typed error naming the file', () => {
+    const files = ['synthetic/nifti2-be-scaled.nii', 'synthetic/qform-only.nii', 'synthetic/int32-scaled-be.nii'].map((f) => new Uint8Array(readFileSync(FIX + f)));
+    fc.assert(
+      fc.property(fc.nat(files.length - 1), fc.array(fc.tuple(fc.nat(600), fc.nat(255)), { maxLength: 6 }), fc.nat(800), (which, flips, cut) => {
+        const b = files[which]!.slice(0, Math.max(cut, 4));
+        for (const [at, v] of flips) if (at < b.length) b[at] = v;
+        try {
+          const vol = readNifti(b, { source: 'fuzz.nii', maxVoxels: 1e6 });
+          assert.equal(vol.data.length, vol.dims.reduce((x, y) => x * y, 1));
+        } catch (e) {
+          assert.ok(e instanceof ClipmedError, `untyped error: ${String(e)}`);
+          assert.match(e.message, /^fuzz\.nii: /);
+        }
+      }),
+      { numRuns: 3000, seed: 20261128 },
+    );
   });
 });

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync, rmSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { DecodeError, LimitError, UnsupportedError } from '../../src/errors.ts';
+import { ConfigError, DecodeError, LimitError, UnsupportedError } from '../../src/errors.ts';
 import { readRaster, toDisplayRaster, looksLikeRaster } from '../../src/io/raster.ts';
 
 const W = 4;
@@ -106,6 +106,7 @@ describe('readRaster', () => {
   it('errors: not an image, truncated, too large, CMYK', async () => {
     const png = await grey16('png');
     assert.equal(looksLikeRaster(png), true);
+    await assert.rejects(readRaster('/nonexistent/x.png'), (e: unknown) => e instanceof ConfigError && /^\/nonexistent\/x\.png: cannot read file/.test(e.message));
     await assert.rejects(readRaster(Uint8Array.from([1, 2, 3, 4]), { source: 'x.bin' }), (e: unknown) => e instanceof DecodeError && /^x\.bin: /.test(e.message));
     await assert.rejects(readRaster(png.subarray(0, 60), { source: 'cut.png' }), (e: unknown) => e instanceof DecodeError && /cut\.png/.test(e.message));
     await assert.rejects(readRaster(png, { source: 'big.png', maxPixels: 11 }), (e: unknown) => e instanceof LimitError && /maxPixels 11/.test(e.message));
