@@ -1,7 +1,7 @@
 // NIfTI-1 / NIfTI-2 volumes (.nii, .nii.gz) as float arrays equal to nibabel's `img.get_fdata(dtype=np.float32)`.
 // Spec: nifti1.h / nifti2.h (nifti.nimh.nih.gov). Header fields and the affine are in nifti-header.ts; display
 // slices are in nifti-slices.ts.
-import { gunzipSync } from 'node:zlib';
+import { constants, gunzipSync } from 'node:zlib';
 import { DecodeError, LimitError } from '../errors.ts';
 import { niftiAffine, parseNiftiHeader, type AffineSource, type NiftiDatatype, type NiftiHeader } from './nifti-header.ts';
 
@@ -38,10 +38,10 @@ export interface NiftiVolume {
 
 export const DEFAULT_MAX_VOXELS = 2 ** 28;
 
-/** Extension data and the header never need more than this beyond the voxels themselves. */
-const GZIP_SLACK = 64 * 1024 * 1024;
+/** nibabel ignores bytes after the voxels; allow this many when inflating before calling it a bomb. */
+const GZIP_TRAILING_SLACK = 16 * 1024 * 1024;
 
-/** True when the bytes start with a NIfTI-1/NIfTI-2 header (either byte order) or are gzip data. */
+/** True when the bytes start with a NIfTI-1/NIfTI-2 header in either byte order (gzip is not looked into). */
 export function looksLikeNifti(bytes: Uint8Array): boolean {
   if (bytes.length < 4) return false;
   const v = new DataView(bytes.buffer, bytes.byteOffset, 4);
@@ -57,8 +57,15 @@ export function looksLikeNifti(bytes: Uint8Array): boolean {
 export function readNifti(input: Uint8Array, options: NiftiOptions): NiftiVolume {
   const file = options.source;
   const maxVoxels = options.maxVoxels ?? DEFAULT_MAX_VOXELS;
-  const bytes = input[0] === 0x1f && input[1] === 0x8b ? gunzip(input, file, maxVoxels) : input;
-  const h = parseNiftiHeader(bytes, file, maxVoxels);
+  let bytes = input;
+  let h: NiftiHeader;
+  if (input[0] === 0x1f && input[1] === 0x8b) {
+    // Check the header (and so maxVoxels) on a partial inflate before inflating the whole file.
+    h = parseNiftiHeader(gunzip(input.subarray(0, 65536), file, 65536, true), file, maxVoxels);
+    bytes = gunzip(input, file, h.voxOffset + h.dims.reduce((a, b) => a * b, 1) * h.bytesPerVoxel + GZIP_TRAILING_SLACK, false);
+  } else {
+    h = parseNiftiHeader(bytes, file, maxVoxels);
+  }
   const voxels = h.dims.reduce((a, b) => a * b, 1);
   const end = h.voxOffset + voxels * h.bytesPerVoxel;
   if (bytes.length < end) {
@@ -84,15 +91,14 @@ export function readNifti(input: Uint8Array, options: NiftiOptions): NiftiVolume
   };
 }
 
-function gunzip(bytes: Uint8Array, file: string, maxVoxels: number): Uint8Array {
-  // Bound the output so that a small gzip bomb cannot exhaust memory before the header check.
-  const maxOutputLength = maxVoxels * 8 + GZIP_SLACK;
+function gunzip(bytes: Uint8Array, file: string, maxOutputLength: number, partial: boolean): Uint8Array {
   try {
-    const out = gunzipSync(bytes, { maxOutputLength });
+    // Z_SYNC_FLUSH returns what a prefix of the stream inflates to instead of failing on its missing end.
+    const out = gunzipSync(bytes, partial ? { finishFlush: constants.Z_SYNC_FLUSH } : { maxOutputLength });
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   } catch (err) {
     if (err instanceof RangeError || (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new LimitError(`NIfTI: gzip data inflates past ${maxOutputLength} bytes (maxVoxels ${maxVoxels})`, { file, cause: err });
+      throw new LimitError(`NIfTI: gzip data inflates past ${maxOutputLength} bytes, more than the header's voxels need`, { file, cause: err });
     }
     throw new DecodeError(`NIfTI: gzip data is corrupt (${(err as Error).message})`, { file, cause: err });
   }

@@ -146,6 +146,10 @@ describe('readNifti errors name the file', () => {
     const vol = readNifti(gzipSync(big), { source: 'big.nii.gz' });
     assert.equal(vol.data.length, 64 ** 3);
     fails(gzipSync(big), LimitError, /maxVoxels 100/, 100);
+    // a small header followed by 40 MB of zeros: refused while inflating, not after
+    const bomb = new Uint8Array(40 * 1024 * 1024);
+    bomb.set(good);
+    fails(gzipSync(bomb), LimitError, /inflates past/);
   });
 });
 
