@@ -60,6 +60,11 @@ describe('DICOMweb against Orthanc', () => {
       const ds = dicomParser.parseDicom(bytes);
       assert.equal(ds.string('x00080018'), u.instance);
     }
+    const ct = uploaded.get(FILES[0]!)!;
+    const all = await dw.retrieveAll(ct.study, ct.series);
+    assert.equal(all.length, 1);
+    assert.ok(Buffer.from(all[0]!).equals(Buffer.from(local.get(FILES[0]!)!)));
+    assert.equal((await dw.retrieveAll(ct.study)).length, 1);
   });
 
   it('WADO-RS frames are the stored frame bytes of a multi-frame instance', async () => {
