@@ -13,6 +13,10 @@ export { Weights } from './models/weights.ts';
 export { resolveLocalSource, type ResolvedSource } from './models/source.ts';
 export { compileModel, buildGraphs, type ModelMeta, type CompiledModel } from './models/convert.ts';
 export { openClipFamily, OPENAI_MEAN, OPENAI_STD } from './models/open-clip-family.ts';
+export { hfClipFamily, parseHfClipConfig, buildHfClipVisionGraph, buildHfClipTextGraph, type HfClipConfig } from './models/hf-clip-family.ts';
+export { siglipFamily, parseSiglipConfig, buildSiglipVisionGraph, buildSiglipTextGraph, type SiglipConfig } from './models/siglip-family.ts';
+export { readHfFolder, hfPreprocess, type HfFolder } from './models/hf-config.ts';
+export { loadTokenizer, PaddedClipTokenizer } from './models/tokenizers.ts';
 export { FAMILIES, familyFor } from './models/families.ts';
 export type { Family, BuiltModel, TextSpec, ScoreSpec, TextTokenizer } from './models/family.ts';
 export { ClipModel, normalizeRows, type LoadOptions, type EmbedOptions, type ImageEmbeddings, type TextEmbeddings } from './models/clip-model.ts';
@@ -59,6 +63,8 @@ export { renderEvalReport, rocSvg, reliabilitySvg, escapeHtml, type EvalReportIn
 // ---- text
 export { ClipTokenizer, SOT_TOKEN, EOT_TOKEN } from './text/clip-bpe.ts';
 export { htmlUnescape, cleanLower } from './text/clean.ts';
+export { SentencePieceModel, PieceType, type Piece, type NormalizerSpec } from './text/sentencepiece.ts';
+export { SiglipTokenizer, canonicalizeText, type SiglipTokenizerOptions } from './text/siglip-tokenizer.ts';
 
 // ---- io: NIfTI, rasters, DICOMweb
 export { readNifti, looksLikeNifti, DEFAULT_MAX_VOXELS, type NiftiVolume, type NiftiOptions } from './io/nifti.ts';

@@ -50,6 +50,14 @@ function tower(c: Json, where: string, file: string, d: { width: number; layers:
   };
 }
 
+/** `text_config` / `vision_config`, overridden by the older `text_config_dict` / `vision_config_dict` where present. */
+function towerConfig(cfg: Json, key: string, file: string): Json {
+  const legacy = cfg[`${key}_dict`];
+  const hasLegacy = typeof legacy === 'object' && legacy !== null && !Array.isArray(legacy);
+  if (cfg[key] == null && hasLegacy) return legacy as Json;
+  return { ...sub(cfg, key, file), ...(hasLegacy ? (legacy as Json) : {}) };
+}
+
 /**
  * Read a transformers CLIPConfig (defaults as transformers' CLIPTextConfig / CLIPVisionConfig). Old
  * configs carry `text_config_dict` / `vision_config_dict`, which override `text_config` / `vision_config`.
@@ -57,8 +65,8 @@ function tower(c: Json, where: string, file: string, d: { width: number; layers:
  */
 export function parseHfClipConfig(cfg: Json, file = 'config.json'): HfClipConfig {
   if (cfg.model_type !== 'clip') throw new UnsupportedError(`model_type '${String(cfg.model_type)}' is not 'clip'`, { file });
-  const t: Json = { ...sub(cfg, 'text_config', file), ...((cfg.text_config_dict as Json | null) ?? {}) };
-  const v: Json = { ...sub(cfg, 'vision_config', file), ...((cfg.vision_config_dict as Json | null) ?? {}) };
+  const t = towerConfig(cfg, 'text_config', file);
+  const v = towerConfig(cfg, 'vision_config', file);
   if ((v.num_channels ?? 3) !== 3) throw new UnsupportedError(`vision_config.num_channels ${String(v.num_channels)}: only 3 is supported`, { file });
   const eos = num(t, 'eos_token_id', 49407, 'text_config', file);
   const vt = tower(v, 'vision_config', file, { width: 768, layers: 12, heads: 12, mlp: 3072 });
@@ -188,7 +196,7 @@ export const hfClipFamily: Family = {
         attentionMask: false,
         tokenTypeIds: false,
       },
-      preprocess: hfPreprocess(f.preprocessor, cfg.vision.imageSize, f.dir, { mean: OPENAI_MEAN, std: OPENAI_STD }),
+      preprocess: hfPreprocess(f.preprocessor, cfg.vision.imageSize, f.dir, { mean: OPENAI_MEAN, std: OPENAI_STD, centerCrop: true }),
       score: { kind: 'softmax', logitScale: logitScaleOf(sd) },
     };
   },

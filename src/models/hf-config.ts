@@ -118,7 +118,13 @@ function sizeOf(v: unknown, name: string, file: string): { shortest?: number; he
  * - SiglipImageProcessor: resize to exactly {height, width}, no crop: clipmed's 'squash' mode.
  * Both rescale by 1/255 and normalise with image_mean / image_std.
  */
-export function hfPreprocess(pp: Json | undefined, imageSize: number, file: string, defaults: { mean: [number, number, number]; std: [number, number, number] }): PreprocessConfig {
+export function hfPreprocess(
+  pp: Json | undefined,
+  imageSize: number,
+  file: string,
+  /** the processor's defaults; `centerCrop`: whether it crops (CLIPImageProcessor: do_center_crop defaults to true; SiglipImageProcessor never crops) */
+  defaults: { mean: [number, number, number]; std: [number, number, number]; centerCrop: boolean },
+): PreprocessConfig {
   if (!pp) throw new ConfigError('no preprocessor_config.json in the folder: the image preprocessing is unknown', { file });
   const f = join(file, 'preprocessor_config.json');
   const flag = (k: string, d: boolean) => (pp[k] === undefined ? d : Boolean(pp[k]));
@@ -133,7 +139,7 @@ export function hfPreprocess(pp: Json | undefined, imageSize: number, file: stri
   const mean = pp.image_mean === undefined ? defaults.mean : triple(pp.image_mean, 'image_mean', f);
   const std = pp.image_std === undefined ? defaults.std : triple(pp.image_std, 'image_std', f);
   const size = sizeOf(pp.size, 'size', f);
-  const crop = flag('do_center_crop', false) ? sizeOf(pp.crop_size, 'crop_size', f) : undefined;
+  const crop = defaults.centerCrop && flag('do_center_crop', true) ? sizeOf(pp.crop_size ?? 224, 'crop_size', f) : undefined;
   let resizeMode: PreprocessConfig['resizeMode'];
   if (crop) {
     if (size.shortest === undefined) throw new UnsupportedError(`size ${JSON.stringify(pp.size)} with a center crop: expected {shortest_edge}`, { file: f });

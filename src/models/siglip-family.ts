@@ -187,7 +187,7 @@ export const siglipFamily: Family = {
         attentionMask: false,
         tokenTypeIds: false,
       },
-      preprocess: hfPreprocess(f.preprocessor, cfg.vision.imageSize, f.dir, { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] }),
+      preprocess: hfPreprocess(f.preprocessor, cfg.vision.imageSize, f.dir, { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], centerCrop: false }),
       score: { kind: 'sigmoid', logitScale: scalarOf(sd, 'logit_scale', Math.exp, src.weightsFile), logitBias: scalarOf(sd, 'logit_bias', (x) => x, src.weightsFile) },
     };
   },
