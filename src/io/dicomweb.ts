@@ -29,7 +29,10 @@ export interface DicomWebOptions {
 const ACCEPT_DICOM = 'multipart/related; type="application/dicom"; transfer-syntax=*';
 const ACCEPT_FRAMES = 'multipart/related; type="application/octet-stream"; transfer-syntax=*';
 
-/** First value of a DICOM JSON attribute as a string, e.g. dicomJsonString(r, '0020000D') for the Study UID. */
+/**
+ * First value of a DICOM JSON attribute as a string (a person name gives its Alphabetic form).
+ * @example dicomJsonString({ '00080061': { vr: 'CS', Value: ['CT'] } }, '00080061') // 'CT'
+ */
 export function dicomJsonString(item: DicomJson, tag: string): string | undefined {
   const v = item[tag.toUpperCase()]?.Value?.[0];
   if (v === undefined || v === null) return undefined;
@@ -225,7 +228,10 @@ export interface DicomWebTarget {
   auth?: DicomWebAuth;
 }
 
-/** True for dicomweb+http:// and dicomweb+https:// URLs. */
+/**
+ * True for dicomweb+http:// and dicomweb+https:// URLs.
+ * @example isDicomWebUrl('dicomweb+https://pacs/dicom-web/studies/1.2') // true
+ */
 export function isDicomWebUrl(text: string): boolean {
   return /^dicomweb\+https?:\/\//i.test(text);
 }

@@ -75,7 +75,10 @@ export function voxelOrientation(affine: number[][], file?: string): Array<{ wor
   return out;
 }
 
-/** Orientation codes like nibabel's aff2axcodes, e.g. ['L', 'A', 'S']. */
+/**
+ * Orientation codes like nibabel's aff2axcodes: where each voxel axis points.
+ * @example axisCodes([[-2, 0, 0, 32], [0, 2, 0, -40], [0, 0, 2, -16], [0, 0, 0, 1]]) // ['L', 'A', 'S']
+ */
 export function axisCodes(affine: number[][]): string[] {
   return voxelOrientation(affine).map(({ world, sign }) => AXIS_LETTERS[world]![sign > 0 ? 1 : 0]!);
 }

@@ -41,7 +41,10 @@ export const DEFAULT_MAX_VOXELS = 2 ** 28;
 /** nibabel ignores bytes after the voxels; allow this many when inflating before calling it a bomb. */
 const GZIP_TRAILING_SLACK = 16 * 1024 * 1024;
 
-/** True when the bytes start with a NIfTI-1/NIfTI-2 header in either byte order (gzip is not looked into). */
+/**
+ * True when the bytes start with a NIfTI-1/NIfTI-2 header in either byte order (gzip is not looked into).
+ * @example looksLikeNifti(readFileSync('anatomical.nii')) // true
+ */
 export function looksLikeNifti(bytes: Uint8Array): boolean {
   if (bytes.length < 4) return false;
   const v = new DataView(bytes.buffer, bytes.byteOffset, 4);

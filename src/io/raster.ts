@@ -29,7 +29,10 @@ export interface RasterOptions {
 const SPACES: Record<string, 1 | 3> = { 'b-w': 1, grey16: 1, srgb: 3, rgb: 3, rgb16: 3 };
 export const DEFAULT_MAX_PIXELS = 2 ** 28;
 
-/** True for PNG, JPEG and TIFF signatures. */
+/**
+ * True for PNG, JPEG and TIFF signatures.
+ * @example looksLikeRaster(Uint8Array.of(0xff, 0xd8, 0xff, 0xe0)) // true
+ */
 export function looksLikeRaster(b: Uint8Array): boolean {
   const png = b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
   const jpeg = b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
@@ -115,7 +118,10 @@ function rasterWindow(data: Float32Array, bits: 8 | 16, win: Window | string | u
   return rangeWindow(data);
 }
 
-/** LINEAR_EXACT window from the minimum (-> 0) to the maximum (-> 255) of the values. */
+/**
+ * LINEAR_EXACT window from the minimum (-> 0) to the maximum (-> 255) of the values.
+ * @example rangeWindow(Float32Array.of(100, 4000)) // { center: 2050, width: 3900, fn: 'LINEAR_EXACT' }
+ */
 export function rangeWindow(data: Float32Array): Window {
   let lo = Infinity;
   let hi = -Infinity;
