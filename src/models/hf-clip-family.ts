@@ -184,7 +184,8 @@ export const hfClipFamily: Family = {
     return {
       vision,
       text,
-      architecture: cfg as unknown as Record<string, unknown>,
+      // with the field names `clipmed info` reads (poolType, contextLength) beside transformers' own
+      architecture: { ...cfg, vision: { ...cfg.vision, poolType: 'tok' }, text: { ...cfg.text, contextLength, poolType: cfg.text.pool } },
       embedDim: cfg.projectionDim,
       patchTokens: { grid: Math.floor(cfg.vision.imageSize / cfg.vision.patchSize), width: cfg.vision.width },
       textSpec: {

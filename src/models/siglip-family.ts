@@ -176,7 +176,8 @@ export const siglipFamily: Family = {
     return {
       vision,
       text,
-      architecture: cfg as unknown as Record<string, unknown>,
+      // with the field names `clipmed info` reads (poolType, contextLength) beside transformers' own
+      architecture: { ...cfg, vision: { ...cfg.vision, poolType: 'attention head' }, text: { ...cfg.text, contextLength: s.contextLength, poolType: 'last' } },
       embedDim: cfg.vision.width,
       patchTokens: { grid: Math.floor(cfg.vision.imageSize / cfg.vision.patchSize), width: cfg.vision.width },
       textSpec: {
