@@ -57,9 +57,38 @@ export class SiglipTokenizer implements TextTokenizer {
   /** Ids of one text without the end token (transformers' tokenize + convert_tokens_to_ids). */
   encode(text: string): number[] {
     const o = this.options;
-    let t = '\u2581' + text.replaceAll('\u2581', ' ');
     const specials = [...new Set(o.specialTokens)].sort((a, b) => b.length - a.length);
-    // split around special tokens (longest first), lower-casing the rest
+    let t = '\u2581' + text.replaceAll('\u2581', ' ');
+    // lower-case all but the special tokens first, then split: '</S>' becomes the special '</s>', as in transformers
+    if (o.lowercase) t = this.split(t, specials).map((p) => (p.special ? p.text : pyLower(p.text))).join('');
+    const parts = this.split(t, specials);
+    // special tokens are AddedTokens with lstrip and rstrip: spaces beside them go
+    for (let k = 0; k < parts.length; k++) {
+      if (!parts[k]!.special) continue;
+      if (k > 0 && !parts[k - 1]!.special) parts[k - 1]!.text = parts[k - 1]!.text.replace(RIGHT_SPACE, '');
+      if (k + 1 < parts.length && !parts[k + 1]!.special) parts[k + 1]!.text = parts[k + 1]!.text.replace(LEFT_SPACE, '');
+    }
+    const pieces: Array<{ special: boolean; ids: number[] }> = [];
+    for (const p of parts) {
+      if (p.text.length === 0) continue;
+      if (p.special) {
+        const id = this.spm.pieceToId(p.text);
+        if (id === undefined) throw new ConfigError(`special token '${p.text}' is not a piece of the SentencePiece model`, { file: this.spm.file });
+        pieces.push({ special: true, ids: [id] });
+        continue;
+      }
+      const ids = this.encodePieces(o.unkToken + canonicalizeText(p.text));
+      pieces.push({ special: false, ids: ids.length >= this.unkLength ? ids.slice(this.unkLength) : ids });
+    }
+    const flat = pieces.flatMap((p) => p.ids);
+    // a leading lone U+2581 before a special token is dropped
+    const lone = this.spm.pieceToId('\u2581');
+    if (flat.length > 1 && flat[0] === lone && pieces[0]?.ids.length === 1 && pieces[1]?.special) flat.shift();
+    return flat;
+  }
+
+  /** Split around special tokens, leftmost first and the longest at a position. */
+  private split(t: string, specials: string[]): Array<{ special: boolean; text: string }> {
     const parts: Array<{ special: boolean; text: string }> = [];
     while (t.length > 0) {
       let at = -1;
@@ -76,30 +105,7 @@ export class SiglipTokenizer implements TextTokenizer {
       parts.push({ special: true, text: tok });
       t = t.slice(at + tok.length);
     }
-    // special tokens are AddedTokens with lstrip and rstrip: spaces beside them go
-    for (let k = 0; k < parts.length; k++) {
-      if (!parts[k]!.special) continue;
-      if (k > 0 && !parts[k - 1]!.special) parts[k - 1]!.text = parts[k - 1]!.text.replace(RIGHT_SPACE, '');
-      if (k + 1 < parts.length && !parts[k + 1]!.special) parts[k + 1]!.text = parts[k + 1]!.text.replace(LEFT_SPACE, '');
-    }
-    const pieces: Array<{ special: boolean; ids: number[] }> = [];
-    for (const p of parts) {
-      if (p.text.length === 0) continue;
-      if (p.special) {
-        const id = this.spm.pieceToId(p.text);
-        if (id === undefined) throw new ConfigError(`special token '${p.text}' is not a piece of the SentencePiece model`, { file: this.spm.file });
-        pieces.push({ special: true, ids: [id] });
-        continue;
-      }
-      const clean = canonicalizeText(o.lowercase ? pyLower(p.text) : p.text);
-      const ids = this.encodePieces(o.unkToken + clean);
-      pieces.push({ special: false, ids: ids.length >= this.unkLength ? ids.slice(this.unkLength) : ids });
-    }
-    const flat = pieces.flatMap((p) => p.ids);
-    // a leading lone U+2581 before a special token is dropped
-    const lone = this.spm.pieceToId('\u2581');
-    if (flat.length > 1 && flat[0] === lone && pieces[0]?.ids.length === 1 && pieces[1]?.special) flat.shift();
-    return flat;
+    return parts;
   }
 
   /** [n, contextLength] ids: text ids cut to contextLength - 1, the end token, then padding. */
