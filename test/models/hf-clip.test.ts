@@ -155,3 +155,34 @@ test('hf-clip: a missing key, an unknown pad token and a crop other than the res
   const act = variant((d) => editJson(join(d, 'config.json'), (j) => (j.vision_config.hidden_act = 'relu')));
   await assert.rejects(ClipModel.load(act), /hidden_act 'relu'/);
 });
+
+test('hf-clip: preprocessor settings map onto PreprocessConfig (legacy integer sizes, defaults, SigLIP squash)', async () => {
+  const { hfPreprocess, OPENAI_MEAN, OPENAI_STD } = await import('../../src/index.ts');
+  const clip = { mean: OPENAI_MEAN, std: OPENAI_STD, centerCrop: true };
+  // CLIPFeatureExtractor-era files: bare integers, no do_center_crop (transformers' default: crop)
+  const legacy = hfPreprocess({ size: 224, crop_size: 224, resample: 3, feature_extractor_type: 'CLIPFeatureExtractor' }, 224, 'dir', clip);
+  assert.deepEqual(legacy, { size: 224, mean: OPENAI_MEAN, std: OPENAI_STD, interpolation: 'bicubic', resizeMode: 'shortest', fillColor: 0, cropRounding: 'floor' });
+  const siglip = hfPreprocess({ size: { height: 448, width: 448 }, resample: 2, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5] }, 448, 'dir', { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], centerCrop: false });
+  assert.equal(siglip.resizeMode, 'squash');
+  assert.equal(siglip.interpolation, 'bilinear');
+  assert.equal(siglip.cropRounding, undefined);
+  assert.throws(() => hfPreprocess(undefined, 224, 'dir', clip), /no preprocessor_config\.json/);
+  assert.throws(() => hfPreprocess({ size: { shortest_edge: 224 }, crop_size: { height: 224, width: 224 }, resample: 0 }, 224, 'dir', clip), /resample 0/);
+  assert.throws(() => hfPreprocess({ size: { shortest_edge: 224 }, crop_size: { height: 224, width: 224 } }, 336, 'dir', clip), /gives 224 px images.*336/);
+});
+
+test('hf-clip: text_config_dict overrides text_config; a sharded checkpoint is an error naming its index', async () => {
+  const cfg = JSON.parse(readFileSync(join(TINY, 'config.json'), 'utf8'));
+  const legacy = { ...cfg, text_config_dict: { ...cfg.text_config, eos_token_id: 49407, hidden_act: 'quick_gelu' } };
+  const parsed = parseHfClipConfig(legacy);
+  assert.equal(parsed.text.pool, 'first-eos');
+  assert.equal(parsed.text.act, 'quick_gelu');
+  const only = parseHfClipConfig({ ...cfg, text_config: null, text_config_dict: cfg.text_config });
+  assert.equal(only.text.width, 16);
+  assert.throws(() => parseHfClipConfig({ ...cfg, model_type: 'siglip' }), /model_type 'siglip'/);
+  const sharded = variant((d) => {
+    rmSync(join(d, 'model.safetensors'));
+    writeFileSync(join(d, 'model.safetensors.index.json'), '{}');
+  });
+  await assert.rejects(resolveLocalSource(sharded), /sharded checkpoints \(model\.safetensors\.index\.json\)/);
+});
