@@ -1,6 +1,7 @@
 // Text cleaning that open_clip's SimpleTokenizer applies before BPE (v2.24.0, src/open_clip/tokenizer.py:
 // basic_clean, whitespace_clean, then lower()). Python's notion of whitespace differs from JavaScript's,
 // so the character sets are spelled out here rather than taken from JS `\s` and `String.prototype.trim`.
+import { FTFY_CHARS } from './ftfy-chars.ts';
 import { HTML5_ENTITIES } from './html-entities.ts';
 
 /**
@@ -67,19 +68,32 @@ export function htmlUnescape(s: string): string {
 }
 
 /**
- * open_clip's `basic_clean`: ftfy.fix_text, html.unescape twice, strip.
+ * The part of ftfy.fix_text (ftfy 6.3.1, default settings) that works character by character, then its
+ * final NFC: curly quotes straightened, Latin ligatures split, full-width forms made normal width,
+ * C1 controls read as windows-1252, other control characters and U+FEFF removed (table: ./ftfy-chars.ts,
+ * found by running ftfy on every code point).
  *
- * Of ftfy.fix_text only its final NFC normalisation is reproduced. Not reproduced: mojibake repair
- * (fix_encoding, e.g. "Ã©" -> "é"), its own HTML unescape (redundant with the two below for text without
- * HTML tags), removal of terminal escapes and control characters, C1-control and Latin-ligature fixes,
- * full-width character folding, curly-quote straightening and line-break normalisation. Prompts that
- * depend on those (mojibake, "ﬁ" ligatures, curly quotes, full-width letters) can tokenise differently
- * from open_clip with ftfy installed.
+ * Not reproduced, because they depend on context: mojibake repair (fix_encoding, e.g. "cafÃ©" -> "café"),
+ * ftfy's own HTML unescape of text without '<' (it runs before open_clip's two, so "&amp;amp;amp;" and
+ * entities of characters in the table, such as "&rsquo;", come out differently), and removal of whole
+ * terminal escape sequences ("\x1b[31m": we drop only the ESC).
+ * @example ftfyFixText('the patient\u2019s \ufb01ndings') // "the patient's findings"
+ */
+export function ftfyFixText(text: string): string {
+  let out = '';
+  for (const ch of text) {
+    const rep = FTFY_CHARS.get(ch.codePointAt(0)!);
+    out += rep ?? ch;
+  }
+  return out.normalize('NFC');
+}
+
+/**
+ * open_clip's `basic_clean`: ftfy.fix_text (as far as ftfyFixText goes), html.unescape twice, strip.
  * @example basicClean(' H&amp;amp;E ') // 'H&E'
  */
 export function basicClean(text: string): string {
-  const fixed = text.normalize('NFC');
-  return pyStrip(htmlUnescape(htmlUnescape(fixed)));
+  return pyStrip(htmlUnescape(htmlUnescape(ftfyFixText(text))));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { basicClean, cleanLower, htmlUnescape, pyStrip, whitespaceClean } from '../../src/text/clean.ts';
+import { basicClean, cleanLower, ftfyFixText, htmlUnescape, pyStrip, whitespaceClean } from '../../src/text/clean.ts';
 
 // Expected strings are what CPython 3.11's html.unescape / str.strip and open_clip's cleaners return.
 test('htmlUnescape follows the HTML5 rules that Python implements', () => {
@@ -21,4 +21,12 @@ test('whitespace clean and lower-casing', () => {
   assert.equal(whitespaceClean('a \t\n\u3000 b\u0085c'), 'a b c');
   assert.equal(whitespaceClean('a\ufeffb'), 'a\ufeffb');
   assert.equal(cleanLower('  Right  &amp; LEFT lung '), 'right & left lung');
+});
+
+test('the per-character part of ftfy.fix_text (expected values from ftfy 6.3.1)', () => {
+  assert.equal(ftfyFixText('the patient\u2019s \u201cnormal\u201d'), 'the patient\'s "normal"');
+  assert.equal(ftfyFixText('e\ufb03cient \u0132'), 'efficient IJ');
+  assert.equal(ftfyFixText('\uff23\uff34\uff11'), 'CT1');
+  assert.equal(ftfyFixText('a\u0085b\u0093c\u0007d\ufeffe\u001cf\rg'), 'a\u2026b"cdef\ng');
+  assert.equal(ftfyFixText('caf\u00c3\u00a9'), 'caf\u00c3\u00a9'); // mojibake repair is not reproduced
 });
