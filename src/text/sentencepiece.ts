@@ -4,6 +4,7 @@
 // bpe_model.cc (Encode) and sentencepiece_processor.cc (runs of unknown pieces merged into one, byte
 // fallback); checked against python3-sentencepiece in test/text/sentencepiece.test.ts.
 import { ConfigError, UnsupportedError } from '../errors.ts';
+import { ProtoReader } from './proto-reader.ts';
 
 export enum PieceType { NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5, BYTE = 6 }
 
@@ -19,54 +20,6 @@ export interface NormalizerSpec {
   addDummyPrefix: boolean;
   removeExtraWhitespaces: boolean;
   escapeWhitespaces: boolean;
-}
-
-// ---- a minimal protobuf reader: varints, length-delimited fields, 32-bit floats; other fields skipped
-
-class ProtoReader {
-  pos = 0;
-  constructor(readonly buf: Uint8Array, readonly end = buf.length, readonly file = '') {}
-  varint(): number {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      if (this.pos >= this.end) throw new ConfigError('SentencePiece model: truncated varint', { file: this.file });
-      const b = this.buf[this.pos++]!;
-      v += (b & 0x7f) * mul;
-      if (b < 0x80) return v;
-      mul *= 128;
-    }
-  }
-  bytes(): Uint8Array {
-    const n = this.varint();
-    if (this.pos + n > this.end) throw new ConfigError('SentencePiece model: field runs past its message', { file: this.file });
-    const b = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return b;
-  }
-  float(): number {
-    const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 4).getFloat32(0, true);
-    this.pos += 4;
-    return v;
-  }
-  skip(wire: number): void {
-    if (wire === 0) this.varint();
-    else if (wire === 1) this.pos += 8;
-    else if (wire === 2) this.bytes();
-    else if (wire === 5) this.pos += 4;
-    else throw new ConfigError(`SentencePiece model: unsupported protobuf wire type ${wire}`, { file: this.file });
-  }
-  /** Calls `f(field, wire)` for each field; `f` returns false to have the field skipped. */
-  each(f: (field: number, wire: number) => boolean): void {
-    while (this.pos < this.end) {
-      const tag = this.varint();
-      if (!f(Math.floor(tag / 8), tag & 7)) this.skip(tag & 7);
-    }
-  }
-  sub(): ProtoReader {
-    const b = this.bytes();
-    return new ProtoReader(b, b.length, this.file);
-  }
 }
 
 const utf8 = new TextDecoder();
