@@ -9,7 +9,7 @@ export class ProtoReader {
     let v = 0;
     let mul = 1;
     for (;;) {
-      if (this.pos >= this.end) throw new ConfigError('SentencePiece model: truncated varint', { file: this.file });
+      if (this.pos >= this.end) throw new ConfigError('protobuf: truncated varint', { file: this.file });
       const b = this.buf[this.pos++]!;
       v += (b & 0x7f) * mul;
       if (b < 0x80) return v;
@@ -18,12 +18,13 @@ export class ProtoReader {
   }
   bytes(): Uint8Array {
     const n = this.varint();
-    if (this.pos + n > this.end) throw new ConfigError('SentencePiece model: field runs past its message', { file: this.file });
+    if (this.pos + n > this.end) throw new ConfigError('protobuf: a field runs past its message', { file: this.file });
     const b = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return b;
   }
   float(): number {
+    if (this.pos + 4 > this.end) throw new ConfigError('protobuf: truncated float', { file: this.file });
     const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos, 4).getFloat32(0, true);
     this.pos += 4;
     return v;
@@ -33,7 +34,7 @@ export class ProtoReader {
     else if (wire === 1) this.pos += 8;
     else if (wire === 2) this.bytes();
     else if (wire === 5) this.pos += 4;
-    else throw new ConfigError(`SentencePiece model: unsupported protobuf wire type ${wire}`, { file: this.file });
+    else throw new ConfigError(`protobuf: unsupported wire type ${wire}`, { file: this.file });
   }
   /** Calls `f(field, wire)` for each field; `f` returns false to have the field skipped. */
   each(f: (field: number, wire: number) => boolean): void {
