@@ -16,6 +16,8 @@ const SPACE_RUN = new RegExp(`[${PY_REGEX_SPACE}]+`, 'gu');
 const STRIP = new RegExp(`^[${PY_STRIP_SPACE}]+|[${PY_STRIP_SPACE}]+$`, 'gu');
 // The character references that Python's html.unescape recognises (the HTML5 tokenizer's rules).
 const CHARREF = /&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)/g;
+// A Map, so that names such as "constructor" never reach Object.prototype.
+const ENTITIES = new Map(Object.entries(HTML5_ENTITIES));
 // windows-1252 for 0x80..0x9F (the five undefined bytes keep their C1 code), as the HTML5 standard's
 // numeric-reference table has it. Spelled out: Node's TextDecoder('windows-1252') returns '' for these bytes.
 const C1_AS_1252 =
@@ -48,11 +50,11 @@ function numericReference(ref: string): string {
 }
 
 function namedReference(ref: string): string {
-  const whole = HTML5_ENTITIES[ref];
+  const whole = ENTITIES.get(ref);
   if (whole !== undefined) return whole;
   // The standard takes the longest known prefix (legacy names such as "&amp" work without ';').
   for (let x = ref.length - 1; x > 1; x--) {
-    const hit = HTML5_ENTITIES[ref.slice(0, x)];
+    const hit = ENTITIES.get(ref.slice(0, x));
     if (hit !== undefined) return hit + ref.slice(x);
   }
   return '&' + ref;
@@ -67,25 +69,71 @@ export function htmlUnescape(s: string): string {
   return s.replace(CHARREF, (_m, ref: string) => (ref[0] === '#' ? numericReference(ref) : namedReference(ref)));
 }
 
+// ftfy's own HTML unescape only takes complete references: "&", an optional "#", 1..24 letters or digits, ";".
+const FTFY_ENTITY = /&#?[0-9A-Za-z]{1,24};/g;
+let allCaps: Map<string, string> | undefined;
+
+/** ftfy also reads an all-capitals name ("&EACUTE;") as the upper case of its lower-case entity. */
+function allCapsEntities(): Map<string, string> {
+  if (allCaps) return allCaps;
+  allCaps = new Map();
+  for (const [name, value] of ENTITIES) {
+    const upper = name.toUpperCase();
+    if (!name.endsWith(';') || name !== name.toLowerCase() || ENTITIES.has(upper)) continue;
+    // Skipped where Python's html.unescape would already read it (a legacy prefix such as "&GT").
+    if (htmlUnescape('&' + upper) === '&' + upper) allCaps.set(upper, value.toUpperCase());
+  }
+  return allCaps;
+}
+
+function ftfyUnescape(text: string): string {
+  return text.replace(FTFY_ENTITY, (m) => {
+    if (m[1] === '#') {
+      const u = htmlUnescape(m);
+      return u.includes(';') ? m : u;
+    }
+    const name = m.slice(1);
+    return ENTITIES.get(name) ?? allCapsEntities().get(name) ?? m;
+  });
+}
+
+function ftfyChars(text: string): string {
+  let out = '';
+  for (const ch of text) out += FTFY_CHARS.get(ch.codePointAt(0)!) ?? ch;
+  return out;
+}
+
 /**
- * The part of ftfy.fix_text (ftfy 6.3.1, default settings) that works character by character, then its
- * final NFC: curly quotes straightened, Latin ligatures split, full-width forms made normal width,
- * C1 controls read as windows-1252, other control characters and U+FEFF removed (table: ./ftfy-chars.ts,
- * found by running ftfy on every code point).
- *
- * Not reproduced, because they depend on context: mojibake repair (fix_encoding, e.g. "cafÃ©" -> "café"),
- * ftfy's own HTML unescape of text without '<' (it runs before open_clip's two, so "&amp;amp;amp;" and
- * entities of characters in the table, such as "&rsquo;", come out differently), and removal of whole
- * terminal escape sequences ("\x1b[31m": we drop only the ESC).
- * @example ftfyFixText('the patient\u2019s \ufb01ndings') // "the patient's findings"
+ * ftfy.fix_text (ftfy 6.3.1, default settings) as far as clipmed reproduces it, which its behaviour,
+ * observed by running it, defines:
+ * - the text is fixed line by line; HTML references are unescaped until no line containing a literal
+ *   '<' has been seen (from that line on, ftfy assumes HTML and leaves references alone);
+ * - per character (table: ./ftfy-chars.ts, found by running ftfy on every code point): curly quotes
+ *   straightened, Latin ligatures split, full-width forms made normal width, C1 controls read as
+ *   windows-1252, other control characters and U+FEFF removed, CR made LF;
+ * - NFC; and all of it repeated on each line until the line no longer changes.
+ * Not reproduced: mojibake repair (fix_encoding, e.g. "cafÃ©" -> "café") and removal of whole terminal
+ * escape sequences ("\x1b[31m": only the ESC goes). Text with those tokenises differently from open_clip.
+ * @example ftfyFixText('the patient&rsquo;s \ufb01ndings') // "the patient's findings"
  */
 export function ftfyFixText(text: string): string {
   let out = '';
-  for (const ch of text) {
-    const rep = FTFY_CHARS.get(ch.codePointAt(0)!);
-    out += rep ?? ch;
+  let unescape = true;
+  for (let start = 0; start < text.length; ) {
+    const nl = text.indexOf('\n', start);
+    const end = nl < 0 ? text.length : nl + 1;
+    let line = text.slice(start, end);
+    start = end;
+    if (line.includes('<')) unescape = false;
+    for (;;) {
+      const before = line;
+      if (unescape) line = ftfyUnescape(line);
+      line = ftfyChars(line).normalize('NFC');
+      if (line === before) break;
+    }
+    out += line;
   }
-  return out.normalize('NFC');
+  return out;
 }
 
 /**

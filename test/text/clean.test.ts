@@ -30,3 +30,12 @@ test('the per-character part of ftfy.fix_text (expected values from ftfy 6.3.1)'
   assert.equal(ftfyFixText('a\u0085b\u0093c\u0007d\ufeffe\u001cf\rg'), 'a\u2026b"cdef\ng');
   assert.equal(ftfyFixText('caf\u00c3\u00a9'), 'caf\u00c3\u00a9'); // mojibake repair is not reproduced
 });
+
+test("ftfy's HTML unescape: to a fixed point, line by line, off from the first line with a '<'", () => {
+  assert.equal(ftfyFixText('&amp;amp;amp;amp;'), '&');
+  assert.equal(ftfyFixText('patient&rsquo;s'), "patient's");
+  assert.equal(ftfyFixText('&amp;\n<'), '&\n<');
+  assert.equal(ftfyFixText('a < b\n&amp;'), 'a < b\n&amp;');
+  assert.equal(ftfyFixText('&EACUTE; &GTRSIM; &#59; &constructor;'), '\u00c9 &GTRSIM; &#59; &constructor;');
+  assert.equal(htmlUnescape('&constructor'), '&constructor');
+});
