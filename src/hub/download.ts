@@ -1,0 +1,150 @@
+// Downloading one blob into the hub cache: stream to `blobs/<etag>.incomplete`, resume it with a Range request
+// after an interruption (in this run, with bounded retries, or in the next), then check the size and the content
+// hash against the ETag before the blob takes its final name. As in huggingface_hub (file_download.py:
+// http_get, _download_to_tmp_and_move), the partial file is kept across runs; unlike it, the content is verified.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DecodeError } from '../errors.ts';
+import { follow, header, isTransportError, statusError, transportError, type FileMetadata, type RequestContext } from './http.ts';
+import type { HubProgress } from './settings.ts';
+
+export interface DownloadJob {
+  ctx: RequestContext;
+  meta: FileMetadata;
+  /** final path, `blobs/<etag>` */
+  blob: string;
+  onProgress?: (p: HubProgress) => void;
+  onWarning: (message: string) => void;
+}
+
+const MAX_RETRY_WAIT_MS = 8000;
+/** Downloads in progress in this process, by blob path: a second caller waits for the first. */
+const inflight = new Map<string, Promise<void>>();
+
+/** Download `job.meta.downloadUrl` into `job.blob`, verified. */
+export function downloadBlob(job: DownloadJob): Promise<void> {
+  const running = inflight.get(job.blob);
+  if (running) return running;
+  const p = download(job).finally(() => inflight.delete(job.blob));
+  inflight.set(job.blob, p);
+  return p;
+}
+
+async function sizeOf(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
+async function download(job: DownloadJob): Promise<void> {
+  const { ctx, meta, blob } = job;
+  const part = `${blob}.incomplete`;
+  const { retries, retryDelayMs } = ctx.settings;
+  await mkdir(dirname(blob), { recursive: true });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fetchInto(part, job);
+      break;
+    } catch (e) {
+      if (!isTransportError(e)) throw e;
+      if (attempt >= retries) {
+        const have = await sizeOf(part);
+        throw transportError(
+          `download of ${ctx.file} stopped after ${have} of ${meta.size ?? 'unknown'} bytes (${retries} retries): ${(e as Error).message}. ` +
+            `The partial file ${part} is kept; run again to resume it`,
+          ctx,
+          e,
+        );
+      }
+      await sleep(Math.min(retryDelayMs * 2 ** attempt, MAX_RETRY_WAIT_MS));
+    }
+  }
+  await verify(part, job);
+  await rename(part, blob);
+}
+
+/** One request: append the rest of the file to `part` (or start it afresh when the server ignores the Range). */
+async function fetchInto(part: string, job: DownloadJob): Promise<void> {
+  const { ctx, meta } = job;
+  const size = meta.size;
+  let have = await sizeOf(part);
+  if (size !== undefined && have > size) {
+    await rm(part, { force: true }); // longer than the file can be: not a prefix of it
+    have = 0;
+  }
+  job.onProgress?.({ file: ctx.file, done: have, total: size });
+  if (size !== undefined && have === size) return; // finished by an earlier run that stopped before verifying
+  const range: Record<string, string> = have > 0 ? { range: `bytes=${have}-` } : {};
+  const res = await follow('GET', meta.downloadUrl, ctx, range, ctx.settings.downloadTimeoutMs);
+  const status = res.statusCode ?? 0;
+  if (status === 206) {
+    const m = /^bytes (\d+)-\d+\/(?:\d+|\*)$/.exec(header(res.headers, 'content-range') ?? '');
+    if (!m || Number(m[1]) !== have) {
+      res.resume();
+      await rm(part, { force: true });
+      throw transportError(`the server answered the resume from byte ${have} with Content-Range ${JSON.stringify(res.headers['content-range'])}; starting over`, ctx);
+    }
+  } else if (status === 200) {
+    have = 0; // the whole file came back: the Range was ignored
+  } else if (status === 416 && have > 0) {
+    res.resume();
+    await rm(part, { force: true });
+    throw transportError(`the server refused to resume from byte ${have} (HTTP 416); starting over`, ctx);
+  } else {
+    res.resume();
+    throw statusError(res, ctx);
+  }
+  const fh = await open(part, have > 0 ? 'a' : 'w');
+  try {
+    // Each chunk is on disk before the next is read, so an interruption loses nothing already received.
+    for await (const chunk of res) {
+      await fh.write(chunk as Buffer);
+      have += (chunk as Buffer).length;
+      job.onProgress?.({ file: ctx.file, done: have, total: size });
+    }
+  } catch (e) {
+    throw transportError(`connection lost after ${have} bytes of ${ctx.file}: ${(e as Error).message}`, ctx, e);
+  } finally {
+    await fh.close();
+  }
+  if (!res.complete) throw transportError(`connection closed after ${have} bytes of ${ctx.file}`, ctx);
+}
+
+async function hashFile(path: string, algorithm: string, prefix?: string): Promise<string> {
+  const h = createHash(algorithm);
+  if (prefix !== undefined) h.update(prefix);
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 22 })) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/**
+ * The size must be the announced one and the content must hash to the ETag: sha256 for LFS files, the git blob
+ * sha1 (`sha1("blob <size>\0" + content)`) for the small files git stores itself. A bad download is deleted.
+ */
+async function verify(part: string, job: DownloadJob): Promise<void> {
+  const { ctx, meta } = job;
+  const got = await sizeOf(part);
+  const fail = async (message: string) => {
+    await rm(part, { force: true });
+    return new DecodeError(`${message}; the bad download was deleted, run again to download it afresh`, { file: ctx.url });
+  };
+  if (meta.size !== undefined && got !== meta.size) throw await fail(`${ctx.file}: downloaded ${got} bytes, the hub announced ${meta.size}`);
+  let kind: string;
+  let actual: string;
+  if (/^[0-9a-f]{64}$/.test(meta.etag)) {
+    kind = 'sha256';
+    actual = await hashFile(part, 'sha256');
+  } else if (/^[0-9a-f]{40}$/.test(meta.etag)) {
+    kind = 'git blob sha1';
+    actual = await hashFile(part, 'sha1', `blob ${got}\0`);
+  } else {
+    job.onWarning(`${ctx.file}: the ETag ${meta.etag} is neither a sha256 nor a git sha1, so the download could only be checked by its size`);
+    return;
+  }
+  if (actual !== meta.etag) throw await fail(`${ctx.file} is corrupted: expected ${kind} ${meta.etag}, got ${actual}`);
+}

@@ -1,0 +1,160 @@
+// HTTP for the hub client over node:http/https: one request at a time, redirects followed by hand so that the
+// token goes to the hub's own origin only (never to the CDN a large file redirects to), idle timeouts, and the
+// hub's error headers turned into messages that say what to do.
+// Protocol as huggingface_hub uses it (file_download.py: get_hf_file_metadata): HEAD .../resolve/REV/FILE without
+// following the redirect; X-Repo-Commit, X-Linked-Etag / ETag, X-Linked-Size / Content-Length; then GET the
+// redirect's Location.
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { NetworkError } from '../errors.ts';
+import { modelPage, type HubSettings } from './settings.ts';
+
+const MAX_REDIRECTS = 10;
+const USER_AGENT = `clipmed/0.1.0; node/${process.versions.node}`;
+
+/** What a request is about, for the messages of its errors. */
+export interface RequestContext {
+  settings: HubSettings;
+  repo: string;
+  revision: string;
+  file: string;
+  /** the resolve URL, named in every error */
+  url: string;
+}
+
+export interface FileMetadata {
+  commit: string;
+  /** content hash without quotes: sha256 (64 hex) for LFS files, the git blob sha1 (40 hex) for others */
+  etag: string;
+  size?: number;
+  /** where the bytes are: the redirect's Location, or the resolve URL itself */
+  downloadUrl: string;
+}
+
+/** Marks the 404 of a file that is absent from the repo (not of the repo or revision), so alternatives go on. */
+const missingFiles = new WeakSet<Error>();
+export const isMissingFile = (e: unknown): boolean => e instanceof Error && missingFiles.has(e);
+
+/** Errors below HTTP (refused, reset, timed out, DNS): worth a retry, and the cue to fall back to the cache. */
+const transportErrors = new WeakSet<Error>();
+export const isTransportError = (e: unknown): boolean => e instanceof Error && transportErrors.has(e);
+
+/** A NetworkError marked as a transport failure (see isTransportError). */
+export function transportError(message: string, ctx: RequestContext, cause?: unknown): NetworkError {
+  const err = new NetworkError(message, { file: ctx.url, cause });
+  transportErrors.add(err);
+  return err;
+}
+
+function transport(ctx: RequestContext, url: string, cause: unknown): NetworkError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return transportError(`cannot reach ${new URL(url).origin}: ${why}`, ctx, cause);
+}
+
+/** Request headers for `url`: the token only when the URL has the endpoint's origin. */
+function headersFor(url: URL, settings: HubSettings, extra: Record<string, string>): Record<string, string> {
+  const h: Record<string, string> = { 'user-agent': USER_AGENT, 'accept-encoding': 'identity', ...extra };
+  if (settings.token && url.origin === new URL(settings.endpoint).origin) h.authorization = `Bearer ${settings.token}`;
+  return h;
+}
+
+/** One request, no redirect following; resolves with the response once its headers are in. */
+export function send(method: 'HEAD' | 'GET', url: URL, ctx: RequestContext, extra: Record<string, string>, timeoutMs: number): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const fn = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = fn(url, { method, headers: headersFor(url, ctx.settings, extra) }, resolve);
+    // An idle timeout (no bytes for timeoutMs), not a total one: a large file may take long but must keep moving.
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no data for ${timeoutMs / 1000} s (HF_HUB_DOWNLOAD_TIMEOUT / HF_HUB_ETAG_TIMEOUT)`)));
+    req.on('error', (e) => reject(transport(ctx, url.href, e)));
+    req.end();
+  });
+}
+
+/** GET or HEAD following redirects; the final response (2xx or an error status). */
+export async function follow(method: 'HEAD' | 'GET', start: string, ctx: RequestContext, extra: Record<string, string>, timeoutMs: number): Promise<IncomingMessage> {
+  let url = new URL(start);
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    const res = await send(method, url, ctx, extra, timeoutMs);
+    const status = res.statusCode ?? 0;
+    if (status < 300 || status >= 400 || !res.headers.location) return res;
+    res.resume();
+    url = new URL(res.headers.location, url);
+  }
+  throw new NetworkError(`more than ${MAX_REDIRECTS} redirects`, { file: ctx.url });
+}
+
+export function header(h: IncomingHttpHeaders, name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** `"abc"` and `W/"abc"` → `abc`. */
+export function normalizeEtag(etag: string): string {
+  return etag.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+}
+
+/** The error for a hub response that is not a success, with the hub's X-Error-Code taken into account. */
+export function statusError(res: IncomingMessage, ctx: RequestContext): NetworkError {
+  const status = res.statusCode ?? 0;
+  const code = header(res.headers, 'x-error-code');
+  const detail = header(res.headers, 'x-error-message');
+  const said = detail ? ` (the hub says: ${detail})` : '';
+  const { repo, revision, file, settings } = ctx;
+  const page = modelPage(settings.endpoint, repo);
+  if (status === 401 || status === 403 || code === 'GatedRepo') {
+    const tokenNote = settings.token
+      ? 'the token in HF_TOKEN was refused: check that it is valid and that its account has accepted the licence'
+      : 'no token is set: set HF_TOKEN (or HUGGING_FACE_HUB_TOKEN) to an access token from https://huggingface.co/settings/tokens';
+    const repoNote = code === 'RepoNotFound' ? `; or the repository ${repo} does not exist (check the name)` : '';
+    return new NetworkError(
+      `access to ${repo} denied (HTTP ${status}): the model may be gated or private. Accept its licence on the model page ${page} ` +
+        `while logged in, then ${tokenNote}${repoNote}${said}`,
+      { file: ctx.url, status },
+    );
+  }
+  if (status === 404) {
+    if (code === 'RepoNotFound') return new NetworkError(`repository ${repo} not found on ${settings.endpoint} (HTTP 404)${said}`, { file: ctx.url, status });
+    if (code === 'RevisionNotFound') return new NetworkError(`revision ${JSON.stringify(revision)} not found in ${repo} (HTTP 404)${said}`, { file: ctx.url, status });
+    const err = new NetworkError(`file ${file} not found in ${repo} at revision ${revision} (HTTP 404)${said}`, { file: ctx.url, status });
+    missingFiles.add(err);
+    return err;
+  }
+  const err = new NetworkError(`HTTP ${status} ${res.statusMessage ?? ''} from ${settings.endpoint} for ${file} in ${repo}@${revision}${said}`, { file: ctx.url, status });
+  // The server's trouble, not the request's: retried, and like a dropped connection it allows the cache fallback.
+  if (status >= 500 || status === 429) transportErrors.add(err);
+  return err;
+}
+
+/**
+ * HEAD the resolve URL and read where the file is and what it hashes to. A redirect that carries the hub's
+ * headers (the usual 302 to the CDN for LFS files) answers directly; other redirects (a renamed repo) are followed.
+ */
+export async function fileMetadata(ctx: RequestContext): Promise<FileMetadata> {
+  let url = new URL(ctx.url);
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    const res = await send('HEAD', url, ctx, {}, ctx.settings.metadataTimeoutMs);
+    res.resume();
+    const status = res.statusCode ?? 0;
+    const h = res.headers;
+    const commit = header(h, 'x-repo-commit');
+    const etag = header(h, 'x-linked-etag') ?? header(h, 'etag');
+    const isRedirect = status >= 300 && status < 400 && h.location;
+    if (isRedirect && !commit) {
+      url = new URL(h.location!, url);
+      continue;
+    }
+    if (status >= 400) throw statusError(res, ctx);
+    if (!commit || !etag) {
+      throw new NetworkError(`${url.origin} answered without ${commit ? 'an ETag' : 'X-Repo-Commit'}: is HF_ENDPOINT (${ctx.settings.endpoint}) a Hugging Face hub?`, { file: ctx.url, status });
+    }
+    // Both become names on disk: a commit folder and a blob file.
+    if (!/^[0-9a-f]{40}$/.test(commit)) throw new NetworkError(`X-Repo-Commit ${JSON.stringify(commit)} is not a commit sha`, { file: ctx.url, status });
+    if (!/^[A-Za-z0-9_.-]+$/.test(normalizeEtag(etag)) || normalizeEtag(etag).startsWith('.')) {
+      throw new NetworkError(`ETag ${JSON.stringify(etag)} is not a content hash`, { file: ctx.url, status });
+    }
+    const sizeText = header(h, 'x-linked-size') ?? header(h, 'content-length');
+    const size = sizeText !== undefined && /^\d+$/.test(sizeText) ? Number(sizeText) : undefined;
+    return { commit, etag: normalizeEtag(etag), size, downloadUrl: isRedirect ? new URL(h.location!, url).href : url.href };
+  }
+  throw new NetworkError(`more than ${MAX_REDIRECTS} redirects`, { file: ctx.url });
+}
