@@ -73,3 +73,8 @@ export { niftiSlices, voxelOrientation, axisCodes, type NiftiSliceOptions, type 
 export { readRaster, toDisplayRaster, rangeWindow, looksLikeRaster, DEFAULT_MAX_PIXELS, type RasterOptions } from './io/raster.ts';
 export { DicomWebClient, dicomJsonString, parseMultipart, parseDicomWebUrl, isDicomWebUrl, resolveDicomWebUrl, type DicomJson, type DicomWebAuth, type DicomWebOptions, type DicomWebTarget, type MultipartPart, type DicomWebQuery } from './io/dicomweb.ts';
 export { loadInputs, sniffFormat, type LoadInputsOptions, type LoadedInputs, type LoadedImage, type DicomDecoder, type SniffedFormat } from './io/inputs.ts';
+
+// ---- io: NumPy arrays, CSV, manifests
+export { readNpy, writeNpy, type NpyArray } from './io/npy.ts';
+export { parseCsv, parseCsvRecords, csvField } from './io/csv.ts';
+export { readManifest, type Manifest, type ManifestRow, type ManifestOptions } from './io/manifest.ts';

@@ -1,5 +1,5 @@
 // Shared helpers for comparing with the open_clip reference fixtures in ../shared/fixtures/open_clip/.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,9 +29,16 @@ export function loadReference(model: string): OpenClipReference {
   return JSON.parse(readFileSync(join(FIXTURES, model, 'reference.json'), 'utf8'));
 }
 
-/** Image paths of the reference, resolved under shared/data. */
+/** Where the fixture README says its three images are, under shared/data. */
+const IMAGE_FOLDERS = ['pneumonia-cxr/test/NORMAL', 'pneumonia-cxr/test/PNEUMONIA', 'covid-cxr-notes/images'];
+
+/** Image paths of the reference (bare file names in reference.json), resolved under shared/data. */
 export function referenceImages(ref: OpenClipReference): string[] {
-  return ref.images.map((p) => join(DATA, p));
+  return ref.images.map((name) => {
+    const hit = IMAGE_FOLDERS.map((d) => join(DATA, d, name)).find((p) => existsSync(p));
+    if (!hit) throw new Error(`reference image ${name} not found under ${DATA}`);
+    return hit;
+  });
 }
 
 /** Largest |a - b| over each row, divided by the row's largest |b|; the worst row. */
