@@ -13,15 +13,26 @@ export function register(program: Command): void {
     .action(async (opts: { model?: string; text: string[]; json?: boolean }) => {
       let ids: Int32Array;
       let context = 77;
+      let padId = 0;
       if (opts.model) {
         const model = await loadModel({ model: opts.model });
         context = model.meta.text.contextLength;
+        padId = model.meta.text.padId;
         ids = model.tokenize(opts.text);
       } else {
         ids = (await ClipTokenizer.load()).tokenize(opts.text, context);
       }
       const out = opts.text.map((text, i) => ({ text, tokens: Array.from(ids.subarray(i * context, (i + 1) * context)) }));
       if (opts.json) console.log(JSON.stringify(out));
-      else for (const o of out) console.log(`${o.text}\t${o.tokens.join(' ').replace(/( 0)+$/, '')}`);
+      else {
+        for (const o of out) {
+          // show the ids without the trailing padding, and say how much there was
+          let end = o.tokens.length;
+          while (end > 0 && o.tokens[end - 1] === padId) end--;
+          if (padId !== 0 && end < o.tokens.length) end++; // a non-zero pad id is also the end token (HF CLIP, SigLIP)
+          const pad = o.tokens.length - end;
+          console.log(`${o.text}\t${o.tokens.slice(0, end).join(' ')}${pad ? `  (+${pad} x ${padId} padding to ${context})` : ''}`);
+        }
+      }
     });
 }
