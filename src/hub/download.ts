@@ -3,11 +3,11 @@
 // hash against the ETag before the blob takes its final name. As in huggingface_hub (file_download.py:
 // http_get, _download_to_tmp_and_move), the partial file is kept across runs; unlike it, the content is verified.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, writeSync } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DecodeError } from '../errors.ts';
+import { DecodeError, NetworkError, type ClipmedError } from '../errors.ts';
 import { follow, header, isTransportError, statusError, transportError, type FileMetadata, type RequestContext } from './http.ts';
 import type { HubProgress } from './settings.ts';
 
@@ -54,11 +54,13 @@ async function download(job: DownloadJob): Promise<void> {
       if (!isTransportError(e)) throw e;
       if (attempt >= retries) {
         const have = await sizeOf(part);
-        throw transportError(
-          `download of ${ctx.file} stopped after ${have} of ${meta.size ?? 'unknown'} bytes (${retries} retries): ${(e as Error).message}. ` +
+        // Not a transport error any more: the cache cannot stand in for a file it is still downloading.
+        const inner = e as ClipmedError;
+        const why = inner.file && inner.message.startsWith(`${inner.file}: `) ? inner.message.slice(inner.file.length + 2) : inner.message;
+        throw new NetworkError(
+          `download of ${ctx.file} stopped after ${have} of ${meta.size ?? 'unknown'} bytes (${retries} retries): ${why}. ` +
             `The partial file ${part} is kept; run again to resume it`,
-          ctx,
-          e,
+          { file: ctx.url, cause: e, status: inner instanceof NetworkError ? inner.status : undefined },
         );
       }
       await sleep(Math.min(retryDelayMs * 2 ** attempt, MAX_RETRY_WAIT_MS));
@@ -101,12 +103,18 @@ async function fetchInto(part: string, job: DownloadJob): Promise<void> {
   }
   const fh = await open(part, have > 0 ? 'a' : 'w');
   try {
-    // Each chunk is on disk before the next is read, so an interruption loses nothing already received.
-    for await (const chunk of res) {
-      await fh.write(chunk as Buffer);
-      have += (chunk as Buffer).length;
-      job.onProgress?.({ file: ctx.file, done: have, total: size });
-    }
+    // Written synchronously as each chunk arrives: a stream that breaks discards what it still buffers, so an
+    // interruption would otherwise lose bytes already received (and the resume would start earlier than it could).
+    await new Promise<void>((resolve, reject) => {
+      res.on('data', (chunk: Buffer) => {
+        writeSync(fh.fd, chunk);
+        have += chunk.length;
+        job.onProgress?.({ file: ctx.file, done: have, total: size });
+      });
+      res.on('end', resolve);
+      res.on('error', reject);
+      res.on('close', () => (res.complete ? resolve() : reject(new Error('the connection closed early'))));
+    });
   } catch (e) {
     throw transportError(`connection lost after ${have} bytes of ${ctx.file}: ${(e as Error).message}`, ctx, e);
   } finally {
