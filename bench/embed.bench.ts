@@ -52,7 +52,17 @@ async function matmulReference(): Promise<{ seconds: number; gflops: number }> {
   return { seconds, gflops: (2 * M * K * N) / seconds / 1e9 };
 }
 
-interface Row { model: string; what: string; batch: number; seconds: number; itemsPerSecond: number; matmulGflops: number }
+interface Row { model: string; what: string; batch: number; seconds: number; itemsPerSecond: number; gflops: number; matmulGflops: number }
+
+/** Multiply-add FLOPs (x2) of one transformer stack over `t` tokens: projections, MLP and attention. */
+function stackFlops(t: number, width: number, layers: number, mlp: number): number {
+  return layers * 2 * (t * (4 * width * width + 2 * width * mlp) + 2 * t * t * width);
+}
+const visionFlops = (patch: number) => {
+  const g = 224 / patch;
+  return 2 * g * g * 3 * patch * patch * 768 + stackFlops(g * g + 1, 768, 12, 3072) + 2 * 768 * 512;
+};
+const textFlops = (len: number) => stackFlops(len, 512, 12, 2048) + 2 * 512 * 512;
 const rows: Row[] = [];
 
 async function benchModel(patch: 16 | 32, tokenizer: ClipTokenizer) {
@@ -65,7 +75,7 @@ async function benchModel(patch: 16 | 32, tokenizer: ClipTokenizer) {
     const pixels = randomFloats(batch * 3 * 224 * 224);
     const ref = await matmulReference();
     const seconds = await time(() => vision.run({ pixel_values: { data: pixels, dims: [batch, 3, 224, 224] } }, ['image_embeds']));
-    rows.push({ model: name, what: batch === 1 ? 'image (latency)' : 'image', batch, seconds, itemsPerSecond: batch / seconds, matmulGflops: ref.gflops });
+    rows.push({ model: name, what: batch === 1 ? 'image (latency)' : 'image', batch, seconds, itemsPerSecond: batch / seconds, gflops: (batch * visionFlops(patch)) / seconds / 1e9, matmulGflops: ref.gflops });
   }
   const prompts = ['a chest x-ray showing pneumonia', 'no pleural effusion', 'an x-ray of a normal chest', 'cardiomegaly',
     'there is a left lower lobe consolidation', 'no acute cardiopulmonary process', 'pneumothorax', 'an image of atelectasis'];
@@ -76,7 +86,7 @@ async function benchModel(patch: 16 | 32, tokenizer: ClipTokenizer) {
     for (let r = 0; r < 8; r++) for (let j = 0; j < len; j++) ids[r * len + j] = BigInt(toks[r * 77 + j]!);
     const ref = await matmulReference();
     const seconds = await time(() => text.run({ input_ids: { data: ids, dims: [8, len] } }));
-    rows.push({ model: name, what, batch: 8, seconds, itemsPerSecond: 8 / seconds, matmulGflops: ref.gflops });
+    rows.push({ model: name, what, batch: 8, seconds, itemsPerSecond: 8 / seconds, gflops: (8 * textFlops(len)) / seconds / 1e9, matmulGflops: ref.gflops });
   }
   await release(vision, text);
 }
@@ -91,10 +101,12 @@ for (const p of [16, 32] as const) await benchModel(p, tokenizer);
 if (asJson) {
   console.log(JSON.stringify({ threads, runs, rows }, null, 2));
 } else {
-  console.log(`clipmed embedding benchmark: fp32, ${threads} threads, median of ${runs} runs, onnxruntime-node ${process.versions.node ? '' : ''}CPU`);
-  console.log('| model | what | batch | ms/batch | items/s | ref MatMul GFLOP/s (same moment) |');
-  console.log('|---|---|---:|---:|---:|---:|');
-  for (const r of rows) console.log(`| ${r.model} | ${r.what} | ${r.batch} | ${(r.seconds * 1000).toFixed(1)} | ${r.itemsPerSecond.toFixed(1)} | ${r.matmulGflops.toFixed(0)} |`);
+  console.log(`clipmed embedding benchmark: fp32, ${threads} threads, median of ${runs} runs, onnxruntime-node CPU`);
+  console.log('| model | what | batch | ms/batch | items/s | model GFLOP/s | ref MatMul GFLOP/s (same moment) | ratio |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    console.log(`| ${r.model} | ${r.what} | ${r.batch} | ${(r.seconds * 1000).toFixed(1)} | ${r.itemsPerSecond.toFixed(1)} | ${r.gflops.toFixed(0)} | ${r.matmulGflops.toFixed(0)} | ${(r.gflops / r.matmulGflops).toFixed(2)} |`);
+  }
   for (const m of ['ViT-B/16', 'ViT-B/32']) {
     const full = rows.find((r) => r.model === m && r.what === 'text (77 tokens)')!;
     const cut = rows.find((r) => r.model === m && r.what.startsWith('text (cut'))!;
