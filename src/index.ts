@@ -78,3 +78,8 @@ export { loadInputs, sniffFormat, type LoadInputsOptions, type LoadedInputs, typ
 export { readNpy, writeNpy, type NpyArray } from './io/npy.ts';
 export { parseCsv, parseCsvRecords, csvField } from './io/csv.ts';
 export { readManifest, type Manifest, type ManifestRow, type ManifestOptions } from './io/manifest.ts';
+
+// ---- hub
+export { resolveHubSource, resolveHubSnapshot, OPEN_CLIP_FILES, TRANSFORMERS_FILES, MODEL_LAYOUTS, type HubFileSpec, type HubSnapshot, type ResolveHubOptions } from './hub/resolve.ts';
+export { parseHubSpec, isHubSpec, hubSettings, hubCacheDir, type HubSpec, type HubSettings, type HubProgress } from './hub/settings.ts';
+export { hubProgressBars, formatBytes, type HubProgressBars } from './hub/progress.ts';
