@@ -83,3 +83,6 @@ export { readManifest, type Manifest, type ManifestRow, type ManifestOptions } f
 export { resolveHubSource, resolveHubSnapshot, OPEN_CLIP_FILES, TRANSFORMERS_FILES, MODEL_LAYOUTS, type HubFileSpec, type HubSnapshot, type ResolveHubOptions } from './hub/resolve.ts';
 export { parseHubSpec, isHubSpec, hubSettings, hubCacheDir, type HubSpec, type HubSettings, type HubProgress } from './hub/settings.ts';
 export { hubProgressBars, formatBytes, type HubProgressBars } from './hub/progress.ts';
+
+// ---- pipeline: a model and a task together
+export { buildClassifier, scoringFor, classifyRasters, resolveTemplates, type PromptOptions } from './pipeline/zero-shot.ts';

@@ -8,4 +8,5 @@ export const commands: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./embed.ts'),
   () => import('./tokenize.ts'),
   () => import('./info.ts'),
+  () => import('./classify.ts'),
 ];

@@ -1,0 +1,72 @@
+// Zero-shot classification with a loaded model: embed each class's prompts, build the classifier
+// (src/tasks/zero-shot.ts), embed the images, score them the way the model's spec says.
+import type { Raster } from '../image/types.ts';
+import type { ClipModel } from '../models/clip-model.ts';
+import { fromFlat } from '../tasks/matrix.ts';
+import { getTemplateSet, buildPrompts, type TemplateSet } from '../tasks/templates.ts';
+import { buildZeroShotClassifier, classifyZeroShot, type Scoring, type ZeroShotClassifier, type ZeroShotResult } from '../tasks/zero-shot.ts';
+import { ConfigError } from '../errors.ts';
+
+export interface PromptOptions {
+  labels: string[];
+  /** templates with "{}" for the label; default: the named set, else the generic medical set */
+  templates?: string[];
+  /** a template set from src/tasks/templates.ts */
+  templateSet?: string;
+  /** CheXzero's positive/negative pair: per label, softmax over "{label}" and "no {label}" */
+  multilabel?: boolean;
+}
+
+/** The templates to use: explicit ones win, then a named set; pos/neg pairs need negative templates. */
+export function resolveTemplates(o: PromptOptions): TemplateSet {
+  if (o.templates && o.templates.length > 0) {
+    const negativeTemplates = o.multilabel ? o.templates.map((t) => `no ${t}`) : undefined;
+    return { templates: o.templates, negativeTemplates, source: 'given by the user' };
+  }
+  const set = getTemplateSet(o.templateSet ?? (o.multilabel ? 'chexzero' : 'clip-medical'));
+  if (o.multilabel && !set.negativeTemplates) {
+    throw new ConfigError(`template set '${o.templateSet}' has no negative templates, which --multilabel (positive/negative pairs) needs`);
+  }
+  return set;
+}
+
+/**
+ * Embed every prompt and build the [D x C] classifier (with the negative side for pos/neg pairs).
+ * @example (await buildClassifier(model, { labels: ['normal', 'pneumonia'] })).weights.cols // 2
+ */
+export async function buildClassifier(model: ClipModel, o: PromptOptions): Promise<ZeroShotClassifier> {
+  const labels = o.labels.map((l) => l.trim()).filter((l) => l !== '');
+  if (labels.length < (o.multilabel ? 1 : 2)) throw new ConfigError(`labels: expected ${o.multilabel ? 'at least one label' : 'at least two labels for a softmax over classes'}, got ${JSON.stringify(o.labels)}`);
+  if (new Set(labels).size !== labels.length) throw new ConfigError(`labels: duplicate label in ${JSON.stringify(labels)}`);
+  const set = resolveTemplates(o);
+  const prompts = buildPrompts(labels, set);
+  const embedGroups = async (groups: string[][]) => {
+    const flat = groups.flat();
+    const e = await model.embedTexts(flat, { normalize: true });
+    let at = 0;
+    return groups.map((g) => {
+      const m = fromFlat(e.embeddings.slice(at * e.dim, (at + g.length) * e.dim), e.dim, 'prompt embeddings');
+      at += g.length;
+      return m;
+    });
+  };
+  const positive = await embedGroups(prompts.positive);
+  const negative = o.multilabel ? await embedGroups(prompts.negative!) : undefined;
+  return buildZeroShotClassifier(labels, positive, negative);
+}
+
+/**
+ * The model's own scoring (softmax with its logit scale, or sigmoid with bias), or CheXzero's
+ * positive/negative pair, which its evaluation applies to plain cosine similarities (logit scale 1).
+ */
+export function scoringFor(model: ClipModel, multilabel: boolean, logitScale?: number): Scoring {
+  if (multilabel) return { kind: 'pos-neg', logitScale: logitScale ?? 1 };
+  const s = model.meta.score;
+  return s.kind === 'softmax' ? { kind: 'softmax', logitScale: logitScale ?? s.logitScale } : { kind: 'sigmoid', logitScale: logitScale ?? s.logitScale, logitBias: s.logitBias };
+}
+
+/** Embed rasters and score them against a classifier. */
+export async function classifyRasters(model: ClipModel, rasters: Raster[], classifier: ZeroShotClassifier, scoring: Scoring, batchSize = 8): Promise<ZeroShotResult> {
+  const e = await model.embedRasters(rasters, { normalize: true, batchSize });
+  return classifyZeroShot(fromFlat(e.embeddings, e.dim, 'image embeddings'), classifier, scoring);
+}
