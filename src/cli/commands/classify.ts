@@ -2,8 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import {
-  buildClassifier, classifyRasters, classifyZeroShot, ConfigError, csvField, fromFlat, getLabelSet, LinearProbe, scoringFor, softmaxRows,
-  TipAdapter, type Matrix,
+  buildClassifier, classifyRasters, ConfigError, csvField, fromFlat, getLabelSet, loadFewShot, scoringFor, type Matrix,
 } from '../../index.ts';
 import { INPUT_HELP, loadImages, type ImageInputOptions } from '../images.ts';
 import { collect, Failures, loadModel, MODEL_HELP, progress, type ModelOptions } from '../shared.ts';
@@ -59,21 +58,10 @@ Examples:
       let probs: Matrix;
       const bar = progress(images.length, 'classifying');
       if (opts.probe) {
-        const saved = JSON.parse(await readFile(opts.probe, 'utf8')) as { kind?: string; prompts?: { templates?: string[]; templateSet?: string } };
+        const clf = await loadFewShot(model, JSON.parse(await readFile(opts.probe, 'utf8')));
         const e = await model.embedRasters(images.map((i) => i.raster), { normalize: true, batchSize: bs });
-        const features = fromFlat(e.embeddings, e.dim);
-        if (saved.kind === 'tip-adapter') {
-          // Tip-Adapter adds its cache logits to the zero-shot logits of the same classes
-          const adapter = TipAdapter.fromJSON(saved as never);
-          labels = [...adapter.classes];
-          const zs = buildClassifier(model, { labels, templates: saved.prompts?.templates, templateSet: saved.prompts?.templateSet });
-          const zsLogits = classifyZeroShot(features, await zs, scoringFor(model, false)).logits;
-          probs = softmaxRows(adapter.logits(features, zsLogits));
-        } else {
-          const probe = LinearProbe.fromJSON(saved as never);
-          labels = [...probe.classes];
-          probs = probe.predictProba(features);
-        }
+        labels = clf.classes;
+        probs = await clf.predictProba(fromFlat(e.embeddings, e.dim));
         bar.tick(images.length);
       } else {
         labels = opts.labelSet ? [...getLabelSet(opts.labelSet)] : (opts.labels ?? '').split(',');

@@ -9,4 +9,5 @@ export const commands: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./tokenize.ts'),
   () => import('./info.ts'),
   () => import('./classify.ts'),
+  () => import('./probe.ts'),
 ];
