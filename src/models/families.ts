@@ -4,9 +4,10 @@ import type { Family } from './family.ts';
 import { hfClipFamily } from './hf-clip-family.ts';
 import { openClipFamily } from './open-clip-family.ts';
 import { siglipFamily } from './siglip-family.ts';
+import { timmHfFamily } from './timm-hf-family.ts';
 import type { ResolvedSource } from './source.ts';
 
-export const FAMILIES: Family[] = [openClipFamily, hfClipFamily, siglipFamily];
+export const FAMILIES: Family[] = [openClipFamily, hfClipFamily, siglipFamily, timmHfFamily];
 
 export function familyFor(src: ResolvedSource): Family {
   const f = FAMILIES.find((x) => x.matches(src));

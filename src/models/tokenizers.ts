@@ -1,10 +1,11 @@
 // The tokenizer a model's TextSpec names, loaded from the package (CLIP BPE) or the model's folder.
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ConfigError, UnsupportedError } from '../errors.ts';
 import { ClipTokenizer } from '../text/clip-bpe.ts';
 import { SentencePieceModel } from '../text/sentencepiece.ts';
 import { SiglipTokenizer } from '../text/siglip-tokenizer.ts';
+import { WordPieceTokenizer } from '../text/wordpiece.ts';
 import type { TextSpec, TextTokenizer } from './family.ts';
 import type { ResolvedSource } from './source.ts';
 
@@ -47,7 +48,15 @@ export async function loadTokenizer(spec: TextSpec, src?: ResolvedSource): Promi
       const specials = [t.unkToken, ...[t.eosId, spec.padId].map((id) => spm.pieces[id]!.piece)];
       return new SiglipTokenizer(spm, { eosId: t.eosId, padId: spec.padId, unkToken: t.unkToken, lowercase: t.lowercase, specialTokens: specials });
     }
+    case 'wordpiece': {
+      // vocab.txt / tokenizer.json beside the weights (an open_clip hub folder) or in the transformers folder
+      const dir = src?.hf?.dir ?? (src?.format === 'open_clip' ? dirname(src.weightsFile) : undefined);
+      if (!dir) throw new ConfigError(`the WordPiece vocabulary '${t.vocabFile}' is read from the model's folder, and this source has none`);
+      const wp = await WordPieceTokenizer.load(join(dir, t.vocabFile), { lowercase: t.lowercase });
+      if (wp.padId !== spec.padId) throw new ConfigError(`the vocabulary's [PAD] id is ${wp.padId}, the model pads with ${spec.padId}`, { file: join(dir, t.vocabFile) });
+      return wp;
+    }
     default:
-      throw new UnsupportedError(`tokenizer '${t.kind}' is not available in this build`);
+      throw new UnsupportedError(`tokenizer '${(t as { kind: string }).kind}' is not available in this build`);
   }
 }
