@@ -87,3 +87,4 @@ export { hubProgressBars, formatBytes, type HubProgressBars } from './hub/progre
 // ---- pipeline: a model and a task together
 export { buildClassifier, scoringFor, classifyRasters, resolveTemplates, type PromptOptions } from './pipeline/zero-shot.ts';
 export { fitFewShot, loadFewShot, splitShots, indexLabels, type FewShotModel, type FewShotOptions, type LabelledRaster } from './pipeline/few-shot.ts';
+export { readCorpus, embedCorpus, type CorpusOptions } from './pipeline/report.ts';

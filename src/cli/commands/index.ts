@@ -10,4 +10,5 @@ export const commands: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./info.ts'),
   () => import('./classify.ts'),
   () => import('./probe.ts'),
+  () => import('./report.ts'),
 ];
