@@ -169,3 +169,14 @@ test('biomedclip: an unused BERT pooler is ignored; unknown keys, wrong sizes an
   const noVocab = variant((d) => rmSync(join(d, 'vocab.txt')));
   assert.throws(() => buildGraphs(resolveSync(noVocab), sd), (e: Error) => e instanceof ConfigError && /vocab\.txt or tokenizer\.json/.test(e.message));
 });
+
+test('biomedclip: open_clip ViT + BERT (the UniMed-CLIP layout) agrees with the reference', async () => {
+  const model = await ClipModel.load(join(HERE, 'tiny-native-vision'), { threads: 1 });
+  assert.equal(model.meta.family, 'open_clip_custom_text');
+  assert.equal((model.meta.architecture.vision as any).tower, 'open_clip');
+  const img = await model.embedPixels(Float32Array.from(ref.pixel_values), ref.pixel_values_shape[0]);
+  const e1 = maxRelError(img.embeddings, ref.native_vision.image_features, E);
+  const e2 = maxRelError((await model.embedTexts(ref.texts)).embeddings, ref.native_vision.text_features, E);
+  assert.ok(e1 < 1e-4 && e2 < 1e-4, `image ${e1}, text ${e2}`);
+  await model.release();
+});
