@@ -88,3 +88,4 @@ export { hubProgressBars, formatBytes, type HubProgressBars } from './hub/progre
 export { buildClassifier, scoringFor, classifyRasters, resolveTemplates, type PromptOptions } from './pipeline/zero-shot.ts';
 export { fitFewShot, loadFewShot, splitShots, indexLabels, type FewShotModel, type FewShotOptions, type LabelledRaster } from './pipeline/few-shot.ts';
 export { readCorpus, embedCorpus, type CorpusOptions } from './pipeline/report.ts';
+export { heatmaps, REFERENCE_PROMPTS, type Heatmap, type HeatmapResult } from './pipeline/heatmap.ts';

@@ -11,4 +11,5 @@ export const commands: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./classify.ts'),
   () => import('./probe.ts'),
   () => import('./report.ts'),
+  () => import('./heatmap.ts'),
 ];
