@@ -35,7 +35,7 @@ test('heatmap writes a PNG overlay and a [H, W] map per prompt; prompts get diff
   const r = spawnSync(process.execPath, [join(ROOT, 'bin/clipmed.js'), 'heatmap', xray, '--model', model, '-t', 'right lower lobe pneumonia', '-t', 'heart', '-o', dir, '--npy', '--json'], {
     encoding: 'utf8', env: { ...process.env, CLIPMED_CACHE: cache },
   });
-  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.equal(out.heatmaps.length, 2);
   const maps = out.heatmaps.map((h: { npy: string }) => readNpy(readFileSync(h.npy), h.npy));
@@ -57,7 +57,7 @@ test('a single prompt is compared against neutral reference prompts', () => {
   const r = spawnSync(process.execPath, [join(ROOT, 'bin/clipmed.js'), 'heatmap', xray, '--model', model, '-t', 'pneumonia', '-o', dir, '--json'], {
     encoding: 'utf8', env: { ...process.env, CLIPMED_CACHE: cache },
   });
-  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.equal(out.heatmaps.length, 1);
   assert.equal(out.heatmaps[0].flat, false);
