@@ -1,0 +1,229 @@
+// The pretrained medical vision-language models clipmed knows by name, as data: where the weights are, which
+// architecture family builds them, how their authors preprocess and score, the prompt templates, licence,
+// gating, size and paper. Facts come from the hub pages, model cards and repositories named in each entry;
+// those that could not be confirmed carry `unverified: true` with a note saying which.
+import { ConfigError } from '../errors.ts';
+import type { TemplateSetName } from '../tasks/templates.ts';
+
+/** The architecture family that builds a model (src/models/families.ts), or one clipmed does not build yet. */
+export type PretrainedFamily = 'open_clip' | 'hf_clip' | 'siglip' | 'open_clip_custom_text' | 'conch';
+
+/** One step of a published preprocessing protocol that differs from the checkpoint's own config. */
+export type PreprocessStep =
+  | { op: 'grayscale'; method: string }
+  | { op: 'resize'; target: 'longest-side' | 'shortest-side' | 'square'; size: number; interpolation: 'bicubic' | 'bilinear' | 'lanczos'; antialias: boolean; note?: string }
+  | { op: 'pad'; size: number; value: number; placement: string }
+  | { op: 'repeat-channels'; channels: 3 }
+  | { op: 'normalize'; mean: number; std: number; scale: '0-255' | '0-1' };
+
+export interface PretrainedSpec {
+  title: string;
+  family: PretrainedFamily;
+  /** whether this clipmed build constructs the family */
+  supported: boolean;
+  /** Hugging Face hub repository and the files a local copy needs, or a manual download */
+  source:
+    | { kind: 'hub'; repo: string; files: string[] }
+    | { kind: 'manual'; url: string; files: string[]; note: string };
+  /** the authors' published preprocessing, where it differs from what the checkpoint's config says */
+  preprocess?: { protocol: string; source: string; steps: PreprocessStep[] };
+  /** softmax over classes (CLIP), per-class sigmoid (SigLIP), or softmax over a positive/negative prompt pair (CheXzero) */
+  scoring: 'softmax' | 'sigmoid' | 'positive-negative-pair';
+  /** a template set name in src/tasks/templates.ts */
+  templates: TemplateSetName;
+  license: string;
+  /** the hub asks for accepted terms or approval before download */
+  gated: boolean;
+  /** approximate download size of the weights, MB */
+  sizeMB: number;
+  paper: string;
+  /** a fact above could not be confirmed from a primary source; `note` says which */
+  unverified?: true;
+  note?: string;
+}
+
+/** The CheXzero preprocessing (rajpurkarlab/CheXzero data_process.py `preprocess`, zero_shot.py transforms). */
+const CHEXZERO_PREPROCESS: NonNullable<PretrainedSpec['preprocess']> = {
+  protocol: 'chexzero',
+  source: 'rajpurkarlab/CheXzero data_process.py (preprocess, img_to_hdf5) and zero_shot.py (Normalize, Resize)',
+  steps: [
+    { op: 'grayscale', method: "PIL 'L' (ITU-R 601-2 luma), as pasting the RGB image onto an 'L' canvas converts it" },
+    { op: 'resize', target: 'longest-side', size: 320, interpolation: 'lanczos', antialias: true, note: 'PIL Image.ANTIALIAS; the new size is int(side * 320 / longest), rounded down' },
+    { op: 'pad', size: 320, value: 0, placement: 'centred: offset ((320 - w) // 2, (320 - h) // 2)' },
+    { op: 'repeat-channels', channels: 3 },
+    { op: 'normalize', mean: 101.48761, std: 83.43944, scale: '0-255' },
+    { op: 'resize', target: 'square', size: 224, interpolation: 'bicubic', antialias: false, note: 'torchvision Resize on the normalised float tensor' },
+  ],
+};
+
+export const PRETRAINED = {
+  biomedclip: {
+    title: 'BiomedCLIP (PubMedBERT-256, ViT-B/16)',
+    family: 'open_clip_custom_text',
+    supported: true,
+    source: {
+      kind: 'hub',
+      repo: 'microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224',
+      files: ['open_clip_config.json', 'open_clip_pytorch_model.bin', 'vocab.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'],
+    },
+    scoring: 'softmax',
+    templates: 'biomedclip',
+    license: 'MIT',
+    gated: false,
+    sizeMB: 784,
+    paper: 'Zhang et al. 2023, "Large-Scale Domain-Specific Pretraining for Biomedical Vision-Language Processing", arXiv:2303.00915 (NEJM AI 2024: "A Multimodal Biomedical Foundation Model Trained from Fifteen Million Image-Text Pairs")',
+    note: 'The model card limits use to research ("any deployed use case ... is currently out of scope").',
+  },
+  pubmedclip: {
+    title: 'PubMedCLIP (ViT-B/32)',
+    family: 'hf_clip',
+    supported: true,
+    source: { kind: 'hub', repo: 'flaviagiammarino/pubmed-clip-vit-base-patch32', files: ['config.json', 'preprocessor_config.json', 'pytorch_model.bin', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt'] },
+    scoring: 'softmax',
+    templates: 'clip-medical',
+    license: 'MIT',
+    gated: false,
+    sizeMB: 605,
+    paper: 'Eslami, de Melo, Meinel 2023, "PubMedCLIP: How Much Does CLIP Benefit Visual Question Answering in the Medical Domain?", Findings of EACL 2023',
+    unverified: true,
+    note: 'The file list is the usual transformers CLIP layout, not read from the repository.',
+  },
+  plip: {
+    title: 'PLIP (pathology, ViT-B/32)',
+    family: 'hf_clip',
+    supported: true,
+    source: { kind: 'hub', repo: 'vinid/plip', files: ['config.json', 'preprocessor_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'] },
+    scoring: 'softmax',
+    templates: 'plip',
+    license: 'not stated on the hub page; see the model card',
+    gated: false,
+    sizeMB: 605,
+    paper: 'Huang et al. 2023, "A visual-language foundation model for pathology image analysis using medical Twitter", Nature Medicine 29:2307-2316',
+    unverified: true,
+    note: 'Licence unconfirmed (the hub page shows none); pytorch_model.bin is also there.',
+  },
+  chexzero: {
+    title: 'CheXzero (chest X-ray, ViT-B/32, OpenAI layout)',
+    family: 'open_clip',
+    supported: true,
+    source: {
+      kind: 'manual',
+      url: 'https://drive.google.com/drive/folders/1makFLiEMbSleYltaRxw81aBhEDMpVwno',
+      files: ['best_64_5e-05_original_20000_0.864.pt'],
+      note: 'Google Drive folder linked from the rajpurkarlab/CheXzero README; it holds the ensemble of checkpoints (OpenAI-format state dicts, context length 77). Download one or more .pt files by hand and pass the file path as the model.',
+    },
+    preprocess: CHEXZERO_PREPROCESS,
+    scoring: 'positive-negative-pair',
+    templates: 'chexzero',
+    license: 'MIT per the README; the LICENSE file says Apache-2.0 with the Commons Clause',
+    gated: false,
+    sizeMB: 338,
+    paper: 'Tiu et al. 2022, "Expert-level detection of pathologies from unannotated chest X-ray images via self-supervised learning", Nature Biomedical Engineering 6:1399-1406',
+    unverified: true,
+    note: 'Checkpoint file name and size from third-party download scripts, not the Drive folder itself; the two licence statements disagree.',
+  },
+  'quiltnet-b-32': {
+    title: 'QuiltNet-B-32 (histopathology)',
+    family: 'open_clip',
+    supported: true,
+    source: { kind: 'hub', repo: 'wisdomik/QuiltNet-B-32', files: ['open_clip_config.json', 'open_clip_pytorch_model.bin'] },
+    scoring: 'softmax',
+    templates: 'quiltnet',
+    license: 'MIT',
+    gated: false,
+    sizeMB: 605,
+    paper: 'Ikezogwo et al. 2023, "Quilt-1M: One Million Image-Text Pairs for Histopathology", NeurIPS 2023 Datasets and Benchmarks',
+    unverified: true,
+    note: 'Size and gating unconfirmed.',
+  },
+  'quiltnet-b-16': {
+    title: 'QuiltNet-B-16 (histopathology)',
+    family: 'open_clip',
+    supported: true,
+    source: { kind: 'hub', repo: 'wisdomik/QuiltNet-B-16', files: ['open_clip_config.json', 'open_clip_pytorch_model.bin'] },
+    scoring: 'softmax',
+    templates: 'quiltnet',
+    license: 'MIT',
+    gated: false,
+    sizeMB: 599,
+    paper: 'Ikezogwo et al. 2023, "Quilt-1M: One Million Image-Text Pairs for Histopathology", NeurIPS 2023 Datasets and Benchmarks',
+    unverified: true,
+    note: 'Gating unconfirmed.',
+  },
+  'quiltnet-b-16-pmb': {
+    title: 'QuiltNet-B-16-PMB (histopathology, timm ViT-B/16 + PubMedBERT, context 256)',
+    family: 'open_clip_custom_text',
+    supported: true,
+    source: { kind: 'hub', repo: 'wisdomik/QuiltNet-B-16-PMB', files: ['open_clip_config.json', 'open_clip_pytorch_model.bin', 'vocab.txt'] },
+    scoring: 'softmax',
+    templates: 'quiltnet',
+    license: 'MIT',
+    gated: false,
+    sizeMB: 784,
+    paper: 'Ikezogwo et al. 2023, "Quilt-1M: One Million Image-Text Pairs for Histopathology", NeurIPS 2023 Datasets and Benchmarks',
+    unverified: true,
+    note: 'Only the repository is confirmed; licence, files (whether vocab.txt is in the repository rather than only in the BERT repository), size and gating are assumed from QuiltNet-B-16 and BiomedCLIP.',
+  },
+  'unimed-clip-b-16': {
+    title: 'UniMed-CLIP (open_clip ViT-B/16 QuickGELU + BiomedBERT-base)',
+    family: 'open_clip_custom_text',
+    supported: true,
+    source: { kind: 'hub', repo: 'UzairK/unimed-clip-vit-b16', files: ['unimed_clip_vit_b16.pt'] },
+    scoring: 'softmax',
+    templates: 'clip-medical',
+    license: 'CC-BY-NC-4.0',
+    gated: false,
+    sizeMB: 600,
+    paper: 'Khattak et al. 2024, "UniMed-CLIP: Towards a Unified Image-Text Pretraining Paradigm for Diverse Medical Imaging Modalities", arXiv:2412.10372',
+    unverified: true,
+    note: 'A training checkpoint of the authors\' open_clip fork (ViT-B-16-quickgelu + microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract), not an open_clip hub folder: clipmed needs it beside an open_clip_config.json and the BERT vocab.txt. Size, key layout, context length and normalisation constants unconfirmed.',
+  },
+  'medsiglip-448': {
+    title: 'MedSigLIP-448',
+    family: 'siglip',
+    supported: true,
+    source: { kind: 'hub', repo: 'google/medsiglip-448', files: ['config.json', 'preprocessor_config.json', 'model.safetensors', 'tokenizer_config.json', 'special_tokens_map.json', 'spiece.model'] },
+    scoring: 'sigmoid',
+    templates: 'clip-medical',
+    license: 'Health AI Developer Foundations terms of use',
+    gated: true,
+    sizeMB: 3500,
+    paper: 'Sellergren et al. 2025, "MedGemma Technical Report", arXiv:2507.05201 (MedSigLIP: 400M-parameter vision and text encoders, 448 px, 64 text tokens)',
+    unverified: true,
+    note: 'File list, size (about 0.9B parameters in float32) and the report\'s arXiv number unconfirmed; the model card confirms the 400M + 400M towers, 448 px, 64 tokens and the terms of use.',
+  },
+  conch: {
+    title: 'CONCH (pathology, CoCa ViT-B/16)',
+    family: 'conch',
+    supported: false,
+    source: { kind: 'hub', repo: 'MahmoodLab/CONCH', files: ['pytorch_model.bin'] },
+    scoring: 'softmax',
+    templates: 'conch',
+    license: 'CC-BY-NC-ND-4.0',
+    gated: true,
+    sizeMB: 1600,
+    paper: 'Lu et al. 2024, "A visual-language foundation model for computational pathology", Nature Medicine 30:863-874',
+    unverified: true,
+    note: 'Access is granted per request on the hub. CONCH is a CoCa model, which this build does not construct. File name and size unconfirmed.',
+  },
+} as const satisfies Record<string, PretrainedSpec>;
+
+export type PretrainedName = keyof typeof PRETRAINED;
+
+/**
+ * Every registered name, in registry order.
+ * @example listModels()[0] // 'biomedclip'
+ */
+export function listModels(): PretrainedName[] {
+  return Object.keys(PRETRAINED) as PretrainedName[];
+}
+
+/**
+ * The spec of a registered name; an unknown name is a ConfigError listing the known ones.
+ * @example getSpec('chexzero').scoring // 'positive-negative-pair'
+ */
+export function getSpec(name: string): PretrainedSpec {
+  const s = (PRETRAINED as Record<string, PretrainedSpec>)[name];
+  if (!s) throw new ConfigError(`pretrained model '${name}': unknown; expected one of ${listModels().join(', ')}`);
+  return s;
+}
