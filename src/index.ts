@@ -89,3 +89,4 @@ export { buildClassifier, scoringFor, classifyRasters, resolveTemplates, type Pr
 export { fitFewShot, loadFewShot, splitShots, indexLabels, type FewShotModel, type FewShotOptions, type LabelledRaster } from './pipeline/few-shot.ts';
 export { readCorpus, embedCorpus, type CorpusOptions } from './pipeline/report.ts';
 export { heatmaps, REFERENCE_PROMPTS, type Heatmap, type HeatmapResult } from './pipeline/heatmap.ts';
+export { evaluateClassification, type ClassificationEvaluation } from './eval/classification.ts';

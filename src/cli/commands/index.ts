@@ -12,4 +12,5 @@ export const commands: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./probe.ts'),
   () => import('./report.ts'),
   () => import('./heatmap.ts'),
+  () => import('./eval.ts'),
 ];

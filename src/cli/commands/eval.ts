@@ -1,0 +1,108 @@
+// clipmed eval: zero-shot (or saved probe) classification of a labelled manifest, with the metrics papers
+// report, as JSON and as a self-contained HTML report.
+import { readFile, writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import {
+  buildClassifier, classifyRasters, ConfigError, evaluateClassification, fromFlat, loadFewShot, readManifest, renderEvalReport, scoringFor, type Matrix,
+} from '../../index.ts';
+import { loadImages } from '../images.ts';
+import { collect, Failures, loadModel, MODEL_HELP, progress, type ModelOptions } from '../shared.ts';
+
+interface EvalOptions extends ModelOptions {
+  manifest: string;
+  split?: string;
+  labelColumn: string;
+  labels?: string;
+  template: string[];
+  templateSet?: string;
+  probe?: string;
+  window?: string;
+  resamples: string;
+  seed: string;
+  html?: string;
+  json?: boolean;
+  batchSize: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('eval')
+    .description('evaluate classification on a labelled manifest: AUROC with bootstrap CIs, accuracy, balanced accuracy, macro F1, MCC, ECE')
+    .requiredOption('-m, --model <source>', MODEL_HELP)
+    .requiredOption('--manifest <file.csv>', 'labelled CSV (image column, label column, optional split column)')
+    .option('--split <name>', 'only rows of this split')
+    .option('--label-column <name>', 'the label column', 'label')
+    .option('-l, --labels <a,b,c>', 'class names as they appear in the label column (default: the values found, sorted)')
+    .option('-T, --template <template>', 'prompt template with {} for the label; repeatable', collect, [])
+    .option('--template-set <name>', 'a named template set')
+    .option('--probe <file.json>', 'evaluate a saved linear probe or Tip-Adapter instead of zero-shot prompts')
+    .option('--window <preset|C,W>', 'display window for DICOM/NIfTI/16-bit inputs')
+    .option('--resamples <n>', 'bootstrap resamples for the AUROC confidence intervals', '1000')
+    .option('--seed <n>', 'bootstrap seed', '0')
+    .option('--html <file.html>', 'write a self-contained HTML report (ROC curves, reliability diagram)')
+    .option('--json', 'print the evaluation as JSON')
+    .option('--batch-size <n>', 'images per forward pass', '8')
+    .option('--threads <n>', 'CPU threads (default: all cores)')
+    .addHelpText('after', `
+Example:
+  clipmed eval --model biomedclip --manifest ../shared/data/pneumonia-cxr/manifest.csv --split test \\
+    -T "a chest x-ray showing {}" --html pneumonia-report.html`)
+    .action(async (opts: EvalOptions) => {
+      const failures = new Failures();
+      const manifest = await readManifest(opts.manifest, { split: opts.split, labelColumn: opts.labelColumn });
+      const found = [...new Set(manifest.rows.map((r) => r.label ?? ''))].sort();
+      const classes = opts.labels ? opts.labels.split(',').map((s) => s.trim()) : found;
+      const unknown = found.filter((l) => !classes.includes(l));
+      if (unknown.length) throw new ConfigError(`labels ${JSON.stringify(unknown)} in column '${opts.labelColumn}' are not among the classes ${JSON.stringify(classes)}`, { file: opts.manifest });
+      const model = await loadModel(opts);
+      const { images } = await loadImages([], { manifest: opts.manifest, split: opts.split, labelColumn: opts.labelColumn, window: opts.window }, failures);
+      if (images.length === 0) throw new ConfigError('no readable images in the manifest', { file: opts.manifest });
+      const truth = images.map((i) => classes.indexOf(i.label!));
+      const bs = Math.max(1, Number(opts.batchSize));
+      const bar = progress(images.length, 'evaluating');
+      let probs: Matrix;
+      if (opts.probe) {
+        const clf = await loadFewShot(model, JSON.parse(await readFile(opts.probe, 'utf8')));
+        if (clf.classes.join('\n') !== classes.join('\n')) throw new ConfigError(`the probe's classes ${JSON.stringify(clf.classes)} differ from ${JSON.stringify(classes)}`, { file: opts.probe });
+        const e = await model.embedRasters(images.map((i) => i.raster), { normalize: true, batchSize: bs });
+        probs = await clf.predictProba(fromFlat(e.embeddings, e.dim));
+        bar.tick(images.length);
+      } else {
+        const classifier = await buildClassifier(model, { labels: classes, templates: opts.template, templateSet: opts.templateSet });
+        const scoring = scoringFor(model, false);
+        const data = new Float32Array(images.length * classes.length);
+        for (let i = 0; i < images.length; i += bs) {
+          const batch = images.slice(i, i + bs);
+          data.set((await classifyRasters(model, batch.map((b) => b.raster), classifier, scoring, bs)).probs.data, i * classes.length);
+          bar.tick(batch.length);
+        }
+        probs = { rows: images.length, cols: classes.length, data };
+      }
+      bar.stop();
+      const ev = evaluateClassification(probs, truth, classes, { resamples: Number(opts.resamples), seed: Number(opts.seed) });
+      const result = { model: model.source.name, manifest: opts.manifest, split: opts.split ?? null, n: ev.n, classes, metrics: ev.metrics, auroc: ev.auroc, skipped: failures.items };
+      if (opts.html) {
+        const metrics = [
+          ...Object.entries(ev.metrics).map(([name, value]) => ({ name, value })),
+          { name: 'macro AUROC', value: ev.auroc.macro.auroc, note: `95% CI ${ev.auroc.macro.lo.toFixed(3)}-${ev.auroc.macro.hi.toFixed(3)}, ${ev.auroc.resamples} bootstrap resamples` },
+        ];
+        await writeFile(opts.html, renderEvalReport({
+          title: `clipmed evaluation: ${model.source.name}`,
+          subtitle: `${ev.n} images from ${opts.manifest}${opts.split ? ` (split ${opts.split})` : ''}, ${opts.probe ? `probe ${opts.probe}` : 'zero-shot'}, ${new Date().toISOString().slice(0, 10)}`,
+          metrics, auroc: ev.auroc, roc: ev.roc, reliability: ev.reliability,
+        }));
+      }
+      if (opts.json) console.log(JSON.stringify(result));
+      else {
+        console.log(`${ev.n} images, classes ${classes.join(', ')}`);
+        for (const [k, v] of Object.entries(ev.metrics)) console.log(`  ${k.padEnd(18)} ${v.toFixed(4)}`);
+        ev.auroc.classes.forEach((c, j) => {
+          const a = ev.auroc.perClass[j]!;
+          console.log(`  AUROC ${c.padEnd(12)} ${a.auroc.toFixed(4)} (95% CI ${a.lo.toFixed(4)}-${a.hi.toFixed(4)})`);
+        });
+        if (opts.html) console.log(`  report written to ${opts.html}`);
+      }
+      failures.report();
+      await model.release();
+    });
+}
