@@ -8,9 +8,11 @@ export const commands: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./embed.ts'),
   () => import('./tokenize.ts'),
   () => import('./info.ts'),
+  () => import('./models.ts'),
   () => import('./classify.ts'),
   () => import('./probe.ts'),
   () => import('./report.ts'),
   () => import('./heatmap.ts'),
   () => import('./eval.ts'),
+  () => import('./explain.ts'),
 ];

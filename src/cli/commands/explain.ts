@@ -1,0 +1,63 @@
+// clipmed explain: explainable zero-shot diagnosis after Xplainer: each disease scored through observable
+// descriptors, with the descriptors that carried the decision.
+import type { Command } from 'commander';
+import { CXR_DESCRIPTORS, explainZeroShot, getCxrDescriptors, xplainerPrompts, type DescriptorEmbeddings } from '../../index.ts';
+import { INPUT_HELP, loadImages } from '../images.ts';
+import { Failures, loadModel, MODEL_HELP, type ModelOptions } from '../shared.ts';
+
+interface ExplainOptions extends ModelOptions {
+  diseases: string;
+  logitScale?: string;
+  window?: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('explain')
+    .description('explainable zero-shot diagnosis (Xplainer): per-descriptor probabilities and the diagnosis as their geometric mean')
+    .argument('<inputs...>', INPUT_HELP)
+    .requiredOption('-m, --model <source>', MODEL_HELP)
+    .option('-d, --diseases <a,b>', `diseases with descriptor sets: ${Object.keys(CXR_DESCRIPTORS).join(', ')}`, Object.keys(CXR_DESCRIPTORS).join(','))
+    .option('--logit-scale <x>', "scale of the cosine similarities before each pair's softmax (default: the model's)")
+    .option('--window <preset|C,W>', 'display window for DICOM/NIfTI/16-bit inputs')
+    .option('--json', 'print {"model", "results": [{"input", "diagnoses": [{"disease", "probability", "descriptors"}]}]}')
+    .action(async (inputs: string[], opts: ExplainOptions) => {
+      const diseases = opts.diseases.split(',').map((d) => d.trim());
+      const sets = diseases.map((d) => ({ disease: d, prompts: xplainerPrompts(d, getCxrDescriptors(d)) }));
+      const failures = new Failures();
+      const model = await loadModel(opts);
+      const flat = sets.flatMap((s) => s.prompts.flatMap((p) => [p.positive, p.negative]));
+      const e = await model.embedTexts(flat, { normalize: true });
+      let at = 0;
+      const embedded: DescriptorEmbeddings[] = sets.map((s) => {
+        const pos: Float32Array[] = [];
+        const neg: Float32Array[] = [];
+        for (let k = 0; k < s.prompts.length; k++) {
+          pos.push(e.embeddings.slice(at * e.dim, (at + 1) * e.dim));
+          neg.push(e.embeddings.slice((at + 1) * e.dim, (at + 2) * e.dim));
+          at += 2;
+        }
+        return { disease: s.disease, descriptors: s.prompts.map((p) => p.descriptor), positive: pos, negative: neg };
+      });
+      const scale = opts.logitScale ? Number(opts.logitScale) : model.meta.score.logitScale;
+      const { images } = await loadImages(inputs, opts, failures);
+      const img = await model.embedRasters(images.map((i) => i.raster), { normalize: true });
+      const results = images.map((im, i) => ({
+        input: im.source,
+        diagnoses: explainZeroShot(img.embeddings.subarray(i * img.dim, (i + 1) * img.dim), embedded, scale).sort((a, b) => b.probability - a.probability),
+      }));
+      if (opts.json) console.log(JSON.stringify({ model: model.source.name, results, failures: failures.items }));
+      else {
+        for (const r of results) {
+          console.log(r.input);
+          for (const d of r.diagnoses) {
+            console.log(`  ${d.disease} ${(d.probability * 100).toFixed(1)}%`);
+            for (const x of d.descriptors) console.log(`    ${(x.probability * 100).toFixed(1).padStart(5)}%  ${x.descriptor}`);
+          }
+        }
+      }
+      failures.report();
+      await model.release();
+    });
+}
