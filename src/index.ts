@@ -90,3 +90,7 @@ export { fitFewShot, loadFewShot, splitShots, indexLabels, type FewShotModel, ty
 export { readCorpus, embedCorpus, type CorpusOptions } from './pipeline/report.ts';
 export { heatmaps, REFERENCE_PROMPTS, type Heatmap, type HeatmapResult } from './pipeline/heatmap.ts';
 export { evaluateClassification, type ClassificationEvaluation } from './eval/classification.ts';
+export { WordPieceTokenizer, basicTokenize, type WordPieceOptions } from './text/wordpiece.ts';
+export { timmHfFamily, parseTimmHfConfig, type TimmHfConfig } from './models/timm-hf-family.ts';
+export { PRETRAINED, listModels, getSpec, type PretrainedSpec, type PretrainedName, type PretrainedFamily, type PreprocessStep } from './models/pretrained.ts';
+export { cachedSnapshot } from './models/hub-cache.ts';
