@@ -96,6 +96,8 @@ export async function linkSnapshot(c: RepoCache, commit: string, file: string, e
     await symlink(rel, link);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
+    // Another resolve of the same model (in this process or another) linked it first.
+    if (code === 'EEXIST' && (await readlink(link).catch(() => undefined)) === rel) return link;
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EACCES') throw e;
     onWarning(`the file system refused a symlink (${code}); copied ${target} to ${link}, which uses twice the disk space`);
     await copyFile(target, link);

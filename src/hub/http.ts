@@ -62,9 +62,17 @@ function headersFor(url: URL, settings: HubSettings, extra: Record<string, strin
 export function send(method: 'HEAD' | 'GET', url: URL, ctx: RequestContext, extra: Record<string, string>, timeoutMs: number): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const fn = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = fn(url, { method, headers: headersFor(url, ctx.settings, extra) }, resolve);
+    let response: IncomingMessage | undefined;
+    const req = fn(url, { method, headers: headersFor(url, ctx.settings, extra) }, (res) => {
+      response = res;
+      resolve(res);
+    });
     // An idle timeout (no bytes for timeoutMs), not a total one: a large file may take long but must keep moving.
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no data for ${timeoutMs / 1000} s (HF_HUB_DOWNLOAD_TIMEOUT / HF_HUB_ETAG_TIMEOUT)`)));
+    req.setTimeout(timeoutMs, () => {
+      const err = new Error(`no data for ${timeoutMs / 1000} s (HF_HUB_DOWNLOAD_TIMEOUT / HF_HUB_ETAG_TIMEOUT)`);
+      response?.destroy(err); // the body's reader sees this reason rather than a bare 'aborted'
+      req.destroy(err);
+    });
     req.on('error', (e) => reject(transport(ctx, url.href, e)));
     req.end();
   });

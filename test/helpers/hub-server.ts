@@ -36,8 +36,8 @@ export interface HubRequest {
 export interface HubKnobs {
   /** answer 401 unless `Authorization: Bearer <token>` */
   token?: string;
-  /** the next `times` CDN responses send `bytes` bytes of body, then the connection is dropped */
-  cut?: { bytes: number; times: number };
+  /** the next `times` CDN responses send `bytes` bytes of body, then the connection is dropped (or, with `stall`, left open and silent) */
+  cut?: { bytes: number; times: number; stall?: boolean };
   /** the CDN serves LFS files with one byte changed */
   corrupt?: boolean;
 }
@@ -51,6 +51,8 @@ export interface HubServerOptions {
   lfsAbove?: number;
   /** put the CDN on its own port, i.e. another origin, to check that the token does not follow the redirect */
   separateCdn?: boolean;
+  /** host name the redirects use for a separate CDN (default 127.0.0.1; `localhost` makes it another host) */
+  cdnHost?: string;
 }
 
 export interface HubServer {
@@ -112,7 +114,7 @@ function serveBytes(req: IncomingMessage, res: ServerResponse, body: Buffer, hea
   if (cut && cut.times > 0) {
     cut.times--;
     // Hand the first bytes to the kernel, then close: the client sees a response that ends early.
-    res.write(part.subarray(0, cut.bytes), () => res.socket?.destroy());
+    res.write(part.subarray(0, cut.bytes), () => (cut.stall ? undefined : res.socket?.destroy()));
     return;
   }
   res.end(part);
@@ -180,7 +182,7 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
       record(req, 'cdn');
       cdnHandler(req, res);
     });
-    cdn = await listen(other);
+    cdn = (await listen(other)).replace('127.0.0.1', options.cdnHost ?? '127.0.0.1');
     servers.push(other);
   } else {
     cdn = endpoint;

@@ -66,6 +66,26 @@ describe('hub downloads', () => {
     assert.equal(sha256(readFileSync(join(folder, WEIGHTS))), w.sha256);
   });
 
+  it('gives up on a silent connection after the idle timeout and resumes', async () => {
+    const w = hub.files.get(WEIGHTS)!;
+    hub.knobs.cut = { bytes: 2_000_000, times: 1, stall: true };
+    const folder = await resolveHubSource(spec, { files: OPEN_CLIP_FILES, retries: 1, retryDelayMs: 1, downloadTimeoutMs: 300 });
+    const ranges = hub.requests.filter((r) => r.on === 'cdn' && r.method === 'GET').map((r) => r.range);
+    assert.deepEqual(ranges, [undefined, 'bytes=2000000-']);
+    assert.equal(sha256(readFileSync(join(folder, WEIGHTS))), w.sha256);
+    // without a retry left, the timeout is the error
+    hub.knobs.cut = { bytes: 10, times: 1, stall: true };
+    await assert.rejects(resolveHubSource(`${spec}@${hub.commit}`, { files: ['open_clip_config.json', 'open_clip_pytorch_model.bin'], cacheDir: join(env.home, 'other'), retries: 0, downloadTimeoutMs: 300 }), /stopped after 10 of 7073323 bytes.*no data for 0\.3 s/);
+  });
+
+  it('two resolves at once download each file once', async () => {
+    const [a, b] = await Promise.all([resolveHubSource(spec, { files: OPEN_CLIP_FILES }), resolveHubSource(spec, { files: OPEN_CLIP_FILES })]);
+    assert.equal(a, b);
+    assert.equal(hub.count({ method: 'GET', on: 'cdn' }), 1);
+    assert.equal(hub.count({ method: 'GET', file: 'open_clip_config.json' }), 1);
+    assert.equal(sha256(readFileSync(join(a, WEIGHTS))), hub.files.get(WEIGHTS)!.sha256);
+  });
+
   it('rejects corrupted bytes with both hashes, deletes them and links nothing', async () => {
     const w = hub.files.get(WEIGHTS)!;
     hub.knobs.corrupt = true;
