@@ -6,8 +6,9 @@
 //   <cache>/models--ORG--NAME/snapshots/<commit>/<file>          relative symlink to ../../blobs/<etag>
 //   <cache>/models--ORG--NAME/refs/<revision>                    the commit sha the revision pointed at
 //   <cache>/models--ORG--NAME/.no_exist/<commit>/<file>          empty marker: the file is not in that commit
+//   <cache>/.locks/models--ORG--NAME/<etag>.lock                 huggingface_hub's flock (we add <etag>.clipmed.lock)
 import { copyFile, lstat, mkdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { isCommitSha } from './settings.ts';
 
@@ -32,6 +33,8 @@ export function checkRepoFile(file: string): string {
 export const blobPath = (c: RepoCache, etag: string) => join(c.root, 'blobs', etag);
 export const snapshotDir = (c: RepoCache, commit: string) => join(c.root, 'snapshots', commit);
 export const snapshotFile = (c: RepoCache, commit: string, file: string) => join(snapshotDir(c, commit), ...file.split('/'));
+/** `<cache>/.locks/models--ORG--NAME/<etag>.clipmed.lock`, beside huggingface_hub's own `<etag>.lock` (see lock.ts). */
+export const lockPath = (c: RepoCache, etag: string) => join(dirname(c.root), '.locks', basename(c.root), `${etag}.clipmed.lock`);
 const refPath = (c: RepoCache, revision: string) => join(c.root, 'refs', ...revision.split('/'));
 const noExistPath = (c: RepoCache, commit: string, file: string) => join(c.root, '.no_exist', commit, ...file.split('/'));
 

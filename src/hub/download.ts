@@ -8,7 +8,9 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DecodeError, NetworkError, type ClipmedError } from '../errors.ts';
+import { exists } from './cache.ts';
 import { follow, header, isTransportError, statusError, transportError, type FileMetadata, type RequestContext } from './http.ts';
+import { withFileLock } from './lock.ts';
 import type { HubProgress } from './settings.ts';
 
 export interface DownloadJob {
@@ -16,6 +18,8 @@ export interface DownloadJob {
   meta: FileMetadata;
   /** final path, `blobs/<etag>` */
   blob: string;
+  /** lock file that keeps other processes from downloading the same blob at the same time */
+  lock: string;
   onProgress?: (p: HubProgress) => void;
   onWarning: (message: string) => void;
 }
@@ -41,7 +45,17 @@ async function sizeOf(path: string): Promise<number> {
   }
 }
 
-async function download(job: DownloadJob): Promise<void> {
+function download(job: DownloadJob): Promise<void> {
+  return withFileLock(
+    job.lock,
+    async () => {
+      if (!(await exists(job.blob))) await downloadLocked(job); // else: done by the process we waited for
+    },
+    job.onWarning,
+  );
+}
+
+async function downloadLocked(job: DownloadJob): Promise<void> {
   const { ctx, meta, blob } = job;
   const part = `${blob}.incomplete`;
   const { retries, retryDelayMs } = ctx.settings;

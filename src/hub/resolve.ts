@@ -3,7 +3,7 @@
 // commit and content hash, reuse the blob when the cache has it, else download, verify, and link it into the
 // snapshot; offline (HF_HUB_OFFLINE=1, or the hub unreachable) the answer comes from refs/ and snapshots/ alone.
 import { ConfigError, NetworkError, type ClipmedError } from '../errors.ts';
-import { blobPath, cachedCommit, checkRepoFile, exists, isMarkedMissing, linkSnapshot, markMissing, repoCache, snapshotDir, snapshotFile, writeRef, type RepoCache } from './cache.ts';
+import { blobPath, lockPath, cachedCommit, checkRepoFile, exists, isMarkedMissing, linkSnapshot, markMissing, repoCache, snapshotDir, snapshotFile, writeRef, type RepoCache } from './cache.ts';
 import { downloadBlob } from './download.ts';
 import { fileMetadata, isMissingFile, isTransportError, type RequestContext } from './http.ts';
 import { hubSettings, isCommitSha, modelPage, parseHubSpec, resolveUrl, type HubProgress, type HubSettings, type HubSettingsOptions, type HubSpec } from './settings.ts';
@@ -116,7 +116,7 @@ async function online(run: Run): Promise<HubSnapshot> {
         await writeRef(cache, spec.revision, commit);
       }
       const blob = blobPath(cache, meta.etag);
-      if (!(await exists(blob))) await downloadBlob({ ctx, meta, blob, onProgress: run.onProgress, onWarning: run.onWarning });
+      if (!(await exists(blob))) await downloadBlob({ ctx, meta, blob, lock: lockPath(cache, meta.etag), onProgress: run.onProgress, onWarning: run.onWarning });
       await linkSnapshot(cache, commit, file, meta.etag, run.onWarning);
       taken = file;
       break;
