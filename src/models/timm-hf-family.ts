@@ -21,6 +21,18 @@ type Json = Record<string, unknown>;
 
 const POOLERS: HfPooler[] = ['cls_last_hidden_state_pooler', 'cls_pooler', 'mean_pooler'];
 const PROJS: HfProj[] = ['mlp', 'linear'];
+// The config fields this family reads or knows to be training-only (drop rates, pretrained-init flags);
+// anything else is an error rather than silently ignored.
+const MODEL_KEYS = ['embed_dim', 'vision_cfg', 'text_cfg', 'quick_gelu', 'custom_text', 'init_logit_scale'];
+const TIMM_VISION_KEYS = ['timm_model_name', 'timm_model_pretrained', 'timm_pool', 'timm_proj', 'timm_proj_bias', 'timm_drop', 'timm_drop_path', 'patch_dropout', 'image_size', 'width', 'layers', 'head_width', 'patch_size'];
+// vocab_size: open_clip takes an HF tower's vocabulary from its own config; the weights give it here
+const TEXT_KEYS = ['hf_model_name', 'hf_tokenizer_name', 'hf_proj_type', 'proj', 'hf_pooler_type', 'pooler_type', 'context_length', 'hf_model_pretrained', 'width', 'heads', 'layers', 'vocab_size'];
+
+function checkKeys(o: Json, known: string[], where: string, file: string): void {
+  const unknown = Object.keys(o).filter((k) => !known.includes(k));
+  if (unknown.length) throw new UnsupportedError(`${where}: field(s) ${unknown.join(', ')} not supported for an open_clip model with a Hugging Face text tower (known: ${known.join(', ')})`, { file });
+}
+
 /** The tokenizer files looked for in the model folder, in order (BiomedCLIP's hub repository has both). */
 const VOCAB_FILES = ['vocab.txt', 'tokenizer.json'];
 
@@ -59,9 +71,12 @@ export function parseTimmHfConfig(cfg: Json, sd: StateDict, file: string): TimmH
   const t = (cfg.text_cfg ?? {}) as Json;
   const hfName = t.hf_model_name;
   if (typeof hfName !== 'string') throw new ConfigError('text_cfg.hf_model_name is missing', { file });
+  checkKeys(cfg, MODEL_KEYS, 'model_cfg', file);
+  checkKeys(t, TEXT_KEYS, 'text_cfg', file);
 
   let vision: TimmHfConfig['vision'];
   if (typeof v.timm_model_name === 'string') {
+    checkKeys(v, TIMM_VISION_KEYS, 'vision_cfg', file);
     const pool = v.timm_pool ?? 'avg'; // CLIPVisionCfg's default
     // '' leaves the ViT's own global_pool, 'token'; 'token' names it
     if (pool !== '' && pool !== 'token') throw new UnsupportedError(`vision_cfg.timm_pool '${String(pool)}': supported are '' and 'token' (class token pooling)`, { file });

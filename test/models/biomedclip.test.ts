@@ -163,6 +163,8 @@ test('biomedclip: an unused BERT pooler is ignored; unknown keys, wrong sizes an
   assert.throws(() => buildGraphs(resolveSync(timm), sd), UnsupportedError);
   const avg = variant((d) => editConfig(d, (c) => { c.model_cfg.vision_cfg.timm_pool = 'avg'; }));
   assert.throws(() => buildGraphs(resolveSync(avg), sd), /timm_pool 'avg'/);
+  const kw = variant((d) => editConfig(d, (c) => { c.model_cfg.text_cfg.tokenizer_kwargs = { clean: 'canonicalize' }; }));
+  assert.throws(() => buildGraphs(resolveSync(kw), sd), /text_cfg: field\(s\) tokenizer_kwargs not supported/);
   const long = variant((d) => editConfig(d, (c) => { c.model_cfg.text_cfg.context_length = 256; }));
   assert.throws(() => buildGraphs(resolveSync(long), sd), /context_length 256 exceeds the BERT's 40 positions/);
 
