@@ -94,3 +94,4 @@ export { WordPieceTokenizer, basicTokenize, type WordPieceOptions } from './text
 export { timmHfFamily, parseTimmHfConfig, type TimmHfConfig } from './models/timm-hf-family.ts';
 export { PRETRAINED, listModels, getSpec, type PretrainedSpec, type PretrainedName, type PretrainedFamily, type PreprocessStep } from './models/pretrained.ts';
 export { cachedSnapshot } from './models/hub-cache.ts';
+export { runProtocol, runProtocolBatch, getProtocol, PROTOCOLS, type ProtocolStep, type ProtocolName } from './image/protocol.ts';

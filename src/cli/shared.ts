@@ -5,13 +5,17 @@ import { ClipModel } from '../index.ts';
 export interface ModelOptions {
   model: string;
   threads?: string;
+  protocol?: string;
 }
+
+export const PROTOCOL_HELP = "a published preprocessing protocol instead of the checkpoint's own: chexzero (longest side to 320, pad, normalise on 0-255, bicubic to 224)";
 
 export const MODEL_HELP = 'model source: a folder in the open_clip hub layout (open_clip_config.json + weights), or an OpenAI-format state dict (.pt/.bin/.safetensors)';
 
 export async function loadModel(opts: ModelOptions): Promise<ClipModel> {
   return ClipModel.load(opts.model, {
     threads: opts.threads ? Number(opts.threads) : undefined,
+    protocol: opts.protocol,
     log: (m) => process.stderr.write(`clipmed: ${m}\n`),
   });
 }

@@ -10,7 +10,7 @@
 import { ShapeError } from '../errors.ts';
 import type { Raster } from './types.ts';
 
-export type ResampleFilter = 'bicubic' | 'bilinear';
+export type ResampleFilter = 'bicubic' | 'bilinear' | 'lanczos';
 
 /** Fractional bits of the fixed point weights (32-bit accumulator, 8-bit pixels, 2 bits of headroom). */
 const PRECISION_BITS = 32 - 8 - 2;
@@ -32,6 +32,14 @@ const FILTERS: Record<ResampleFilter, Filter> = {
       if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
       if (x < 2) return (((x - 5) * x + 8) * x - 4) * a;
       return 0;
+    },
+  },
+  // Lanczos with three lobes: sinc(x) sinc(x / 3) on [-3, 3) (PIL's LANCZOS, formerly ANTIALIAS).
+  lanczos: {
+    support: 3,
+    weight(x: number): number {
+      const sinc = (v: number) => (v === 0 ? 1 : Math.sin(Math.PI * v) / (Math.PI * v));
+      return x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0;
     },
   },
   // Triangle.

@@ -3,6 +3,7 @@
 import { ConfigError, ShapeError } from '../errors.ts';
 import { decodeImageFile } from '../image/decode.ts';
 import { preprocess } from '../image/preprocess.ts';
+import { getProtocol, runProtocolBatch } from '../image/protocol.ts';
 import type { Raster } from '../image/types.ts';
 import { nodeBackend } from '../runtime/node-backend.ts';
 import type { Backend, Session } from '../runtime/session.ts';
@@ -20,6 +21,8 @@ export interface LoadOptions {
   overrides?: OpenAIOverrides;
   /** progress and conversion messages */
   log?: (message: string) => void;
+  /** a published preprocessing protocol to use instead of the checkpoint's own (e.g. 'chexzero') */
+  protocol?: string;
 }
 
 export interface EmbedOptions {
@@ -79,6 +82,7 @@ export class ClipModel {
    * @example const m = await ClipModel.load('../shared/fixtures/open_clip/tiny-quickgelu'); m.embedDim // 32
    */
   static async load(source: string, options: LoadOptions = {}): Promise<ClipModel> {
+    if (options.protocol) getProtocol(options.protocol); // an unknown name fails before any work
     const src = await resolveLocalSource(source);
     const compiled = await compileModel(src, options.overrides, options.log);
     const tokenizer = await loadTokenizer(compiled.meta.text, src);
@@ -132,8 +136,21 @@ export class ClipModel {
   }
 
   /** Preprocess 8-bit rasters as the model's reference transform does, then embed. */
+  /** The model input for 8-bit rasters, [n, 3, H, W]: the checkpoint's transform, or the chosen protocol. */
+  preprocessRasters(images: Raster[]): Float32Array {
+    if (!this.options.protocol) return preprocess(images, this.meta.preprocess);
+    const out = runProtocolBatch(images, getProtocol(this.options.protocol));
+    const s = this.meta.preprocess.size;
+    const [h, w] = typeof s === 'number' ? [s, s] : s;
+    if (out.length !== images.length * 3 * h * w) {
+      const side = Math.round(Math.sqrt(out.length / images.length / 3));
+      throw new ConfigError(`protocol '${this.options.protocol}' makes ${side}x${side} images but ${this.source.name} takes ${w}x${h}`);
+    }
+    return out;
+  }
+
   async embedRasters(images: Raster[], opts: ImageEmbedOptions = {}): Promise<ImageEmbeddings> {
-    return this.embedPixels(preprocess(images, this.meta.preprocess), images.length, opts);
+    return this.embedPixels(this.preprocessRasters(images), images.length, opts);
   }
 
   /** Decode image files (JPEG, PNG, TIFF, ...) and embed them. */

@@ -2,7 +2,6 @@
 // space, as MaskCLIP does) compared with each prompt, with the mean over the prompts removed (CLIP Surgery's
 // remedy for maps that look the same whatever the prompt), min-max scaled, upsampled to the model's input.
 import { ConfigError } from '../errors.ts';
-import { preprocessRaster } from '../image/preprocess.ts';
 import type { Raster } from '../image/types.ts';
 import type { ClipModel } from '../models/clip-model.ts';
 import { fromFlat } from '../tasks/matrix.ts';
@@ -36,16 +35,22 @@ export interface HeatmapResult {
 export async function heatmaps(model: ClipModel, raster: Raster, prompts: string[], alpha = 0.5): Promise<HeatmapResult> {
   if (prompts.length === 0) throw new ConfigError('heatmap: give at least one prompt');
   const all = prompts.length === 1 ? [...prompts, ...REFERENCE_PROMPTS] : prompts;
+  const pixels = model.preprocessRasters([raster]); // [1, 3, H, W]
   const cfg = model.meta.preprocess;
   const [height, width] = typeof cfg.size === 'number' ? [cfg.size, cfg.size] : cfg.size;
-  const img = await model.embedRasters([raster], { patchEmbeds: true });
+  const img = await model.embedPixels(pixels, 1, { patchEmbeds: true });
   const text = await model.embedTexts(all, { normalize: true });
   const g = model.meta.patchTokens.grid;
   const { maps, flat } = promptHeatmaps(fromFlat(img.patchEmbeds!, img.dim, 'patch embeddings'), fromFlat(text.embeddings, text.dim), g, g);
-  // the grey picture the model saw (after resize and crop), under the overlay
-  const rgb = preprocessRaster(raster, cfg);
-  const grey = new Uint8Array(width * height);
-  for (let i = 0; i < grey.length; i++) grey[i] = Math.round((rgb[3 * i]! + rgb[3 * i + 1]! + rgb[3 * i + 2]!) / 3);
+  // the picture the model saw (after its resize, crop or padding), as grey under the overlay: the mean of
+  // the three normalised channels, scaled to 0..255
+  const n = width * height;
+  const mean = new Float32Array(n);
+  for (let i = 0; i < n; i++) mean[i] = (pixels[i]! + pixels[n + i]! + pixels[2 * n + i]!) / 3;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of mean) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  const grey = Uint8Array.from(mean, (v) => (hi > lo ? Math.round((255 * (v - lo)) / (hi - lo)) : 0));
   const out: Heatmap[] = prompts.map((prompt, t) => {
     const map = upsampleBilinear(maps.data.subarray(t * g * g, (t + 1) * g * g), g, g, height, width);
     return { prompt, map, flat: flat[t]!, overlay: overlayHeatmap(grey, map, alpha) };

@@ -5,7 +5,7 @@ import {
   buildClassifier, classifyRasters, ConfigError, csvField, fromFlat, getLabelSet, loadFewShot, scoringFor, type Matrix,
 } from '../../index.ts';
 import { INPUT_HELP, loadImages, type ImageInputOptions } from '../images.ts';
-import { collect, Failures, loadModel, MODEL_HELP, progress, type ModelOptions } from '../shared.ts';
+import { collect, Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, progress, type ModelOptions } from '../shared.ts';
 
 interface ClassifyOptions extends ModelOptions, ImageInputOptions {
   labels?: string;
@@ -26,6 +26,7 @@ export function register(program: Command): void {
     .description('zero-shot classification: each image scored against prompts built from the labels, with the model\'s own scoring')
     .argument('[inputs...]', INPUT_HELP)
     .requiredOption('-m, --model <source>', MODEL_HELP)
+    .option('--protocol <name>', PROTOCOL_HELP)
     .option('-l, --labels <a,b,c>', 'class names, comma-separated')
     .option('--label-set <name>', 'a named label set (chexpert-5, chexpert-14, crc100k)')
     .option('-T, --template <template>', 'prompt template with {} for the label; repeatable (an ensemble)', collect, [])

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { decodeImageFile, readNpy, ShapeError, type Raster } from '../../index.ts';
-import { collect, Failures, loadModel, MODEL_HELP, progress, rows, type ModelOptions } from '../shared.ts';
+import { collect, Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, progress, rows, type ModelOptions } from '../shared.ts';
 
 interface EmbedOptions extends ModelOptions {
   image: string[];
@@ -18,6 +18,7 @@ export function register(program: Command): void {
     .command('embed')
     .description('embed images and texts with a CLIP model; prints the projected features (unnormalised unless --normalize)')
     .requiredOption('-m, --model <source>', MODEL_HELP)
+    .option('--protocol <name>', PROTOCOL_HELP)
     .option('-i, --image <file>', 'image file (JPEG, PNG, TIFF, ...); repeatable', collect, [])
     .option('--pixel-values <file.npy>', 'float32 NumPy array [N,3,H,W] fed to the image tower as is, skipping preprocessing')
     .option('-t, --text <string>', 'text to embed; repeatable', collect, [])

@@ -6,7 +6,7 @@ import {
   buildClassifier, classifyRasters, ConfigError, evaluateClassification, fromFlat, loadFewShot, readManifest, renderEvalReport, scoringFor, type Matrix,
 } from '../../index.ts';
 import { loadImages } from '../images.ts';
-import { collect, Failures, loadModel, MODEL_HELP, progress, type ModelOptions } from '../shared.ts';
+import { collect, Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, progress, type ModelOptions } from '../shared.ts';
 
 interface EvalOptions extends ModelOptions {
   manifest: string;
@@ -29,6 +29,7 @@ export function register(program: Command): void {
     .command('eval')
     .description('evaluate classification on a labelled manifest: AUROC with bootstrap CIs, accuracy, balanced accuracy, macro F1, MCC, ECE')
     .requiredOption('-m, --model <source>', MODEL_HELP)
+    .option('--protocol <name>', PROTOCOL_HELP)
     .requiredOption('--manifest <file.csv>', 'labelled CSV (image column, label column, optional split column)')
     .option('--split <name>', 'only rows of this split')
     .option('--label-column <name>', 'the label column', 'label')

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { CXR_DESCRIPTORS, explainZeroShot, getCxrDescriptors, xplainerPrompts, type DescriptorEmbeddings } from '../../index.ts';
 import { INPUT_HELP, loadImages } from '../images.ts';
-import { Failures, loadModel, MODEL_HELP, type ModelOptions } from '../shared.ts';
+import { Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, type ModelOptions } from '../shared.ts';
 
 interface ExplainOptions extends ModelOptions {
   diseases: string;
@@ -18,6 +18,7 @@ export function register(program: Command): void {
     .description('explainable zero-shot diagnosis (Xplainer): per-descriptor probabilities and the diagnosis as their geometric mean')
     .argument('<inputs...>', INPUT_HELP)
     .requiredOption('-m, --model <source>', MODEL_HELP)
+    .option('--protocol <name>', PROTOCOL_HELP)
     .option('-d, --diseases <a,b>', `diseases with descriptor sets: ${Object.keys(CXR_DESCRIPTORS).join(', ')}`, Object.keys(CXR_DESCRIPTORS).join(','))
     .option('--logit-scale <x>', "scale of the cosine similarities before each pair's softmax (default: the model's)")
     .option('--window <preset|C,W>', 'display window for DICOM/NIfTI/16-bit inputs')

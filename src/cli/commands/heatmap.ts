@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import sharp from 'sharp';
 import { heatmaps, writeNpy } from '../../index.ts';
 import { INPUT_HELP, loadImages } from '../images.ts';
-import { collect, Failures, loadModel, MODEL_HELP, type ModelOptions } from '../shared.ts';
+import { collect, Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, type ModelOptions } from '../shared.ts';
 
 interface HeatmapOptions extends ModelOptions {
   text: string[];
@@ -24,6 +24,7 @@ export function register(program: Command): void {
     .description('zero-shot localization: where each prompt matches the image (patch embeddings vs text, mean over prompts removed)')
     .argument('<inputs...>', INPUT_HELP)
     .requiredOption('-m, --model <source>', MODEL_HELP)
+    .option('--protocol <name>', PROTOCOL_HELP)
     .requiredOption('-t, --text <prompt>', 'prompt to localize; repeatable (with one prompt, neutral reference prompts are added)', collect, [])
     .option('-o, --out-dir <dir>', 'where to write <image>-<prompt>.png (and .npy)', '.')
     .option('--npy', 'also write each map as float32 [H, W] .npy')

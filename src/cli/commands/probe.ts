@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { accuracy, balancedAccuracy, ConfigError, fitFewShot, fromFlat, readManifest, splitShots, type LabelledRaster } from '../../index.ts';
 import { loadImages } from '../images.ts';
-import { Failures, loadModel, MODEL_HELP, type ModelOptions } from '../shared.ts';
+import { Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, type ModelOptions } from '../shared.ts';
 
 interface ProbeOptions extends ModelOptions {
   manifest: string;
@@ -24,6 +24,7 @@ export function register(program: Command): void {
     .command('probe')
     .description('fit a few-shot classifier on frozen image embeddings: a linear probe (C chosen on a validation split) or Tip-Adapter')
     .requiredOption('-m, --model <source>', MODEL_HELP)
+    .option('--protocol <name>', PROTOCOL_HELP)
     .requiredOption('--manifest <file.csv>', 'labelled CSV (image, label, split columns)')
     .option('--train-split <name>', 'rows to learn from', 'train')
     .option('--test-split <name>', 'rows to report accuracy on')

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { composeReport, ConfigError, embedCorpus, readCorpus, retrieveTexts } from '../../index.ts';
 import { INPUT_HELP, loadImages } from '../images.ts';
-import { Failures, loadModel, MODEL_HELP, type ModelOptions } from '../shared.ts';
+import { Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, type ModelOptions } from '../shared.ts';
 
 interface ReportOptions extends ModelOptions {
   corpus: string;
@@ -19,6 +19,7 @@ export function register(program: Command): void {
     .description('retrieval-based report generation (CXR-RePaiR): the corpus reports or sentences most similar to each image')
     .argument('<inputs...>', INPUT_HELP)
     .requiredOption('-m, --model <source>', MODEL_HELP)
+    .option('--protocol <name>', PROTOCOL_HELP)
     .requiredOption('--corpus <file>', 'reports: a CSV (see --column) or a text file with one report per line')
     .option('--column <names>', 'CSV column(s) holding the text, comma-separated', 'impression')
     .option('--sentences', 'retrieve sentences and compose a report from the top k (CXR-RePaiR-Select)')
