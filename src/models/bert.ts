@@ -126,12 +126,12 @@ export function buildBertTextGraph(c: BertConfig, head: { pooler: HfPooler; proj
 
   const m = g.cast(maskIn, 'float32'); // [B, T]
   // (mask - 1) * float32 max: 0 for real tokens, the float32 minimum for padding, as BertModel's extended mask
-  const additive = g.reshape(g.mul(g.sub(m, g.floats([1], [], 'one')), g.floats([3.4028234663852886e38], [], 'f32_max')), [0, 1, 1, -1]);
+  const additive = g.reshape(g.mul(g.sub(m, g.floats([1], [], 'one')), g.floats([3.4028234663852886e38], [], 'f32_max')), [0, 1, 1, -1]); // [B, 1, 1, T]
   for (let i = 0; i < c.layers; i++) x = bertLayer(g, w, x, t(`encoder.layer.${i}`), c, additive);
 
   let pooled: Value;
   if (head.pooler === 'mean_pooler') {
-    const sum = g.op('ReduceSum', [g.mul(x, g.reshape(m, [0, -1, 1])), g.ints([1], [1], 'axis1')], { keepdims: 0 }); // [B, W]
+    const sum = g.op('ReduceSum', [g.mul(x, g.reshape(m, [0, -1, 1]) /* [B, T, 1] */), g.ints([1], [1], 'axis1')], { keepdims: 0 }); // [B, W]
     pooled = g.div(sum, g.op('ReduceSum', [m, g.ints([1], [1], 'axis1')], { keepdims: 1 })); // / [B, 1]
   } else {
     pooled = g.gather(x, g.ints([0], [], 'cls_index'), 1); // [B, W]

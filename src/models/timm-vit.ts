@@ -36,14 +36,20 @@ const TIMM_VIT_SIZES: Record<string, { width: number; layers: number; heads: num
 // dinov2, reg, siglip) change norms or pooling and are not these graphs
 const TIMM_VIT_NAME = /^vit_(tiny|small|base|large)_patch(\d+)_(\d+)(\.[\w-]+)?$/;
 
-/** The architecture a timm model name stands for, or undefined when it is not a plain timm ViT. */
+/**
+ * The architecture a timm model name stands for, or undefined when it is not a plain timm ViT.
+ * @example timmVitArch('vit_base_patch16_224') // { width: 768, layers: 12, heads: 12, patchSize: 16, imageSize: 224 }
+ */
 export function timmVitArch(name: string): { width: number; layers: number; heads: number; patchSize: number; imageSize: number } | undefined {
   const m = TIMM_VIT_NAME.exec(name);
   if (!m) return undefined;
   return { ...TIMM_VIT_SIZES[m[1]!]!, patchSize: Number(m[2]), imageSize: Number(m[3]) };
 }
 
-/** How many numbered children `{prefix}N.` the state dict has. */
+/**
+ * How many numbered children `{prefix}N.` the state dict has.
+ * @example countLayers(sd, 'visual.trunk.blocks.') // 12 for ViT-B/16
+ */
 export function countLayers(sd: StateDict, prefix: string): number {
   let n = 0;
   for (const k of sd.keys()) {
@@ -113,7 +119,7 @@ export function buildTimmVitGraph(c: TimmVitConfig, embedDim: number, w: Weights
   const t = (k: string) => `${prefix}trunk.${k}`;
   const pixels = g.input('pixel_values', 'float32', ['batch', 3, c.imageSize, c.imageSize]);
   const conv = g.conv(pixels, w.param(g, t('patch_embed.proj.weight'), [W, 3, c.patchSize, c.patchSize]), w.param(g, t('patch_embed.proj.bias'), [W]), [c.patchSize, c.patchSize], [c.patchSize, c.patchSize]);
-  const patches = g.transpose(g.reshape(conv, [0, W, P]), [0, 2, 1]); // [B, P, W]
+  const patches = g.transpose(g.reshape(conv, [0, W, P]) /* [B, W, P] */, [0, 2, 1]); // [B, P, W]
   const clsShape = g.concat([g.shape(pixels, 0, 1), g.ints([1, W])], 0);
   let x = g.concat([g.expand(w.param(g, t('cls_token'), [1, 1, W]), clsShape), patches], 1); // [B, 1 + P, W]
   x = g.add(x, w.param(g, t('pos_embed'), [1, P + 1, W]));
