@@ -3,7 +3,7 @@
 // (open_clip's own ViT image tower). Hub folder: open_clip_config.json, open_clip_pytorch_model.bin and the
 // tokenizer's vocab.txt or tokenizer.json. Keys: visual.trunk.* + visual.head.proj.weight (timm) or visual.*
 // (open_clip ViT), text.transformer.* (BertModel), text.proj.*, logit_scale.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { StateDict } from '../checkpoint/types.ts';
 import { ConfigError, UnsupportedError } from '../errors.ts';
@@ -109,6 +109,21 @@ export function parseTimmHfConfig(cfg: Json, sd: StateDict, file: string): TimmH
   return { embedDim, vision, text: { bert, pooler, proj, contextLength } };
 }
 
+/** The folder's tokenizer_config.json, when present, must describe the BERT tokenizer the family assumes. */
+function checkTokenizerConfig(dir: string, lowercase: boolean): void {
+  const file = join(dir, 'tokenizer_config.json');
+  if (!existsSync(file)) return;
+  let j: Json;
+  try {
+    j = JSON.parse(readFileSync(file, 'utf8')) as Json;
+  } catch (e) {
+    throw new ConfigError(`tokenizer_config.json is not valid JSON: ${(e as Error).message}`, { file });
+  }
+  const cls = j.tokenizer_class;
+  if (cls !== undefined && cls !== 'BertTokenizer' && cls !== 'BertTokenizerFast') throw new UnsupportedError(`tokenizer_class '${String(cls)}': only BERT WordPiece tokenizers are supported here`, { file });
+  if (typeof j.do_lower_case === 'boolean' && j.do_lower_case !== lowercase) throw new ConfigError(`do_lower_case ${j.do_lower_case}, but the text model is ${lowercase ? 'uncased' : 'cased'}`, { file });
+}
+
 function preprocessFrom(imageSize: number, pp: Json | undefined): PreprocessConfig {
   const p = pp ?? {};
   return {
@@ -157,6 +172,7 @@ export const timmHfFamily: Family = {
       const tok = ((src.config!.model_cfg as Json).text_cfg as Json).hf_tokenizer_name ?? t.bert.name;
       throw new ConfigError(`no WordPiece vocabulary in the model folder: expected ${VOCAB_FILES.join(' or ')} (from the Hugging Face repository ${String(tok)})`, { file: dir });
     }
+    checkTokenizerConfig(dir, t.bert.lowercase);
     return {
       vision,
       text,

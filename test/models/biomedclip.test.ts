@@ -168,6 +168,13 @@ test('biomedclip: an unused BERT pooler is ignored; unknown keys, wrong sizes an
   const long = variant((d) => editConfig(d, (c) => { c.model_cfg.text_cfg.context_length = 256; }));
   assert.throws(() => buildGraphs(resolveSync(long), sd), /context_length 256 exceeds the BERT's 40 positions/);
 
+  const cased = variant((d) => writeFileSync(join(d, 'tokenizer_config.json'), JSON.stringify({ do_lower_case: false, tokenizer_class: 'BertTokenizer' })));
+  assert.throws(() => buildGraphs(resolveSync(cased), sd), /do_lower_case false, but the text model is uncased/);
+  const roberta = variant((d) => writeFileSync(join(d, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'RobertaTokenizer' })));
+  assert.throws(() => buildGraphs(resolveSync(roberta), sd), UnsupportedError);
+  const agree = variant((d) => writeFileSync(join(d, 'tokenizer_config.json'), JSON.stringify({ do_lower_case: true, tokenizer_class: 'BertTokenizerFast' })));
+  assert.equal(buildGraphs(resolveSync(agree), sd).textSpec.tokenizer.kind, 'wordpiece');
+
   const noVocab = variant((d) => rmSync(join(d, 'vocab.txt')));
   assert.throws(() => buildGraphs(resolveSync(noVocab), sd), (e: Error) => e instanceof ConfigError && /vocab\.txt or tokenizer\.json/.test(e.message));
 });
