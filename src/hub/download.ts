@@ -62,7 +62,8 @@ async function downloadLocked(job: DownloadJob): Promise<void> {
   await mkdir(dirname(blob), { recursive: true });
   for (let attempt = 0; ; attempt++) {
     try {
-      await fetchInto(part, job);
+      // The first try uses the CDN URL the HEAD gave; retries ask the hub again, as a signed URL may have expired.
+      await fetchInto(part, job, attempt === 0 ? meta.downloadUrl : ctx.url);
       break;
     } catch (e) {
       if (!isTransportError(e)) throw e;
@@ -85,7 +86,7 @@ async function downloadLocked(job: DownloadJob): Promise<void> {
 }
 
 /** One request: append the rest of the file to `part` (or start it afresh when the server ignores the Range). */
-async function fetchInto(part: string, job: DownloadJob): Promise<void> {
+async function fetchInto(part: string, job: DownloadJob, from: string): Promise<void> {
   const { ctx, meta } = job;
   const size = meta.size;
   let have = await sizeOf(part);
@@ -96,8 +97,12 @@ async function fetchInto(part: string, job: DownloadJob): Promise<void> {
   job.onProgress?.({ file: ctx.file, done: have, total: size });
   if (size !== undefined && have === size) return; // finished by an earlier run that stopped before verifying
   const range: Record<string, string> = have > 0 ? { range: `bytes=${have}-` } : {};
-  const res = await follow('GET', meta.downloadUrl, ctx, range, ctx.settings.downloadTimeoutMs);
+  const { res, url } = await follow('GET', from, ctx, range, ctx.settings.downloadTimeoutMs);
   const status = res.statusCode ?? 0;
+  if ((status === 401 || status === 403) && url.href !== new URL(ctx.url).href) {
+    res.resume(); // not the hub refusing the user (that is the resolve URL's answer): the CDN refusing its signed URL
+    throw transportError(`${url.host} refused the download URL (HTTP ${status}); its signature may have expired`, ctx);
+  }
   if (status === 206) {
     const m = /^bytes (\d+)-\d+\/(?:\d+|\*)$/.exec(header(res.headers, 'content-range') ?? '');
     if (!m || Number(m[1]) !== have) {

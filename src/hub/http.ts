@@ -78,13 +78,13 @@ export function send(method: 'HEAD' | 'GET', url: URL, ctx: RequestContext, extr
   });
 }
 
-/** GET or HEAD following redirects; the final response (2xx or an error status). */
-export async function follow(method: 'HEAD' | 'GET', start: string, ctx: RequestContext, extra: Record<string, string>, timeoutMs: number): Promise<IncomingMessage> {
+/** GET or HEAD following redirects; the final response (2xx or an error status) and the URL that gave it. */
+export async function follow(method: 'HEAD' | 'GET', start: string, ctx: RequestContext, extra: Record<string, string>, timeoutMs: number): Promise<{ res: IncomingMessage; url: URL }> {
   let url = new URL(start);
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const res = await send(method, url, ctx, extra, timeoutMs);
     const status = res.statusCode ?? 0;
-    if (status < 300 || status >= 400 || !res.headers.location) return res;
+    if (status < 300 || status >= 400 || !res.headers.location) return { res, url };
     res.resume();
     url = new URL(res.headers.location, url);
   }

@@ -40,6 +40,8 @@ export interface HubKnobs {
   cut?: { bytes: number; times: number; stall?: boolean };
   /** the CDN serves LFS files with one byte changed */
   corrupt?: boolean;
+  /** the next `n` CDN requests get a 403, as when a signed URL has expired */
+  cdnRefuse?: number;
 }
 
 export interface HubServerOptions {
@@ -138,6 +140,10 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
     const m = /^\/cdn\/([0-9a-f]{64})(\?.*)?$/.exec(req.url ?? '');
     const f = m && bySha256.get(m[1]);
     if (!f) return void res.writeHead(404).end('no such object');
+    if (knobs.cdnRefuse) {
+      knobs.cdnRefuse--;
+      return void res.writeHead(403).end('Request has expired');
+    }
     serveBytes(req, res, f.bytes, { etag: `"${f.sha256}"`, 'content-type': 'application/octet-stream' }, knobs, true);
   };
 

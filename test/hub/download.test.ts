@@ -78,6 +78,15 @@ describe('hub downloads', () => {
     await assert.rejects(resolveHubSource(`${spec}@${hub.commit}`, { files: ['open_clip_config.json', 'open_clip_pytorch_model.bin'], cacheDir: join(env.home, 'other'), retries: 0, downloadTimeoutMs: 300 }), /stopped after 10 of 7073323 bytes.*no data for 0\.3 s/);
   });
 
+  it('asks the hub for a fresh CDN URL when the CDN refuses the first one', async () => {
+    hub.knobs.cdnRefuse = 1;
+    const folder = await resolveHubSource(spec, { files: OPEN_CLIP_FILES, retryDelayMs: 1 });
+    assert.equal(sha256(readFileSync(join(folder, WEIGHTS))), hub.files.get(WEIGHTS)!.sha256);
+    assert.equal(hub.count({ method: 'GET', on: 'cdn' }), 2);
+    // the retry went through the resolve URL, whose 302 gave the CDN URL again
+    assert.equal(hub.count({ method: 'GET', on: 'hub', file: WEIGHTS }), 1);
+  });
+
   it('two resolves at once download each file once', async () => {
     const [a, b] = await Promise.all([resolveHubSource(spec, { files: OPEN_CLIP_FILES }), resolveHubSource(spec, { files: OPEN_CLIP_FILES })]);
     assert.equal(a, b);
