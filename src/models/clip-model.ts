@@ -178,6 +178,15 @@ export class ClipModel {
       if (spec.cutToEnd) {
         len = 1;
         for (let r = i; r < i + b; r++) len = Math.max(len, argmax(tokens, r * C, C) + 1);
+      } else if (spec.attentionMask) {
+        // padding is masked out as attention keys, so dropping the padding columns that every row of the
+        // batch shares changes nothing (BERT: absolute positions, CLS pooling)
+        len = 1;
+        for (let r = i; r < i + b; r++) {
+          let last = C - 1;
+          while (last > 0 && tokens[r * C + last] === spec.padId) last--;
+          len = Math.max(len, last + 1);
+        }
       }
       const ids = new BigInt64Array(b * len); // [b, len]
       for (let r = 0; r < b; r++) for (let j = 0; j < len; j++) ids[r * len + j] = BigInt(tokens[(i + r) * C + j]!);
