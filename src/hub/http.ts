@@ -133,6 +133,16 @@ export function statusError(res: IncomingMessage, ctx: RequestContext): NetworkE
   return err;
 }
 
+/** HEAD, tried a second time after a reset: a pooled keep-alive connection the server has just closed fails at once. */
+async function headOnceMore(url: URL, ctx: RequestContext): Promise<IncomingMessage> {
+  try {
+    return await send('HEAD', url, ctx, {}, ctx.settings.metadataTimeoutMs);
+  } catch (e) {
+    if (((e as Error).cause as NodeJS.ErrnoException | undefined)?.code !== 'ECONNRESET') throw e;
+    return send('HEAD', url, ctx, {}, ctx.settings.metadataTimeoutMs);
+  }
+}
+
 /**
  * HEAD the resolve URL and read where the file is and what it hashes to. A redirect that carries the hub's
  * headers (the usual 302 to the CDN for LFS files) answers directly; other redirects (a renamed repo) are followed.
@@ -140,7 +150,7 @@ export function statusError(res: IncomingMessage, ctx: RequestContext): NetworkE
 export async function fileMetadata(ctx: RequestContext): Promise<FileMetadata> {
   let url = new URL(ctx.url);
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const res = await send('HEAD', url, ctx, {}, ctx.settings.metadataTimeoutMs);
+    const res = await headOnceMore(url, ctx);
     res.resume();
     const status = res.statusCode ?? 0;
     const h = res.headers;

@@ -75,7 +75,7 @@ interface Run {
 async function fromCache(run: Run, why: string): Promise<HubSnapshot> {
   const { spec, cache } = run;
   const commit = await cachedCommit(cache, spec.revision);
-  if (!commit) throw new NetworkError(`${why}, and the hub cache has no ${spec.repo}@${spec.revision} (no refs/${spec.revision} in ${cache.root})`, { file: cache.root });
+  if (!commit) throw new NetworkError(`${why}, and the hub cache has no ${spec.repo}@${spec.revision} (no refs/${spec.revision})`, { file: cache.root });
   const files: (string | undefined)[] = [];
   const missing: string[] = [];
   for (const g of run.groups) {
@@ -85,7 +85,7 @@ async function fromCache(run: Run, why: string): Promise<HubSnapshot> {
     files.push(found);
   }
   const folder = snapshotDir(cache, commit);
-  if (missing.length) throw new NetworkError(`${why}, and ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing from the cached snapshot ${folder}`, { file: folder });
+  if (missing.length) throw new NetworkError(`${why}, and ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing from the cached snapshot`, { file: folder });
   return { folder, repo: spec.repo, revision: spec.revision, commit, files };
 }
 
@@ -163,7 +163,8 @@ async function resolveFiles(spec: HubSpec, settings: HubSettings, files: readonl
     try {
       snap = await fromCache(run, bare(err));
     } catch (cacheErr) {
-      throw new NetworkError(bare(cacheErr as ClipmedError), { file: err.file, cause: e, status: err.status });
+      const c = cacheErr as ClipmedError;
+      throw new NetworkError(`${bare(c)} (${c.file})`, { file: err.file, cause: e, status: err.status });
     }
     run.onWarning(`${(e as Error).message}; using the cached snapshot ${snap.commit} of ${spec.repo}`);
     return snap;

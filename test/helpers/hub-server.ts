@@ -42,6 +42,8 @@ export interface HubKnobs {
   corrupt?: boolean;
   /** the next `n` CDN requests get a 403, as when a signed URL has expired */
   cdnRefuse?: number;
+  /** the next `n` hub requests get their connection closed without an answer (a stale keep-alive connection) */
+  hubReset?: number;
 }
 
 export interface HubServerOptions {
@@ -154,6 +156,10 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
       return cdnHandler(req, res);
     }
     record(req, 'hub');
+    if (knobs.hubReset) {
+      knobs.hubReset--;
+      return void req.socket.destroy();
+    }
     const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.split('?')[0]);
     if (!m) return void res.writeHead(404).end('not a resolve URL');
     if (knobs.token && req.headers.authorization !== `Bearer ${knobs.token}`) {

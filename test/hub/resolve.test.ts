@@ -100,6 +100,14 @@ describe('resolveHubSource', () => {
     });
   });
 
+  it('asks again once when the hub drops a connection without answering', async () => {
+    hub.knobs.hubReset = 1;
+    await resolveHubSource(spec, { files: ['open_clip_config.json'] });
+    assert.equal(hub.count({ method: 'HEAD', file: CONFIG }), 2);
+    hub.knobs.hubReset = 2;
+    await assert.rejects(resolveHubSource(`${spec}@v2`, { files: [CONFIG] }), (e: unknown) => e instanceof NetworkError && /cannot reach .*socket hang up/.test(e.message));
+  });
+
   it('404s name the repo, the file and the revision', async () => {
     await assert.rejects(resolveHubSource(spec, { files: [['model.safetensors', 'pytorch_model.bin']] }), (e: unknown) => {
       assert.ok(e instanceof NetworkError);
