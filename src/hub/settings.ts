@@ -67,7 +67,10 @@ export function parseHubSpec(spec: string): HubSpec {
   return { repo, revision };
 }
 
-/** True for `hf-hub:...` strings. */
+/**
+ * True for `hf-hub:...` strings.
+ * @example isHubSpec('hf-hub:timm/ViT-B-16-SigLIP') // true
+ */
 export function isHubSpec(source: string): boolean {
   return source.startsWith(HUB_PREFIX);
 }
@@ -96,7 +99,10 @@ export function hfHome(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'huggingface');
 }
 
-/** The hub cache: `$HF_HUB_CACHE` (or the older `$HUGGINGFACE_HUB_CACHE`), else `$HF_HOME/hub`. */
+/**
+ * The hub cache: `$HF_HUB_CACHE` (or the older `$HUGGINGFACE_HUB_CACHE`), else `$HF_HOME/hub`.
+ * @example hubCacheDir() // '/home/me/.cache/huggingface/hub' with none of the variables set
+ */
 export function hubCacheDir(): string {
   return process.env.HF_HUB_CACHE || process.env.HUGGINGFACE_HUB_CACHE || join(hfHome(), 'hub');
 }
@@ -113,7 +119,10 @@ export function hubToken(): string | undefined {
   }
 }
 
-/** The settings in effect: `options` first, then the environment, then huggingface_hub's defaults. */
+/**
+ * The settings in effect: `options` first, then the environment, then huggingface_hub's defaults.
+ * @example hubSettings().endpoint // 'https://huggingface.co' unless HF_ENDPOINT says otherwise
+ */
 export function hubSettings(options: HubSettingsOptions = {}): HubSettings {
   const endpoint = (options.endpoint ?? process.env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
   try {
