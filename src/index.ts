@@ -95,3 +95,4 @@ export { timmHfFamily, parseTimmHfConfig, type TimmHfConfig } from './models/tim
 export { PRETRAINED, listModels, getSpec, type PretrainedSpec, type PretrainedName, type PretrainedFamily, type PreprocessStep } from './models/pretrained.ts';
 export { cachedSnapshot } from './models/hub-cache.ts';
 export { runProtocol, runProtocolBatch, getProtocol, PROTOCOLS, type ProtocolStep, type ProtocolName } from './image/protocol.ts';
+export { resolveModelSource, type ModelSource, type ResolveOptions } from './models/resolve.ts';

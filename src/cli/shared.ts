@@ -1,6 +1,6 @@
 // Pieces every model command shares: loading a model with messages on stderr, progress bars, output.
 import cliProgress from 'cli-progress';
-import { ClipModel } from '../index.ts';
+import { ClipModel, hubProgressBars } from '../index.ts';
 
 export interface ModelOptions {
   model: string;
@@ -10,14 +10,20 @@ export interface ModelOptions {
 
 export const PROTOCOL_HELP = "a published preprocessing protocol instead of the checkpoint's own: chexzero (longest side to 320, pad, normalise on 0-255, bicubic to 224)";
 
-export const MODEL_HELP = 'model source: a folder in the open_clip hub layout (open_clip_config.json + weights), or an OpenAI-format state dict (.pt/.bin/.safetensors)';
+export const MODEL_HELP = 'a registered name (see `clipmed models`), hf-hub:ORG/NAME[@REVISION], a local folder (open_clip or transformers layout) or an OpenAI-format state dict (.pt/.bin)';
 
 export async function loadModel(opts: ModelOptions): Promise<ClipModel> {
-  return ClipModel.load(opts.model, {
-    threads: opts.threads ? Number(opts.threads) : undefined,
-    protocol: opts.protocol,
-    log: (m) => process.stderr.write(`clipmed: ${m}\n`),
-  });
+  const bars = hubProgressBars();
+  try {
+    return await ClipModel.load(opts.model, {
+      threads: opts.threads ? Number(opts.threads) : undefined,
+      protocol: opts.protocol,
+      log: (m) => process.stderr.write(`clipmed: ${m}\n`),
+      onProgress: bars.onProgress,
+    });
+  } finally {
+    bars.stop();
+  }
 }
 
 /** A progress bar on stderr when it is a terminal and there is enough work to watch; silent otherwise. */

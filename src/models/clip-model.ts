@@ -11,7 +11,9 @@ import type { OpenAIOverrides } from './clip-config.ts';
 import { compileModel, type CompiledModel, type ModelMeta } from './convert.ts';
 import type { TextTokenizer } from './family.ts';
 import { loadTokenizer } from './tokenizers.ts';
-import { resolveLocalSource, type ResolvedSource } from './source.ts';
+import type { ResolvedSource } from './source.ts';
+import { resolveModelSource } from './resolve.ts';
+import type { HubProgress } from '../hub/settings.ts';
 
 export interface LoadOptions {
   /** intra-op threads (default: all cores) */
@@ -23,6 +25,8 @@ export interface LoadOptions {
   log?: (message: string) => void;
   /** a published preprocessing protocol to use instead of the checkpoint's own (e.g. 'chexzero') */
   protocol?: string;
+  /** download progress for hub sources */
+  onProgress?: (p: HubProgress) => void;
 }
 
 export interface EmbedOptions {
@@ -83,7 +87,9 @@ export class ClipModel {
    */
   static async load(source: string, options: LoadOptions = {}): Promise<ClipModel> {
     if (options.protocol) getProtocol(options.protocol); // an unknown name fails before any work
-    const src = await resolveLocalSource(source);
+    const { source: src, spec } = await resolveModelSource(source, { onProgress: options.onProgress, log: options.log });
+    // a registered model brings its authors' preprocessing protocol unless the caller chose one
+    if (!options.protocol && spec?.preprocess) options = { ...options, protocol: spec.preprocess.protocol };
     const compiled = await compileModel(src, options.overrides, options.log);
     const tokenizer = await loadTokenizer(compiled.meta.text, src);
     return new ClipModel(src, compiled, tokenizer, options);
