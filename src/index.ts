@@ -92,7 +92,7 @@ export { heatmaps, REFERENCE_PROMPTS, type Heatmap, type HeatmapResult } from '.
 export { evaluateClassification, type ClassificationEvaluation } from './eval/classification.ts';
 export { WordPieceTokenizer, basicTokenize, type WordPieceOptions } from './text/wordpiece.ts';
 export { timmHfFamily, parseTimmHfConfig, type TimmHfConfig } from './models/timm-hf-family.ts';
-export { PRETRAINED, listModels, getSpec, type PretrainedSpec, type PretrainedName, type PretrainedFamily, type PreprocessStep } from './models/pretrained.ts';
+export { PRETRAINED, listModels, getSpec, type PretrainedSpec, type PretrainedName, type PretrainedFamily } from './models/pretrained.ts';
 export { cachedSnapshot } from './models/hub-cache.ts';
 export { runProtocol, runProtocolBatch, getProtocol, PROTOCOLS, type ProtocolStep, type ProtocolName } from './image/protocol.ts';
 export { resolveModelSource, type ModelSource, type ResolveOptions } from './models/resolve.ts';

@@ -3,18 +3,11 @@
 // gating, size and paper. Facts come from the hub pages, model cards and repositories named in each entry;
 // those that could not be confirmed carry `unverified: true` with a note saying which.
 import { ConfigError } from '../errors.ts';
+import { PROTOCOLS, type ProtocolName, type ProtocolStep } from '../image/protocol.ts';
 import type { TemplateSetName } from '../tasks/templates.ts';
 
 /** The architecture family that builds a model (src/models/families.ts), or one clipmed does not build yet. */
 export type PretrainedFamily = 'open_clip' | 'hf_clip' | 'siglip' | 'open_clip_custom_text' | 'conch';
-
-/** One step of a published preprocessing protocol that differs from the checkpoint's own config. */
-export type PreprocessStep =
-  | { op: 'grayscale'; method: string }
-  | { op: 'resize'; target: 'longest-side' | 'shortest-side' | 'square'; size: number; interpolation: 'bicubic' | 'bilinear' | 'lanczos'; antialias: boolean; note?: string }
-  | { op: 'pad'; size: number; value: number; placement: string }
-  | { op: 'repeat-channels'; channels: 3 }
-  | { op: 'normalize'; mean: number; std: number; scale: '0-255' | '0-1' };
 
 export interface PretrainedSpec {
   title: string;
@@ -26,7 +19,7 @@ export interface PretrainedSpec {
     | { kind: 'hub'; repo: string; files: string[] }
     | { kind: 'manual'; url: string; files: string[]; note: string };
   /** the authors' published preprocessing, where it differs from what the checkpoint's config says */
-  preprocess?: { protocol: string; source: string; steps: PreprocessStep[] };
+  preprocess?: { protocol: ProtocolName; source: string; steps: readonly ProtocolStep[] };
   /** softmax over classes (CLIP), per-class sigmoid (SigLIP), or softmax over a positive/negative prompt pair (CheXzero) */
   scoring: 'softmax' | 'sigmoid' | 'positive-negative-pair';
   /** a template set name in src/tasks/templates.ts */
@@ -46,14 +39,7 @@ export interface PretrainedSpec {
 const CHEXZERO_PREPROCESS: NonNullable<PretrainedSpec['preprocess']> = {
   protocol: 'chexzero',
   source: 'rajpurkarlab/CheXzero data_process.py (preprocess, img_to_hdf5) and zero_shot.py (Normalize, Resize)',
-  steps: [
-    { op: 'grayscale', method: "PIL 'L' (ITU-R 601-2 luma), as pasting the RGB image onto an 'L' canvas converts it" },
-    { op: 'resize', target: 'longest-side', size: 320, interpolation: 'lanczos', antialias: true, note: 'PIL Image.ANTIALIAS; the new size is int(side * 320 / longest), rounded down' },
-    { op: 'pad', size: 320, value: 0, placement: 'centred: offset ((320 - w) // 2, (320 - h) // 2)' },
-    { op: 'repeat-channels', channels: 3 },
-    { op: 'normalize', mean: 101.48761, std: 83.43944, scale: '0-255' },
-    { op: 'resize', target: 'square', size: 224, interpolation: 'bicubic', antialias: false, note: 'torchvision Resize on the normalised float tensor' },
-  ],
+  steps: PROTOCOLS.chexzero,
 };
 
 export const PRETRAINED = {
