@@ -1,22 +1,18 @@
 // clipmed classify and probe as a user runs them, on a fixture model and the pediatric chest X-rays.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClipModel } from '../../src/index.ts';
+import { cli } from '../helpers/cli.ts';
 import { DATA, FIXTURES, isolateCache, tempDir } from '../helpers/reference.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const cache = isolateCache();
 const model = join(FIXTURES, 'tiny-quickgelu');
 const xray = join(DATA, 'pneumonia-cxr/test/NORMAL/IM-0023-0001.jpeg');
 const xray2 = join(DATA, 'pneumonia-cxr/test/PNEUMONIA/person100_bacteria_475.jpeg');
 
-function clipmed(...args: string[]) {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/clipmed.js'), ...args], { encoding: 'utf8', env: { ...process.env, CLIPMED_CACHE: cache } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const clipmed = cli({ CLIPMED_CACHE: cache });
 
 function cos(a: Float32Array, b: Float32Array) {
   let s = 0;

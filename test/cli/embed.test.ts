@@ -1,24 +1,17 @@
 // The clipmed command as a user runs it: embed, tokenize, info on a fixture model.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeNpy } from '../../src/index.ts';
+import { cli } from '../helpers/cli.ts';
 import { FIXTURES, loadReference, maxRelError, minCosine, referenceImages, tempDir } from '../helpers/reference.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const cache = tempDir('clipmed-cli-cache-');
 const model = join(FIXTURES, 'tiny-gelu-safetensors');
 const ref = loadReference('tiny-gelu-safetensors');
 
-function clipmed(...args: string[]) {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/clipmed.js'), ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, CLIPMED_CACHE: cache },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const clipmed = cli({ CLIPMED_CACHE: cache });
 
 test('embed --json gives open_clip features for images and texts', () => {
   const images = referenceImages(ref);

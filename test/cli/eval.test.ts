@@ -1,20 +1,16 @@
 // clipmed eval on the pneumonia test split: metrics agree with the classify output, HTML report, bad manifests.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rocAuc } from '../../src/index.ts';
+import { cli } from '../helpers/cli.ts';
 import { DATA, FIXTURES, isolateCache, tempDir } from '../helpers/reference.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const cache = isolateCache();
 const model = join(FIXTURES, 'tiny-gelu-safetensors');
 
-function clipmed(...args: string[]) {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/clipmed.js'), ...args], { encoding: 'utf8', env: { ...process.env, CLIPMED_CACHE: cache } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const clipmed = cli({ CLIPMED_CACHE: cache });
 
 test('eval: AUROC and accuracy agree with classify on the same images; the HTML report is self-contained', () => {
   const dir = tempDir();

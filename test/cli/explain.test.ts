@@ -1,18 +1,17 @@
 // clipmed explain (Xplainer): diagnosis = geometric mean of descriptor probabilities; unknown diseases refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { cli } from '../helpers/cli.ts';
 import { DATA, FIXTURES, tempDir } from '../helpers/reference.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const cache = tempDir('clipmed-cache-');
-const run = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin/clipmed.js'), ...args], { encoding: 'utf8', env: { ...process.env, CLIPMED_CACHE: cache } });
+const run = cli({ CLIPMED_CACHE: cache });
 const xray = join(DATA, 'pneumonia-cxr/test/PNEUMONIA/person100_bacteria_475.jpeg');
 
 test('explain: each diagnosis is the geometric mean of its descriptors, which come most probable first', () => {
   const r = run('explain', xray, '--model', join(FIXTURES, 'tiny-quickgelu'), '-d', 'pneumonia,pleural effusion', '--json');
-  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.code, 0, r.stderr);
   const d = JSON.parse(r.stdout).results[0].diagnoses as Array<{ disease: string; probability: number; descriptors: Array<{ probability: number }> }>;
   assert.deepEqual(d.map((x) => x.disease).sort(), ['pleural effusion', 'pneumonia']);
   for (const x of d) {
@@ -24,6 +23,6 @@ test('explain: each diagnosis is the geometric mean of its descriptors, which co
 
 test('explain: a disease without descriptors is a clear error', () => {
   const r = run('explain', xray, '--model', join(FIXTURES, 'tiny-quickgelu'), '-d', 'fracture');
-  assert.equal(r.status, 2);
+  assert.equal(r.code, 2);
   assert.match(r.stderr, /disease 'fracture': no descriptor set/);
 });

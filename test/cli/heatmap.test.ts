@@ -1,16 +1,16 @@
 // Heatmaps: patch embeddings checked against open_clip's patch tokens through proj; the CLI writes PNG and .npy.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { ClipModel, readCheckpoint, readNpy } from '../../src/index.ts';
+import { cli } from '../helpers/cli.ts';
 import { DATA, FIXTURES, isolateCache, loadReference, maxRelError, tempDir } from '../helpers/reference.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const cache = isolateCache();
 const model = join(FIXTURES, 'tiny-quickgelu');
+const clipmed = cli({ CLIPMED_CACHE: cache });
 const xray = join(DATA, 'pneumonia-cxr/test/PNEUMONIA/person100_bacteria_475.jpeg');
 
 test('patch embeddings are open_clip patch tokens through visual.proj', async () => {
@@ -32,10 +32,8 @@ test('patch embeddings are open_clip patch tokens through visual.proj', async ()
 
 test('heatmap writes a PNG overlay and a [H, W] map per prompt; prompts get different maps', async () => {
   const dir = tempDir();
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/clipmed.js'), 'heatmap', xray, '--model', model, '-t', 'right lower lobe pneumonia', '-t', 'heart', '-o', dir, '--npy', '--json'], {
-    encoding: 'utf8', env: { ...process.env, CLIPMED_CACHE: cache },
-  });
-  assert.equal(r.status, 0, r.stderr);
+  const r = clipmed('heatmap', xray, '--model', model, '-t', 'right lower lobe pneumonia', '-t', 'heart', '-o', dir, '--npy', '--json');
+  assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.equal(out.heatmaps.length, 2);
   const maps = out.heatmaps.map((h: { npy: string }) => readNpy(readFileSync(h.npy), h.npy));
@@ -54,10 +52,8 @@ test('heatmap writes a PNG overlay and a [H, W] map per prompt; prompts get diff
 
 test('a single prompt is compared against neutral reference prompts', () => {
   const dir = tempDir();
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/clipmed.js'), 'heatmap', xray, '--model', model, '-t', 'pneumonia', '-o', dir, '--json'], {
-    encoding: 'utf8', env: { ...process.env, CLIPMED_CACHE: cache },
-  });
-  assert.equal(r.status, 0, r.stderr);
+  const r = clipmed('heatmap', xray, '--model', model, '-t', 'pneumonia', '-o', dir, '--json');
+  assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.equal(out.heatmaps.length, 1);
   assert.equal(out.heatmaps[0].flat, false);

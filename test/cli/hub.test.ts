@@ -2,27 +2,17 @@
 // through HF_ENDPOINT as a user would: download once, verify, cache, resume, reject corruption, work offline.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cliAsync } from '../helpers/cli.ts';
 import { startHubServer } from '../helpers/hub-server.ts';
 import { loadReference, maxRelError } from '../helpers/reference.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const ref = loadReference('tiny-quickgelu');
 
-/** Run clipmed without blocking this process, which serves the hub. */
-function clipmed(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [join(ROOT, 'bin/clipmed.js'), ...args], { env: { ...process.env, HF_TOKEN: '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** clipmed without blocking this process, which serves the hub; no token from the environment. */
+const clipmed = (env: Record<string, string>, ...args: string[]) => cliAsync({ HF_TOKEN: '', ...env }, ...args);
 
 test('embed --model hf-hub: downloads once, then runs from the cache and offline', async () => {
   const hub = await startHubServer();

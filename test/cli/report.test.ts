@@ -1,22 +1,18 @@
 // clipmed report: retrieval from the IU X-ray report corpus, cached corpus embeddings, bad corpora.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClipModel, readCorpus } from '../../src/index.ts';
+import { cli } from '../helpers/cli.ts';
 import { DATA, FIXTURES, isolateCache, tempDir } from '../helpers/reference.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const cache = isolateCache();
 const model = join(FIXTURES, 'tiny-quickgelu');
 const corpus = join(DATA, 'iu-xray-reports/indiana_reports.csv');
 const xray = join(DATA, 'pneumonia-cxr/test/NORMAL/IM-0023-0001.jpeg');
 
-function clipmed(...args: string[]) {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/clipmed.js'), ...args], { encoding: 'utf8', env: { ...process.env, CLIPMED_CACHE: cache } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const clipmed = cli({ CLIPMED_CACHE: cache });
 
 test('report returns the most similar IU reports, best first, distinct, and caches the corpus embeddings', async () => {
   const r = clipmed('report', xray, '--model', model, '--corpus', corpus, '-k', '4', '--json');
