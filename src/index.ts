@@ -96,3 +96,6 @@ export { PRETRAINED, listModels, getSpec, type PretrainedSpec, type PretrainedNa
 export { cachedSnapshot } from './models/hub-cache.ts';
 export { runProtocol, runProtocolBatch, getProtocol, PROTOCOLS, type ProtocolStep, type ProtocolName } from './image/protocol.ts';
 export { resolveModelSource, type ModelSource, type ResolveOptions } from './models/resolve.ts';
+
+// ---- io: DICOM
+export { decodeDicom, readDicomFile, DEFAULT_MAX_DICOM_VALUES, type DicomOptions } from './io/dicom/index.ts';

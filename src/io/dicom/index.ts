@@ -1,0 +1,195 @@
+// DICOM images to values a model pipeline can use: stored values (pixels.ts), stored-bits masking and sign
+// (PS3.5 8.1.1), colour to RGB (PS3.3 C.7.6.3.1.2: YBR_FULL, YBR_FULL_422, PALETTE COLOR), then the
+// modality LUT (PS3.3 C.11.1: rescale slope/intercept or the Modality LUT Sequence). The VOI window stays
+// metadata (`windows`), applied at display time by toDisplayRaster.
+import { readFile } from 'node:fs/promises';
+import { DecodeError, LimitError, UnsupportedError } from '../../errors.ts';
+import type { Window, VoiFunction } from '../../image/window.ts';
+import type { DecodedImage } from '../types.ts';
+import { imageAttributes, num, parseDataSet, str, TS, type DataSet, type ImageAttributes } from './dataset.ts';
+import { decodeFrame, frameBytes, LOSSY_SYNTAXES, storage } from './pixels.ts';
+
+export interface DicomOptions {
+  source: string;
+  /** one frame (0-based); default all */
+  frame?: number;
+  /** refuse images with more values than this, before allocating (default 2^28) */
+  maxPixels?: number;
+  /** include patient identifiers in meta.phi */
+  phi?: boolean;
+}
+
+export const DEFAULT_MAX_DICOM_VALUES = 2 ** 28;
+
+/** ITU-R BT.601 full range YCbCr to RGB, rounded and clipped as pydicom's convert_color_space does. */
+function ybrToRgb(v: Float64Array): void {
+  for (let i = 0; i < v.length; i += 3) {
+    const y = v[i]!;
+    const cb = v[i + 1]! - 128;
+    const cr = v[i + 2]! - 128;
+    const rgb = [y + 1.402 * cr, y - ((0.114 * 1.772) / 0.587) * cb - ((0.299 * 1.402) / 0.587) * cr, y + 1.772 * cb];
+    for (let c = 0; c < 3; c++) v[i + c] = Math.min(255, Math.max(0, Math.floor(rgb[c]! + 0.5)));
+  }
+}
+
+/** A LUT's descriptor [entries (0 = 65536), first mapped value, bits] and its data, in the data set's byte order. */
+function lut(ds: DataSet, descTag: string, dataTag: string, file: string, signedFirst = false): { first: number; data: Float64Array } {
+  const d = ds.elements[descTag];
+  const e = ds.elements[dataTag];
+  if (!d || !e) throw new DecodeError(`LUT ${descTag}/${dataTag} is incomplete`, { file });
+  const entries = ds.uint16(descTag, 0) || 65536;
+  // the first mapped value is signed when the pixel data is (PS3.3 C.11.1.1), whatever VR it was written with
+  const first = d.vr === 'SS' || signedFirst ? ds.int16(descTag, 1)! : ds.uint16(descTag, 1)!;
+  const bits = ds.uint16(descTag, 2)!;
+  const wide = bits > 8 || e.length >= entries * 2;
+  const data = new Float64Array(entries);
+  for (let i = 0; i < entries; i++) {
+    if ((wide ? 2 * i + 2 : i + 1) > e.length) throw new DecodeError(`LUT data ${dataTag} is shorter than its ${entries} entries`, { file });
+    data[i] = wide ? ds.uint16(dataTag, i)! : ds.byteArray[e.dataOffset + i]!;
+  }
+  return { first, data };
+}
+
+function lookup(t: { first: number; data: Float64Array }, v: number): number {
+  return t.data[Math.min(t.data.length - 1, Math.max(0, Math.round(v) - t.first))]!;
+}
+
+function windowsOf(ds: DataSet): Window[] {
+  const out: Window[] = [];
+  const fnName = str(ds, 'x00281056')?.toUpperCase();
+  const fn: VoiFunction | undefined = fnName === 'LINEAR_EXACT' || fnName === 'SIGMOID' || fnName === 'LINEAR' ? fnName : undefined;
+  for (let i = 0; ; i++) {
+    const c = num(ds, 'x00281050', i);
+    const w = num(ds, 'x00281051', i);
+    if (c === undefined || w === undefined) break;
+    if (w > 0) out.push(fn ? { center: c, width: w, fn } : { center: c, width: w });
+  }
+  return out;
+}
+
+const PHI_TAGS: Record<string, string> = { patientName: 'x00100010', patientId: 'x00100020', patientBirthDate: 'x00100030', patientSex: 'x00100040', accessionNumber: 'x00080050', institutionName: 'x00080080', referringPhysicianName: 'x00080090' };
+
+function metaOf(ds: DataSet, a: ImageAttributes, rescale: { slope: number; intercept: number } | undefined, windows: Window[], phi: boolean): Record<string, unknown> {
+  const meta: Record<string, unknown> = {
+    modality: str(ds, 'x00080060'),
+    photometricInterpretation: a.photometric,
+    transferSyntaxUID: a.transferSyntax,
+    lossy: LOSSY_SYNTAXES.has(a.transferSyntax) || str(ds, 'x00282110') === '01',
+    rows: a.rows,
+    columns: a.columns,
+    frames: a.frames,
+    samplesPerPixel: a.samplesPerPixel,
+    bitsAllocated: a.bitsAllocated,
+    bitsStored: a.bitsStored,
+    pixelRepresentation: a.pixelRepresentation,
+    rescaleSlope: rescale?.slope,
+    rescaleIntercept: rescale?.intercept,
+    windows,
+    studyInstanceUID: str(ds, 'x0020000d'),
+    seriesInstanceUID: str(ds, 'x0020000e'),
+    sopInstanceUID: str(ds, 'x00080018'),
+  };
+  if (phi) meta.phi = Object.fromEntries(Object.entries(PHI_TAGS).map(([k, t]) => [k, str(ds, t)]));
+  return meta;
+}
+
+/**
+ * Decode a DICOM image: values after the modality LUT, [frames, rows, columns, samples], colour as RGB.
+ * @example (await decodeDicom(readFileSync('CT_small.dcm'), { source: 'CT_small.dcm' })).meta.modality // 'CT'
+ */
+export async function decodeDicom(bytes: Uint8Array, o: DicomOptions): Promise<DecodedImage> {
+  const file = o.source;
+  const { ds, transferSyntax } = parseDataSet(bytes, file);
+  if (!ds.elements.x7fe00010 && !ds.elements.x7fe00008 && !ds.elements.x7fe00009) throw new DecodeError('no pixel data (7FE0,0010): not an image', { file });
+  if (ds.elements.x7fe00008 || ds.elements.x7fe00009) throw new UnsupportedError('float pixel data (7FE0,0008/0009) is not supported', { file });
+  const a = imageAttributes(ds, transferSyntax, file);
+  if (storage(a.transferSyntax, file) === 'jpeg' && a.bitsStored > 8) {
+    throw new UnsupportedError(`${a.bitsStored}-bit JPEG (extended, process 2/4) is not supported: the libjpeg-turbo codec decodes 8-bit JPEG only`, { file });
+  }
+  if (a.rows === 0 || a.columns === 0) throw new DecodeError(`image of ${a.rows}x${a.columns} pixels`, { file });
+  if (![1, 3].includes(a.samplesPerPixel)) throw new UnsupportedError(`SamplesPerPixel ${a.samplesPerPixel}`, { file });
+  if (![1, 8, 16, 32].includes(a.bitsAllocated)) throw new UnsupportedError(`BitsAllocated ${a.bitsAllocated}`, { file });
+  if (a.bitsStored < 1 || a.bitsStored > a.bitsAllocated) throw new DecodeError(`BitsStored ${a.bitsStored} with BitsAllocated ${a.bitsAllocated}`, { file });
+  const photometric = a.photometric.toUpperCase();
+  const known = ['MONOCHROME1', 'MONOCHROME2', 'RGB', 'PALETTE COLOR', 'YBR_FULL', 'YBR_FULL_422', 'YBR_ICT', 'YBR_RCT'];
+  if (!known.includes(photometric)) throw new UnsupportedError(`photometric interpretation '${a.photometric}'`, { file });
+  const frames = o.frame === undefined ? Array.from({ length: a.frames }, (_, i) => i) : [o.frame];
+  if (o.frame !== undefined && (!Number.isInteger(o.frame) || o.frame < 0 || o.frame >= a.frames)) throw new DecodeError(`frame ${o.frame}: the image has ${a.frames} frame(s)`, { file });
+  const outSamples = photometric === 'PALETTE COLOR' ? 3 : a.samplesPerPixel;
+  const total = a.rows * a.columns * outSamples * frames.length;
+  const limit = o.maxPixels ?? DEFAULT_MAX_DICOM_VALUES;
+  if (total > limit) throw new LimitError(`${a.rows}x${a.columns}x${outSamples} x ${frames.length} frame(s) = ${total} values, over the limit of ${limit}`, { file });
+
+  // native YBR_FULL_422 stores two samples per pixel (Y Y Cb Cr per pair): read it as such, expand below
+  const native422 = storage(a.transferSyntax, file) === 'native' && photometric === 'YBR_FULL_422';
+  const readAs = native422 ? { ...a, samplesPerPixel: 1, columns: a.columns * 2 } : a;
+  const encoded = frameBytes(ds, readAs, file, frames);
+  const littleEndian = a.transferSyntax !== TS.explicitBE;
+  const data = new Float32Array(total);
+  const rescale = num(ds, 'x00281053') !== undefined && num(ds, 'x00281052') !== undefined ? { slope: num(ds, 'x00281053')!, intercept: num(ds, 'x00281052')! } : undefined;
+  const modalityLut = ds.elements.x00283000?.items?.[0]?.dataSet;
+  const mlut = modalityLut ? lut(modalityLut as DataSet, 'x00283002', 'x00283006', file, a.pixelRepresentation === 1) : undefined;
+  if (photometric === 'PALETTE COLOR' && ds.elements.x00281221) throw new UnsupportedError('segmented palette colour LUTs', { file });
+  const palette = photometric === 'PALETTE COLOR'
+    ? (['x00281101', 'x00281102', 'x00281103'] as const).map((d, c) => lut(ds, d, ['x00281201', 'x00281202', 'x00281203'][c]!, file))
+    : undefined;
+
+  for (let k = 0; k < frames.length; k++) {
+    let { values, planar } = await decodeFrame(encoded[k]!, readAs, frames[k]!, littleEndian, file);
+    if (native422) values = expand422(values, a.rows, a.columns);
+    if (planar) values = interleave(values, a.rows * a.columns, a.samplesPerPixel);
+    // as pydicom (the reference), values stay as stored in BitsAllocated bits: no masking to BitsStored
+    if (photometric === 'YBR_FULL' || photometric === 'YBR_FULL_422') {
+      if (storage(a.transferSyntax, file) !== 'jpeg') ybrToRgb(values);
+    }
+    const base = k * a.rows * a.columns * outSamples;
+    if (palette) {
+      for (let p = 0; p < values.length; p++) for (let c = 0; c < 3; c++) data[base + 3 * p + c] = lookup(palette[c]!, values[p]!);
+    } else if (mlut) {
+      for (let i = 0; i < values.length; i++) data[base + i] = lookup(mlut, values[i]!);
+    } else if (rescale && (rescale.slope !== 1 || rescale.intercept !== 0)) {
+      for (let i = 0; i < values.length; i++) data[base + i] = values[i]! * rescale.slope + rescale.intercept;
+    } else {
+      data.set(values, base);
+    }
+  }
+  const windows = windowsOf(ds);
+  const colour = outSamples === 3;
+  return {
+    source: file,
+    rows: a.rows,
+    columns: a.columns,
+    frames: frames.length,
+    samplesPerPixel: outSamples as 1 | 3,
+    data,
+    photometric: colour ? 'RGB' : photometric,
+    windows: colour ? [] : windows,
+    invert: photometric === 'MONOCHROME1',
+    meta: metaOf(ds, a, rescale, windows, Boolean(o.phi)),
+  };
+}
+
+/** [rows, columns*2] of Y0 Y1 Cb Cr groups to [rows, columns, 3] YCbCr (each pair shares its chroma). */
+function expand422(v: Float64Array, rows: number, columns: number): Float64Array {
+  const out = new Float64Array(rows * columns * 3);
+  for (let p = 0; p + 1 < rows * columns + 1; p += 2) {
+    const g = 2 * p; // 4 values per 2 pixels
+    const [y0, y1, cb, cr] = [v[g]!, v[g + 1]!, v[g + 2]!, v[g + 3]!];
+    out.set([y0, cb, cr], 3 * p);
+    if (p + 1 < rows * columns) out.set([y1, cb, cr], 3 * (p + 1));
+  }
+  return out;
+}
+
+/** [samples, pixels] planes to [pixels, samples]. */
+function interleave(v: Float64Array, pixels: number, samples: number): Float64Array {
+  const out = new Float64Array(v.length);
+  for (let s = 0; s < samples; s++) for (let p = 0; p < pixels; p++) out[p * samples + s] = v[s * pixels + p]!;
+  return out;
+}
+
+/** Read and decode a DICOM file. */
+export async function readDicomFile(path: string, o: Omit<DicomOptions, 'source'> = {}): Promise<DecodedImage> {
+  return decodeDicom(await readFile(path), { ...o, source: path });
+}
+
