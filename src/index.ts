@@ -99,3 +99,4 @@ export { resolveModelSource, type ModelSource, type ResolveOptions } from './mod
 
 // ---- io: DICOM
 export { decodeDicom, readDicomFile, DEFAULT_MAX_DICOM_VALUES, type DicomOptions } from './io/dicom/index.ts';
+export type { DecodedImage } from './io/types.ts';

@@ -9,6 +9,7 @@ export const commands: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./tokenize.ts'),
   () => import('./info.ts'),
   () => import('./models.ts'),
+  () => import('./read.ts'),
   () => import('./classify.ts'),
   () => import('./probe.ts'),
   () => import('./report.ts'),
