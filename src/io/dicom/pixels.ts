@@ -1,18 +1,21 @@
 // Pixel data to stored sample values: native (PS3.5 8, little and big endian, 1 to 32 bits), RLE (PS3.5
-// Annex G, written here) and the compressed syntaxes through the cornerstone WASM codecs (libjpeg-turbo,
+// Annex G, written here), JPEG lossless (jpeg-lossless.ts) and the other compressed syntaxes through the cornerstone WASM codecs (libjpeg-turbo,
 // CharLS, OpenJPEG, OpenJPH). Output per frame: Float64Array [rows, columns, samples], interleaved.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import dicomParser from 'dicom-parser';
 import { DecodeError, UnsupportedError } from '../../errors.ts';
 import type { DataSet, ImageAttributes } from './dataset.ts';
+import { decodeJpegLossless } from './jpeg-lossless.ts';
 
 const require = createRequire(import.meta.url);
 
 type Codec = 'jpeg' | 'jpegls' | 'j2k' | 'htj2k';
 
 /** Transfer syntaxes by how their pixel data is stored. */
-const CODECS: Record<string, Codec | 'rle' | 'native'> = {
+const CODECS: Record<string, Codec | 'rle' | 'native' | 'lossless'> = {
+  '1.2.840.10008.1.2.4.57': 'lossless',
+  '1.2.840.10008.1.2.4.70': 'lossless',
   '1.2.840.10008.1.2': 'native',
   '1.2.840.10008.1.2.1': 'native',
   '1.2.840.10008.1.2.1.99': 'native',
@@ -31,12 +34,9 @@ const CODECS: Record<string, Codec | 'rle' | 'native'> = {
 
 export const LOSSY_SYNTAXES = new Set(['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51', '1.2.840.10008.1.2.4.81', '1.2.840.10008.1.2.4.91', '1.2.840.10008.1.2.4.203']);
 
-export function storage(ts: string, file: string): Codec | 'rle' | 'native' {
+export function storage(ts: string, file: string): Codec | 'rle' | 'native' | 'lossless' {
   const c = CODECS[ts];
-  if (!c) {
-    const known = ts === '1.2.840.10008.1.2.4.57' || ts === '1.2.840.10008.1.2.4.70' ? ' (JPEG lossless, process 14)' : '';
-    throw new UnsupportedError(`unsupported transfer syntax ${ts}${known}`, { file });
-  }
+  if (!c) throw new UnsupportedError(`unsupported transfer syntax ${ts}`, { file });
   return c;
 }
 
@@ -110,6 +110,14 @@ export async function decodeFrame(bytes: Uint8Array, a: ImageAttributes, frame: 
   const n = a.rows * a.columns * a.samplesPerPixel;
   if (kind === 'native') return { values: nativeValues(bytes, a, frame, littleEndian), planar: a.planarConfiguration === 1 && a.samplesPerPixel > 1 };
   if (kind === 'rle') return { values: rleValues(bytes, a, file), planar: false };
+  if (kind === 'lossless') {
+    const img = decodeJpegLossless(bytes, file);
+    if (img.width !== a.columns || img.height !== a.rows || img.components !== a.samplesPerPixel) {
+      throw new DecodeError(`lossless JPEG stream is ${img.width}x${img.height}x${img.components}, the data set says ${a.columns}x${a.rows}x${a.samplesPerPixel}`, { file });
+    }
+    const signed16 = a.pixelRepresentation === 1 && a.bitsStored === a.bitsAllocated && a.bitsAllocated === 16;
+    return { values: Float64Array.from(img.data, (v) => (signed16 && v >= 32768 ? v - 65536 : v)), planar: false };
+  }
   const mod = await codecModule(kind);
   const d = new mod[MODULES[kind].decoder]!();
   try {
