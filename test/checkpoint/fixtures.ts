@@ -2,10 +2,12 @@
 import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import type { StateDict, Tensor } from '../../src/checkpoint/types.ts';
+import { join } from 'node:path';
+import { FIXTURES as OPEN_CLIP } from '../helpers/reference.ts';
 
 export const FIXTURES = new URL('../fixtures/checkpoint/', import.meta.url).pathname;
-export const TORCH_BIN = '/work/shared/fixtures/open_clip/tiny-quickgelu/open_clip_pytorch_model.bin';
-export const SAFETENSORS = '/work/shared/fixtures/open_clip/tiny-gelu-safetensors/open_clip_model.safetensors';
+export const TORCH_BIN = join(OPEN_CLIP, 'tiny-quickgelu/open_clip_pytorch_model.bin');
+export const SAFETENSORS = join(OPEN_CLIP, 'tiny-gelu-safetensors/open_clip_model.safetensors');
 
 export interface Summary { count: number; keys: string[]; tensors: Record<string, { shape: number[]; dtype: string; sum: number; abssum: number; first4: number[] }> }
 export const SUMMARY = JSON.parse(readFileSync(FIXTURES + 'open-clip-tiny-summary.json', 'utf8')) as { torch: Summary; safetensors: Summary };

@@ -7,8 +7,11 @@ import dicomParser from 'dicom-parser';
 import { ConfigError, DecodeError, NetworkError } from '../../src/errors.ts';
 import { DicomWebClient, dicomJsonString, parseDicomWebUrl, parseMultipart, resolveDicomWebUrl } from '../../src/io/dicomweb.ts';
 import { startOrthanc, type OrthancServer } from '../helpers/orthanc.ts';
+import { decodeDicom } from '../../src/io/dicom/index.ts';
+import { join } from 'node:path';
+import { DATA } from '../helpers/reference.ts';
 
-const DICOM = '/work/shared/data/dicom/';
+const DICOM = join(DATA, 'dicom') + '/';
 const FILES = [
   'dicomParser-testImages/CT1_UNC.explicit_little_endian.dcm',
   'pydicom-data/JPEG-LL.dcm', // JPEG lossless: must come back as stored, not transcoded
@@ -65,6 +68,17 @@ describe('DICOMweb against Orthanc', () => {
     assert.equal(all.length, 1);
     assert.ok(Buffer.from(all[0]!).equals(Buffer.from(local.get(FILES[0]!)!)));
     assert.equal((await dw.retrieveAll(ct.study)).length, 1);
+  });
+
+  it('pixels retrieved over WADO-RS equal the local decoding of the same file', async () => {
+    const dw = new DicomWebClient(orthanc.dicomWeb);
+    for (const f of FILES) {
+      const u = uploaded.get(f)!;
+      const remote = await decodeDicom(await dw.retrieveInstance(u.study, u.series, u.instance), { source: f });
+      const here = await decodeDicom(local.get(f)!, { source: f });
+      assert.deepEqual([remote.rows, remote.columns, remote.frames, remote.samplesPerPixel], [here.rows, here.columns, here.frames, here.samplesPerPixel]);
+      assert.ok(Buffer.from(remote.data.buffer).equals(Buffer.from(here.data.buffer)), `${f}: pixels differ`);
+    }
   });
 
   it('WADO-RS frames are the stored frame bytes of a multi-frame instance', async () => {

@@ -9,9 +9,10 @@ import { ConfigError, DecodeError, UnsupportedError } from '../../src/errors.ts'
 import { loadInputs, sniffFormat, type DicomDecoder } from '../../src/io/inputs.ts';
 import type { DecodedImage } from '../../src/io/types.ts';
 import { startOrthanc, type OrthancServer } from '../helpers/orthanc.ts';
+import { DATA } from '../helpers/reference.ts';
 
 const NIFTI = new URL('../fixtures/nifti/synthetic/', import.meta.url).pathname;
-const CT = '/work/shared/data/dicom/dicomParser-testImages/CT1_UNC.explicit_little_endian.dcm';
+const CT = join(DATA, 'dicom/dicomParser-testImages/CT1_UNC.explicit_little_endian.dcm');
 
 /** Stands in for decodeDicom here, so that this test checks routing only; it records what it was given. */
 function fakeDicom(calls: Array<{ source: string; length: number }>): DicomDecoder {

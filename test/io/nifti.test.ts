@@ -9,9 +9,11 @@ import fc from 'fast-check';
 import { readNifti } from '../../src/io/nifti.ts';
 import { niftiSlices, axisCodes } from '../../src/io/nifti-slices.ts';
 import { applyWindow } from '../../src/image/window.ts';
+import { join } from 'node:path';
+import { DATA } from '../helpers/reference.ts';
 
 const FIX = new URL('../fixtures/nifti/', import.meta.url).pathname;
-const SHARED = '/work/shared/data/nifti/';
+const SHARED = join(DATA, 'nifti') + '/';
 
 interface SliceRef { axis: 'axial' | 'coronal' | 'sagittal'; t: number; index: number; voxelAxis: number; rows: number; columns: number; sha256: string; values?: Array<number | string> }
 interface FileRef {
@@ -33,7 +35,7 @@ describe('readNifti equals nibabel get_fdata(dtype=float32)', () => {
   for (const ref of REF.files) {
     it(ref.file, (t) => {
       const path = pathOf(ref.file);
-      if (!existsSync(path)) assert.fail(`missing ${path} (shared data: /work/shared/data/nifti)`);
+      if (!existsSync(path)) assert.fail(`missing ${path} (shared data: ${SHARED})`);
       const vol = readNifti(readFileSync(path), { source: path });
       assert.deepEqual(vol.dims, ref.shape);
       assert.equal(vol.datatype, ref.dtype);

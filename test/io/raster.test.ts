@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { ConfigError, DecodeError, LimitError, UnsupportedError } from '../../src/errors.ts';
 import { readRaster, toDisplayRaster, looksLikeRaster } from '../../src/io/raster.ts';
+import { DATA } from '../helpers/reference.ts';
 
 const W = 4;
 const H = 3;
@@ -89,7 +90,7 @@ describe('readRaster', () => {
   });
 
   it('JPEG: a real chest X-ray decodes; a smooth image round-trips within JPEG error', async () => {
-    const dir = '/work/shared/data/pneumonia-cxr/test/';
+    const dir = join(DATA, 'pneumonia-cxr/test') + '/';
     const sub = readdirSync(dir, { withFileTypes: true }).find((d) => d.isDirectory());
     const folder = sub ? join(dir, sub.name) : dir;
     const name = readdirSync(folder).find((f) => f.endsWith('.jpeg') || f.endsWith('.jpg'));
