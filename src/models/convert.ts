@@ -7,26 +7,21 @@ import { readCheckpoint } from '../checkpoint/load.ts';
 import type { StateDict } from '../checkpoint/types.ts';
 import { CheckpointError } from '../errors.ts';
 import { GRAPH_VERSION } from '../graph/builder.ts';
-import type { PreprocessConfig } from '../image/preprocess.ts';
 import { checkpointHash, exists, graphDir, writeAtomic } from '../runtime/graph-cache.ts';
 import type { OpenAIOverrides } from './clip-config.ts';
 import { familyFor } from './families.ts';
-import type { BuiltModel, ScoreSpec, TextSpec } from './family.ts';
+import type { BuiltModel, TextSpec } from './family.ts';
 import type { ResolvedSource } from './source.ts';
 
-export interface ModelMeta {
+/** What a compiled model needs besides its graphs; kept as meta.json beside them in the cache. */
+export type ModelMeta = Pick<BuiltModel, 'architecture' | 'embedDim' | 'patchTokens' | 'preprocess' | 'score'> & {
   graphVersion: number;
   family: string;
   format: ResolvedSource['format'];
   checkpointSha256: string;
-  architecture: Record<string, unknown>;
-  embedDim: number;
-  patchTokens: { grid: number; width: number };
   text: TextSpec;
-  preprocess: PreprocessConfig;
-  score: ScoreSpec;
   parameters: { vision: number; text: number };
-}
+};
 
 export interface CompiledModel {
   meta: ModelMeta;

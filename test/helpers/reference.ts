@@ -83,3 +83,27 @@ export function isolateCache(): string {
   process.env.CLIPMED_CACHE = dir;
   return dir;
 }
+
+/** scale * cos(image i, text j) + bias for every pair, row by image: open_clip's logits_per_image. */
+export function logitsPerImage(images: Float32Array, texts: Float32Array, dim: number, scale: number, bias = 0): number[] {
+  const unit = (m: Float32Array) => {
+    const out = Float32Array.from(m);
+    for (let r = 0; r < out.length / dim; r++) {
+      const row = out.subarray(r * dim, (r + 1) * dim);
+      const n = Math.hypot(...row);
+      for (let k = 0; k < dim; k++) row[k]! /= n;
+    }
+    return out;
+  };
+  const ni = unit(images);
+  const nt = unit(texts);
+  const logits: number[] = [];
+  for (let i = 0; i < ni.length / dim; i++) {
+    for (let j = 0; j < nt.length / dim; j++) {
+      let s = 0;
+      for (let k = 0; k < dim; k++) s += ni[i * dim + k]! * nt[j * dim + k]!;
+      logits.push(scale * s + bias);
+    }
+  }
+  return logits;
+}

@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ClipModel, normalizeRows } from '../../src/index.ts';
-import { FIXTURE_MODELS, FIXTURES, isolateCache, loadReference, maxRelError, minCosine, referenceImages } from '../helpers/reference.ts';
+import { ClipModel } from '../../src/index.ts';
+import { FIXTURE_MODELS, FIXTURES, isolateCache, loadReference, maxRelError, minCosine, referenceImages, logitsPerImage } from '../helpers/reference.ts';
 
 isolateCache();
 
@@ -36,17 +36,8 @@ for (const name of FIXTURE_MODELS) {
     assert.equal(model.meta.score.kind, 'softmax');
     const logitScale = model.meta.score.logitScale;
     assert.ok(Math.abs(logitScale - ref.logit_scale) < 1e-4 * ref.logit_scale);
-    const ni = normalizeRows(Float32Array.from(img.embeddings), E);
-    const nt = normalizeRows(Float32Array.from(txt.embeddings), E);
     const T = ref.texts.length;
-    const logits: number[] = [];
-    for (let i = 0; i < ref.images.length; i++) {
-      for (let j = 0; j < T; j++) {
-        let s = 0;
-        for (let k = 0; k < E; k++) s += ni[i * E + k]! * nt[j * E + k]!;
-        logits.push(logitScale * s);
-      }
-    }
+    const logits = logitsPerImage(img.embeddings, txt.embeddings, E, logitScale);
     assert.ok(maxRelError(logits, ref.logits_per_image.flat(), T) < 1e-4, 'logits_per_image');
 
     // end to end from the image files: preprocessing + image tower

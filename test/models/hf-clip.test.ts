@@ -4,9 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ClipModel, normalizeRows, readSafetensors, resolveLocalSource } from '../../src/index.ts';
+import { ClipModel, readSafetensors, resolveLocalSource } from '../../src/index.ts';
 import { parseHfClipConfig } from '../../src/models/hf-clip-family.ts';
-import { DATA, isolateCache, maxRelError, minCosine, tempDir } from '../helpers/reference.ts';
+import { DATA, isolateCache, logitsPerImage, maxRelError, minCosine, tempDir } from '../helpers/reference.ts';
 import { torchSave } from '../helpers/torch-writer.ts';
 
 isolateCache();
@@ -66,17 +66,8 @@ test('hf-clip: tokens, image and text embeddings, patch tokens and logits agree 
 
   assert.equal(model.meta.score.kind, 'softmax');
   assert.ok(Math.abs(model.meta.score.logitScale - ref.logit_scale) < 1e-5 * ref.logit_scale);
-  const ni = normalizeRows(Float32Array.from(img.embeddings), E);
-  const nt = normalizeRows(Float32Array.from(txt.embeddings), E);
   const T = ref.texts.length;
-  const logits: number[] = [];
-  for (let i = 0; i < ref.images.length; i++) {
-    for (let j = 0; j < T; j++) {
-      let s = 0;
-      for (let k = 0; k < E; k++) s += ni[i * E + k]! * nt[j * E + k]!;
-      logits.push(model.meta.score.logitScale * s);
-    }
-  }
+  const logits = logitsPerImage(img.embeddings, txt.embeddings, E, model.meta.score.logitScale);
   assert.ok(maxRelError(logits, ref.logits_per_image, T) < 1e-4, 'logits_per_image');
 
   // end to end: CLIPImageProcessor (shortest edge, bicubic, crop at margin // 2) then the image tower
