@@ -1,7 +1,7 @@
 // clipmed classify and probe as a user runs them, on a fixture model and the pediatric chest X-rays.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClipModel } from '../../src/index.ts';
 import { cli } from '../helpers/cli.ts';
@@ -81,4 +81,28 @@ test('probe: a linear probe on the pneumonia train split beats the majority clas
   assert.equal(c.code, 0, c.stderr);
   const scores = JSON.parse(c.stdout).results[0].scores;
   assert.deepEqual(Object.keys(scores), ['normal', 'pneumonia']);
+});
+
+test('classify --conformal: split-conformal sets calibrated on labelled images reach their coverage', () => {
+  const dir = tempDir();
+  const rows = readFileSync(join(DATA, 'pneumonia-cxr/manifest.csv'), 'utf8').trim().split('\n').slice(1);
+  // every 13th training image for calibration, every 3rd test image to check: 400 and 208 images
+  const cal = rows.filter((r) => r.includes(',train,')).filter((_, i) => i % 13 === 0);
+  const tst = rows.filter((r) => r.includes(',test,')).filter((_, i) => i % 3 === 0);
+  const write = (name: string, rs: string[]) => {
+    writeFileSync(join(dir, name), `image,split,label,subtype\n${rs.map((r) => join(DATA, 'pneumonia-cxr', r)).join('\n')}\n`);
+    return join(dir, name);
+  };
+  const label = new Map(tst.map((r) => [join(DATA, 'pneumonia-cxr', r.split(',')[0]!), r.split(',')[2]!]));
+  const r = clipmed('classify', '--model', model, '--labels', 'normal,pneumonia', '--manifest', write('test.csv', tst), '--conformal', write('cal.csv', cal), '--alpha', '0.2', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.conformal.n, cal.length);
+  const results = out.results as Array<{ input: string; set: string[] }>;
+  const coverage = results.filter((x) => x.set.includes(label.get(x.input)!)).length / results.length;
+  // nominal 0.8; the calibration and test images come from different splits, so allow sampling error (~3 sd)
+  assert.ok(coverage >= 0.8 - 0.09, `coverage ${coverage}`);
+  const multilabel = clipmed('classify', '--model', model, '--labels', 'normal,pneumonia', '--multilabel', xray, '--conformal', write('c2.csv', cal));
+  assert.equal(multilabel.code, 2);
+  assert.match(multilabel.stderr, /--conformal needs one label per image/);
 });

@@ -2,7 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import {
-  buildClassifier, classifyRasters, ConfigError, csvField, fromFlat, getLabelSet, loadFewShot, scoringFor, type Matrix,
+  buildClassifier, calibrateConformal, classifyRasters, ConfigError, csvField, fromFlat, getLabelSet, loadFewShot, predictionSets, scoringFor,
+  type ConformalCalibration, type ConformalMethod, type Matrix, type Raster,
 } from '../../index.ts';
 import { INPUT_HELP, loadImages, type ImageInputOptions } from '../images.ts';
 import { collect, Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, progress, type ModelOptions } from '../shared.ts';
@@ -15,6 +16,11 @@ interface ClassifyOptions extends ModelOptions, ImageInputOptions {
   multilabel?: boolean;
   logitScale?: string;
   probe?: string;
+  conformal?: string;
+  conformalSplit?: string;
+  conformalMethod: string;
+  alpha: string;
+  labelColumn: string;
   json?: boolean;
   csv?: boolean;
   batchSize: string;
@@ -38,7 +44,12 @@ export function register(program: Command): void {
     .option('--split <name>', 'only manifest rows of this split')
     .option('--window <preset|C,W>', 'display window for DICOM/NIfTI/16-bit inputs: lung, mediastinum, bone, brain, abdomen, or center,width')
     .option('--frame <n>', 'frame of multi-frame DICOM', '0')
-    .option('--json', 'print {"model", "results": [{"input", "scores": {label: probability}}], "failures"}')
+    .option('--conformal <cal.csv>', 'labelled calibration manifest: add split-conformal prediction sets with coverage 1 - alpha')
+    .option('--conformal-split <name>', 'only calibration rows of this split')
+    .option('--conformal-method <m>', 'conformity score: lac, aps or aps-randomized', 'lac')
+    .option('--alpha <a>', 'miscoverage for --conformal (0.1: sets hold the true label 90% of the time)', '0.1')
+    .option('--label-column <name>', 'label column of the calibration manifest', 'label')
+    .option('--json', 'print {"model", "results": [{"input", "scores": {label: probability}, "set"?}], "failures"}')
     .option('--csv', 'print CSV: input, then one column per label')
     .option('--batch-size <n>', 'images per forward pass', '8')
     .option('--threads <n>', 'CPU threads (default: all cores)')
@@ -55,38 +66,55 @@ Examples:
         throw new ConfigError('no images to classify');
       }
       const bs = Math.max(1, Number(opts.batchSize));
+      // one scorer for the inputs and, with --conformal, the calibration images
       let labels: string[];
-      let probs: Matrix;
-      const bar = progress(images.length, 'classifying');
+      let score: (rasters: Raster[], tick: (n: number) => void) => Promise<Matrix>;
       if (opts.probe) {
         const clf = await loadFewShot(model, JSON.parse(await readFile(opts.probe, 'utf8')));
-        const e = await model.embedRasters(images.map((i) => i.raster), { normalize: true, batchSize: bs });
         labels = clf.classes;
-        probs = await clf.predictProba(fromFlat(e.embeddings, e.dim));
-        bar.tick(images.length);
+        score = async (rasters, tick) => {
+          const e = await model.embedRasters(rasters, { normalize: true, batchSize: bs });
+          tick(rasters.length);
+          return clf.predictProba(fromFlat(e.embeddings, e.dim));
+        };
       } else {
-        labels = opts.labelSet ? [...getLabelSet(opts.labelSet)] : (opts.labels ?? '').split(',');
-        const classifier = await buildClassifier(model, { labels, templates: opts.template, templateSet: opts.templateSet, multilabel: opts.multilabel });
+        const wanted = opts.labelSet ? [...getLabelSet(opts.labelSet)] : (opts.labels ?? '').split(',');
+        const classifier = await buildClassifier(model, { labels: wanted, templates: opts.template, templateSet: opts.templateSet, multilabel: opts.multilabel });
         labels = classifier.labels;
         const scoring = scoringFor(model, Boolean(opts.multilabel), opts.logitScale ? Number(opts.logitScale) : undefined);
-        const parts: Float32Array[] = [];
-        for (let i = 0; i < images.length; i += bs) {
-          const batch = images.slice(i, i + bs);
-          parts.push((await classifyRasters(model, batch.map((b) => b.raster), classifier, scoring, bs)).probs.data);
-          bar.tick(batch.length);
-        }
-        const data = new Float32Array(images.length * labels.length);
-        parts.reduce((at, p) => (data.set(p, at), at + p.length), 0);
-        probs = { rows: images.length, cols: labels.length, data };
+        score = async (rasters, tick) => {
+          const data = new Float32Array(rasters.length * labels.length);
+          for (let i = 0; i < rasters.length; i += bs) {
+            const batch = rasters.slice(i, i + bs);
+            data.set((await classifyRasters(model, batch, classifier, scoring, bs)).probs.data, i * labels.length);
+            tick(batch.length);
+          }
+          return { rows: rasters.length, cols: labels.length, data };
+        };
       }
+      const bar = progress(images.length, 'classifying');
+      const probs = await score(images.map((i) => i.raster), bar.tick);
       bar.stop();
       const C = labels.length;
+      let sets: number[][] | undefined;
+      let conformal: ConformalCalibration | undefined;
+      if (opts.conformal) {
+        // split conformal prediction: calibrate the score threshold on a labelled set, then predict sets
+        if (opts.multilabel) throw new ConfigError('--conformal needs one label per image (softmax scores), not --multilabel');
+        const cal = await loadImages([], { manifest: opts.conformal, split: opts.conformalSplit, labelColumn: opts.labelColumn, window: opts.window }, failures);
+        const unknown = [...new Set(cal.images.map((i) => i.label ?? ''))].filter((l) => !labels.includes(l));
+        if (unknown.length) throw new ConfigError(`calibration labels ${JSON.stringify(unknown)} are not among the classes ${JSON.stringify(labels)}`, { file: opts.conformal });
+        const calProbs = await score(cal.images.map((i) => i.raster), () => {});
+        conformal = calibrateConformal(calProbs, cal.images.map((i) => labels.indexOf(i.label!)), { method: opts.conformalMethod as ConformalMethod, alpha: Number(opts.alpha) });
+        sets = predictionSets(probs, conformal);
+      }
       const results = images.map((img, i) => ({
         input: img.source,
         scores: Object.fromEntries(labels.map((l, j) => [l, probs.data[i * C + j]!])),
+        ...(sets ? { set: sets[i]!.map((j) => labels[j]!) } : {}),
       }));
       if (opts.json) {
-        console.log(JSON.stringify({ model: model.source.name, labels, results, failures: failures.items }));
+        console.log(JSON.stringify({ model: model.source.name, labels, ...(conformal ? { conformal } : {}), results, failures: failures.items }));
       } else if (opts.csv) {
         console.log(['input', ...labels].map(csvField).join(','));
         for (const r of results) console.log([r.input, ...labels.map((l) => r.scores[l]!.toFixed(6))].map(csvField).join(','));
@@ -94,6 +122,7 @@ Examples:
         for (const r of results) {
           const ranked = Object.entries(r.scores).sort((a, b) => b[1] - a[1]);
           console.log(`${r.input}\n  ${ranked.map(([l, p]) => `${l} ${(p * 100).toFixed(1)}%`).join('  ')}`);
+          if (r.set) console.log(`  ${((1 - conformal!.alpha) * 100).toFixed(0)}% prediction set: {${r.set.join(', ')}}`);
         }
       }
       failures.report();
