@@ -29,7 +29,7 @@ export { cacheRoot, checkpointHash } from './runtime/graph-cache.ts';
 
 // ---- image
 export type { Raster, FloatImage } from './image/types.ts';
-export { applyWindow, parseWindow, toBytes, WINDOW_PRESETS, type Window, type VoiFunction, type WindowPreset } from './image/window.ts';
+export { applyWindow, applyVoiLut, parseWindow, toBytes, WINDOW_PRESETS, type Window, type VoiFunction, type WindowPreset, type VoiLut } from './image/window.ts';
 export { resize, type ResampleFilter } from './image/resample.ts';
 export { preprocess, preprocessRaster, type PreprocessConfig } from './image/preprocess.ts';
 export { decodeImageFile } from './image/decode.ts';

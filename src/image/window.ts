@@ -71,3 +71,22 @@ export function toBytes(values: Float32Array): Uint8Array {
   for (let i = 0; i < values.length; i++) out[i] = Math.min(255, Math.max(0, Math.round(values[i]!)));
   return out;
 }
+
+/** A VOI LUT (PS3.3 C.11.2.1.1): values from `first` on map to `data`, which has `bits`-bit entries. */
+export interface VoiLut {
+  first: number;
+  bits: number;
+  data: number[];
+}
+
+/**
+ * The LUT's output for each value (clamped to the table's ends), as pydicom's apply_voi_lut gives it;
+ * pass `outMax` to scale to a display range instead.
+ * @example applyVoiLut(Float32Array.of(-5, 1, 9), { first: 0, bits: 8, data: [10, 20, 30] }) // [10, 20, 30]
+ */
+export function applyVoiLut(values: Float32Array, lut: VoiLut, outMax?: number): Float32Array {
+  if (lut.data.length === 0) throw new ConfigError('VOI LUT with no entries');
+  const scale = outMax === undefined ? 1 : outMax / (2 ** lut.bits - 1);
+  const last = lut.data.length - 1;
+  return Float32Array.from(values, (v) => lut.data[Math.min(last, Math.max(0, Math.round(v) - lut.first))]! * scale);
+}

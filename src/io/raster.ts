@@ -12,7 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { ConfigError, DecodeError, LimitError, UnsupportedError } from '../errors.ts';
-import { applyWindow, parseWindow, toBytes, type Window } from '../image/window.ts';
+import { applyVoiLut, applyWindow, parseWindow, toBytes, type Window } from '../image/window.ts';
 import type { Raster } from '../image/types.ts';
 import type { DecodedImage } from './types.ts';
 
@@ -146,7 +146,8 @@ export function toDisplayRaster(img: DecodedImage, frame = 0, window?: Window): 
   }
   const values = img.data.subarray(frame * per, (frame + 1) * per);
   // With no window from the caller or the file, the frame's own range is shown, as for 16-bit rasters.
-  const out = applyWindow(values, window ?? img.windows[0] ?? rangeWindow(values));
+  // an explicit window wins; else the file's VOI LUT, then its first window, then the frame's range
+  const out = !window && img.voiLut ? applyVoiLut(values, img.voiLut, 255) : applyWindow(values, window ?? img.windows[0] ?? rangeWindow(values));
   if (img.invert) for (let i = 0; i < out.length; i++) out[i] = 255 - out[i]!;
   return { width: img.columns, height: img.rows, channels: img.samplesPerPixel, data: toBytes(out) };
 }

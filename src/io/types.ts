@@ -1,5 +1,5 @@
 // What io/ decoders return.
-import type { Window } from '../image/window.ts';
+import type { VoiLut, Window } from '../image/window.ts';
 
 /** A decoded medical image or volume with the metadata a user needs. */
 export interface DecodedImage {
@@ -15,6 +15,8 @@ export interface DecodedImage {
   photometric: string;
   /** windows the file suggests, first is the default */
   windows: Window[];
+  /** the file's VOI LUT (VOI LUT Sequence), used for display when no window is asked for */
+  voiLut?: VoiLut;
   /** MONOCHROME1: higher values are darker; inversion happens at display/windowing time */
   invert: boolean;
   /** format-specific metadata (modality, transfer syntax, bits, UIDs, ...), no patient identifiers */

@@ -83,3 +83,16 @@ test('DICOM: metadata, PHI only on request, frames and limits', async () => {
   const per = all.rows * all.columns;
   assert.deepEqual(Array.from(one.data), Array.from(all.data.subarray(2 * per, 3 * per)));
 });
+
+test('VOI LUT Sequence: the LUT output equals pydicom apply_voi_lut, and display uses it', async () => {
+  const { applyVoiLut, toDisplayRaster } = await import('../../src/index.ts');
+  const ref = JSON.parse(readFileSync(new URL('../fixtures/dicom/voi_lut.json', import.meta.url), 'utf8')) as { file: string; sha256: string; sample: number[] };
+  const img = await decodeDicom(readFileSync(join(ROOT, ref.file)), { source: ref.file });
+  assert.ok(img.voiLut);
+  const out = applyVoiLut(img.data, img.voiLut!);
+  assert.equal(floatSha(out), ref.sha256);
+  const shown = toDisplayRaster(img);
+  const scaled = applyVoiLut(img.data, img.voiLut!, 255);
+  assert.equal(shown.data[1000], Math.round(scaled[1000]!));
+  assert.equal(shown.data.reduce((m, v) => Math.max(m, v), 0), 255);
+});

@@ -155,6 +155,8 @@ export async function decodeDicom(bytes: Uint8Array, o: DicomOptions): Promise<D
   }
   const windows = windowsOf(ds);
   const colour = outSamples === 3;
+  const voiItem = ds.elements.x00283010?.items?.[0]?.dataSet as DataSet | undefined;
+  const voi = voiItem ? lut(voiItem, 'x00283002', 'x00283006', file, a.pixelRepresentation === 1 && !mlut && !rescale) : undefined;
   return {
     source: file,
     rows: a.rows,
@@ -164,6 +166,7 @@ export async function decodeDicom(bytes: Uint8Array, o: DicomOptions): Promise<D
     data,
     photometric: colour ? 'RGB' : photometric,
     windows: colour ? [] : windows,
+    ...(voi && !colour ? { voiLut: { first: voi.first, bits: voiItem!.uint16('x00283002', 2)!, data: Array.from(voi.data) } } : {}),
     invert: photometric === 'MONOCHROME1',
     meta: metaOf(ds, a, rescale, windows, Boolean(o.phi)),
   };
