@@ -2,6 +2,8 @@
 // from checkpoint keys. It emits the ONNX protobuf messages (onnx-proto) that ONNX Runtime loads directly,
 // so a checkpoint becomes a graph without any Python export step.
 // Op semantics: https://onnx.ai/onnx/operators/ (opset 17, which has LayerNormalization).
+import { closeSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { ShapeError } from '../errors.ts';
 
@@ -9,7 +11,7 @@ const { onnx } = onnxProto;
 
 export const OPSET = 17;
 /** Bump when a graph-building function changes, so that cached graphs are rebuilt. */
-export const GRAPH_VERSION = 3;
+export const GRAPH_VERSION = 4;
 
 /** A named value in the graph (an input, an initializer or the output of a node). */
 export interface Value {
@@ -153,6 +155,55 @@ export class GraphBuilder {
     return onnx.ModelProto.encode(model).finish();
   }
 
+  /** The finished graph: serialised on demand, in memory or as files with the weights beside the model. */
+  built(): BuiltGraph {
+    return new BuiltGraph(this, this.parameterCount());
+  }
+
+  /**
+   * Write the model to `path` with every initializer over 1 KiB stored in `path + '.data'` (ONNX external
+   * data), so that a model of any size stays under protobuf's 2 GiB message limit. Both files are written
+   * under temporary names and renamed, the model last.
+   */
+  writeFiles(path: string): void {
+    const location = `${basename(path)}.data`;
+    const dataTmp = `${path}.data.${process.pid}.tmp`;
+    const fd = openSync(dataTmp, 'w');
+    const saved: Array<[InstanceType<typeof onnx.TensorProto>, Uint8Array]> = [];
+    let offset = 0;
+    try {
+      for (const t of this.inits) {
+        const raw = t.rawData;
+        if (!raw || raw.length <= 1024) continue;
+        const pad = (64 - (offset % 64)) % 64; // aligned starts let ONNX Runtime map the weights directly
+        if (pad) writeSync(fd, new Uint8Array(pad));
+        offset += pad;
+        writeSync(fd, raw);
+        t.externalData = [
+          onnx.StringStringEntryProto.create({ key: 'location', value: location }),
+          onnx.StringStringEntryProto.create({ key: 'offset', value: String(offset) }),
+          onnx.StringStringEntryProto.create({ key: 'length', value: String(raw.length) }),
+        ];
+        t.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+        t.rawData = new Uint8Array(0);
+        saved.push([t, raw]);
+        offset += raw.length;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    const model = this.toBytes();
+    for (const [t, raw] of saved) {
+      t.rawData = raw;
+      t.externalData = [];
+      t.dataLocation = onnx.TensorProto.DataLocation.DEFAULT;
+    }
+    renameSync(dataTmp, `${path}.data`);
+    const modelTmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(modelTmp, model);
+    renameSync(modelTmp, path);
+  }
+
   /** Number of float parameters held as initializers. */
   parameterCount(): number {
     return this.inits.reduce((n, t) => n + (t.dataType === ELEM.float32 ? (t.rawData?.length ?? 0) / 4 : 0), 0);
@@ -180,4 +231,20 @@ function attribute(name: string, v: Attr) {
   if (Array.isArray(v)) return onnx.AttributeProto.create({ name, type: A.INTS, ints: v });
   if ('float' in v) return onnx.AttributeProto.create({ name, type: A.FLOAT, f: v.float });
   return onnx.AttributeProto.create({ name, type: A.FLOATS, floats: v.floats });
+}
+
+/** A finished graph: `bytes` serialises it (with the weights inside), `writeFiles` writes model + weights. */
+export class BuiltGraph {
+  constructor(
+    private readonly graph: GraphBuilder,
+    readonly parameters: number,
+  ) {}
+
+  get bytes(): Uint8Array {
+    return this.graph.toBytes();
+  }
+
+  writeFiles(path: string): void {
+    this.graph.writeFiles(path);
+  }
 }

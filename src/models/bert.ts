@@ -148,5 +148,5 @@ export function buildBertTextGraph(c: BertConfig, head: { pooler: HfPooler; proj
     embeds = pooled;
   }
   g.output(embeds, 'text_embeds', 'float32', ['batch', E]);
-  return { bytes: g.toBytes(), parameters: g.parameterCount() };
+  return g.built();
 }

@@ -1,14 +1,11 @@
 // CLIP's two towers as ONNX graphs: the vision transformer (open_clip v2.24.0 `VisionTransformer.forward`)
 // and the text transformer (`CLIP.encode_text`). Initializer names are the checkpoint keys.
-import { GraphBuilder, type Value } from '../graph/builder.ts';
+import { GraphBuilder, type BuiltGraph, type Value } from '../graph/builder.ts';
 import type { ClipConfig } from './clip-config.ts';
 import { layerNorm, linear, residualBlock, type BlockSpec } from './transformer.ts';
 import type { Weights } from './weights.ts';
 
-export interface BuiltGraph {
-  bytes: Uint8Array;
-  parameters: number;
-}
+export type { BuiltGraph };
 
 /**
  * Inputs: `pixel_values` float32 [batch, 3, H, W].
@@ -55,7 +52,7 @@ export function buildVisionGraph(cfg: ClipConfig, w: Weights, prefix = 'visual.'
   g.output(tokens, 'patch_tokens', 'float32', ['batch', P, v.width]);
   // patch tokens in the joint embedding space, for zero-shot heatmaps (as MaskCLIP / CLIP Surgery project them)
   g.output(g.matmul(tokens, proj), 'patch_embeds', 'float32', ['batch', P, cfg.embedDim]);
-  return { bytes: g.toBytes(), parameters: g.parameterCount() };
+  return g.built();
 }
 
 /**
@@ -101,5 +98,5 @@ export function buildTextGraph(cfg: ClipConfig, w: Weights, prefix = ''): BuiltG
     ? linear(g, w, pooled, p('text_projection'), cfg.embedDim, t.width)
     : g.matmul(pooled, w.param(g, p('text_projection'), [t.width, cfg.embedDim]));
   g.output(embeds, 'text_embeds', 'float32', ['batch', cfg.embedDim]);
-  return { bytes: g.toBytes(), parameters: g.parameterCount() };
+  return g.built();
 }

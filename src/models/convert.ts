@@ -83,8 +83,8 @@ export async function compileModel(src: ResolvedSource, overrides: OpenAIOverrid
     parameters: countParameters(sd),
   };
   await mkdir(dir, { recursive: true });
-  await writeAtomic(visionPath, built.vision.bytes);
-  await writeAtomic(textPath, built.text.bytes);
+  built.vision.writeFiles(visionPath); // vision.onnx + vision.onnx.data
+  built.text.writeFiles(textPath);
   await writeAtomic(metaPath, JSON.stringify(meta, null, 2)); // last: its presence marks a complete entry
   return { meta, dir, visionPath, textPath, cached: false };
 }

@@ -119,7 +119,7 @@ export function buildHfClipVisionGraph(cfg: HfClipConfig, w: Weights): BuiltGrap
   g.output(g.matmul(pooled, proj), 'image_embeds', 'float32', ['batch', E]);
   g.output(tokens, 'patch_tokens', 'float32', ['batch', P, v.width]);
   g.output(g.matmul(tokens, proj), 'patch_embeds', 'float32', ['batch', P, E]);
-  return { bytes: g.toBytes(), parameters: g.parameterCount() };
+  return g.built();
 }
 
 /**
@@ -149,7 +149,7 @@ export function buildHfClipTextGraph(cfg: HfClipConfig, w: Weights): BuiltGraph 
   const pooled = g.reshape(g.op('GatherElements', [x, index], { axis: 1 }), [-1, t.width]); // [B, width]
   const embeds = g.matmul(pooled, w.linearT(g, 'text_projection.weight', cfg.projectionDim, t.width));
   g.output(embeds, 'text_embeds', 'float32', ['batch', cfg.projectionDim]);
-  return { bytes: g.toBytes(), parameters: g.parameterCount() };
+  return g.built();
 }
 
 /** CLIP BPE ids of the special tokens a transformers CLIP tokenizer may pad with. */

@@ -111,7 +111,7 @@ export function buildSiglipVisionGraph(cfg: SiglipConfig, w: Weights): BuiltGrap
   g.output(g.reshape(pooled, [-1, W]), 'image_embeds', 'float32', ['batch', W]);
   g.output(tokens, 'patch_tokens', 'float32', ['batch', P, W]);
   g.output(headTail(vals), 'patch_embeds', 'float32', ['batch', P, W]);
-  return { bytes: g.toBytes(), parameters: g.parameterCount() };
+  return g.built();
 }
 
 /**
@@ -131,7 +131,7 @@ export function buildSiglipTextGraph(cfg: SiglipConfig, w: Weights): BuiltGraph 
   const last = g.gather(x, g.ints([-1], [], 'last_index'), 1); // [B, width]
   const embeds = linear(g, w, last, p('head'), t.projectionSize, t.width);
   g.output(embeds, 'text_embeds', 'float32', ['batch', t.projectionSize]);
-  return { bytes: g.toBytes(), parameters: g.parameterCount() };
+  return g.built();
 }
 
 /** SentencePiece model files a SigLIP folder may ship (SiglipTokenizer's `spiece.model`, or `tokenizer.model`). */

@@ -133,5 +133,5 @@ export function buildTimmVitGraph(c: TimmVitConfig, embedDim: number, w: Weights
   g.output(project(pooled), 'image_embeds', 'float32', ['batch', embedDim]);
   g.output(tokens, 'patch_tokens', 'float32', ['batch', P, W]);
   g.output(project(tokens), 'patch_embeds', 'float32', ['batch', P, embedDim]);
-  return { bytes: g.toBytes(), parameters: g.parameterCount() };
+  return g.built();
 }
