@@ -78,3 +78,19 @@ test('info shows architecture, parameters, preprocessing and the graph cache', (
   const text = clipmed('info', '--model', model);
   assert.match(text.stdout, /vision\s+ViT 64px, patch 16, width 64, 2 layers, 2 heads/);
 });
+
+test('embed --image takes DICOM through its window: the same as embedding the windowed raster', async () => {
+  const { ClipModel, decodeDicom, toDisplayRaster, WINDOW_PRESETS } = await import('../../src/index.ts');
+  const { readFileSync } = await import('node:fs');
+  const { DATA } = await import('../helpers/reference.ts');
+  const dcm = join(DATA, 'dicom/pydicom-test-files/CT_small.dcm');
+  const r = clipmed('embed', '--model', model, '--image', dcm, '--window', 'lung', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const got = JSON.parse(r.stdout).images[0].embedding as number[];
+  process.env.CLIPMED_CACHE = cache;
+  const m = await ClipModel.load(model, { threads: 1 });
+  const raster = toDisplayRaster(await decodeDicom(readFileSync(dcm), { source: dcm }), 0, WINDOW_PRESETS.lung);
+  const want = await m.embedRasters([raster]);
+  assert.ok(maxRelError(got, want.embeddings, 32) < 1e-6);
+  await m.release();
+});

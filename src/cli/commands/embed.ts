@@ -1,11 +1,12 @@
 // clipmed embed: image and text embeddings as open_clip's encode_image / encode_text return them.
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { decodeImageFile, readNpy, ShapeError, type Raster } from '../../index.ts';
+import { decodeImageFile, loadInputs, readNpy, ShapeError, sniffFormat, toDisplayRaster, type Raster } from '../../index.ts';
 import { collect, Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, progress, rows, type ModelOptions } from '../shared.ts';
 
 interface EmbedOptions extends ModelOptions {
   image: string[];
+  window?: string;
   pixelValues?: string;
   text: string[];
   normalize?: boolean;
@@ -19,7 +20,8 @@ export function register(program: Command): void {
     .description('embed images and texts with a CLIP model; prints the projected features (unnormalised unless --normalize)')
     .requiredOption('-m, --model <source>', MODEL_HELP)
     .option('--protocol <name>', PROTOCOL_HELP)
-    .option('-i, --image <file>', 'image file (JPEG, PNG, TIFF, ...); repeatable', collect, [])
+    .option('-i, --image <file>', 'image file: JPEG, PNG, TIFF, DICOM or NIfTI (middle axial slice); repeatable', collect, [])
+    .option('--window <preset|C,W>', 'display window for DICOM and NIfTI images: lung, mediastinum, bone, brain, abdomen, or center,width')
     .option('--pixel-values <file.npy>', 'float32 NumPy array [N,3,H,W] fed to the image tower as is, skipping preprocessing')
     .option('-t, --text <string>', 'text to embed; repeatable', collect, [])
     .option('--normalize', 'L2-normalise the embeddings')
@@ -46,10 +48,19 @@ Examples:
         rows(r.embeddings, E).forEach((e, i) => images.push({ path: `${opts.pixelValues}[${i}]`, embedding: e }));
       }
 
+      // JPEG/PNG/TIFF go through the PIL-equivalent decoder (what open_clip's transform sees); DICOM and
+      // NIfTI through the medical readers, shown through their window (or --window)
       const decoded: Array<{ path: string; raster: Raster }> = [];
       for (const path of opts.image) {
         try {
-          decoded.push({ path, raster: await decodeImageFile(path) });
+          const head = new Uint8Array(await readFile(path)).subarray(0, 400);
+          if (sniffFormat(head) === 'dicom' || sniffFormat(head) === 'nifti') {
+            const loaded = await loadInputs([path], { window: opts.window });
+            for (const f of loaded.failures) failures.add(f.input, f.error);
+            for (const { image } of loaded.images) decoded.push({ path: image.source, raster: toDisplayRaster(image) });
+          } else {
+            decoded.push({ path, raster: await decodeImageFile(path) });
+          }
         } catch (err) {
           failures.add(path, err);
         }
