@@ -82,7 +82,8 @@ export class ClipModel {
   ) {}
 
   /**
-   * Load a model from a local source (an open_clip hub-layout folder or an OpenAI-format state dict).
+   * Load a model: a registered name, `hf-hub:ORG/NAME[@REV]` (downloaded into the huggingface_hub cache),
+   * or a local folder (open_clip or transformers layout) or OpenAI-format state dict.
    * @example const m = await ClipModel.load('../shared/fixtures/open_clip/tiny-quickgelu'); m.embedDim // 32
    */
   static async load(source: string, options: LoadOptions = {}): Promise<ClipModel> {
