@@ -10,6 +10,7 @@ import { looksLikeNifti, readNifti } from './nifti.ts';
 import { niftiSlices, type NiftiSliceOptions } from './nifti-slices.ts';
 import { looksLikeRaster, readRaster } from './raster.ts';
 import type { DecodedImage } from './types.ts';
+import { decodeDicom } from './dicom/index.ts';
 
 export type DicomDecoder = (bytes: Uint8Array, options: { source: string; frame?: number; maxPixels?: number }) => Promise<DecodedImage>;
 
@@ -21,7 +22,7 @@ export interface LoadInputsOptions {
   maxPixels?: number;
   maxVoxels?: number;
   dicomweb?: DicomWebOptions;
-  /** DICOM decoder; default decodeDicom from src/io/dicom */
+  /** DICOM decoder; default decodeDicom from src/io/dicom (a caller may wrap it to pass frame or PHI options) */
   decodeDicom?: DicomDecoder;
 }
 
@@ -113,7 +114,7 @@ async function decodeInto(out: LoadedInputs, input: string, source: string, byte
   }
   try {
     if (format === 'dicom') {
-      const decode = o.decodeDicom ?? (await defaultDicomDecoder());
+      const decode = o.decodeDicom ?? decodeDicom;
       const image = await decode(bytes, { source, maxPixels: o.maxPixels });
       out.images.push({ input, image: o.window ? { ...image, windows: [o.window] } : image });
     } else if (format === 'nifti') {
@@ -143,19 +144,3 @@ function asError(err: unknown): Error {
   return err instanceof Error ? err : new ClipmedError(String(err));
 }
 
-let dicomDecoder: DicomDecoder | undefined;
-
-/** decodeDicom from src/io/dicom, loaded on first use so that non-DICOM inputs never need it. */
-async function defaultDicomDecoder(): Promise<DicomDecoder> {
-  if (dicomDecoder) return dicomDecoder;
-  const url = new URL('./dicom/index.ts', import.meta.url).href;
-  let mod: { decodeDicom?: DicomDecoder };
-  try {
-    mod = (await import(url)) as { decodeDicom?: DicomDecoder };
-  } catch (err) {
-    throw new UnsupportedError(`DICOM decoding is not available (${(err as Error).message})`, { cause: err });
-  }
-  if (!mod.decodeDicom) throw new UnsupportedError('DICOM decoding is not available (src/io/dicom exports no decodeDicom)');
-  dicomDecoder = mod.decodeDicom;
-  return dicomDecoder;
-}
