@@ -30,6 +30,21 @@ function guessBareSyntax(b: Uint8Array): string {
   return /^[A-Z]{2}$/.test(vr) ? TS.explicitLE : TS.implicitLE;
 }
 
+/** The Transfer Syntax UID (0002,0010) of a meta group at the start of a bare data set (explicit VR little endian). */
+function bareMetaSyntax(b: Uint8Array): string | undefined {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  for (let p = 0; p + 8 <= b.length && dv.getUint16(p, true) === 0x0002; ) {
+    const vr = String.fromCharCode(b[p + 4]!, b[p + 5]!);
+    const long = ['OB', 'OW', 'OF', 'SQ', 'UT', 'UN'].includes(vr);
+    const len = long ? (p + 12 <= b.length ? dv.getUint32(p + 8, true) : -1) : dv.getUint16(p + 6, true);
+    const start = p + (long ? 12 : 8);
+    if (len < 0 || start + len > b.length) return undefined;
+    if (dv.getUint16(p + 2, true) === 0x0010) return new TextDecoder().decode(b.subarray(start, start + len)).replace(/[\0 ]+$/, '');
+    p = start + len;
+  }
+  return undefined;
+}
+
 /**
  * Parse a data set; pixel data is located, not decoded.
  * @example parseDataSet(readFileSync('CT_small.dcm'), 'CT_small.dcm').string('x00080060') // 'CT'
@@ -58,7 +73,10 @@ export function parseDataSet(bytes: Uint8Array, file: string): { ds: DataSet; tr
   } catch (e) {
     throw parseError(e, file);
   }
-  const transferSyntax = bare ?? str(ds, 'x00020010');
+  // a bare data set may still begin with its meta group (PS3.10 7.1): its Transfer Syntax then tells how the
+  // pixel data is stored, as pydicom reads it; the body of an encapsulated syntax is explicit little endian
+  const metaSyntax = bare ? bareMetaSyntax(bytes) : undefined;
+  const transferSyntax = bare && metaSyntax && (metaSyntax === bare || !Object.values(TS).includes(metaSyntax as never)) ? metaSyntax : bare ?? str(ds, 'x00020010');
   if (!transferSyntax) throw new DecodeError('the file meta information has no TransferSyntaxUID (0002,0010)', { file });
   return { ds, transferSyntax: transferSyntax.replace(/\0/g, '') };
 }
