@@ -134,6 +134,24 @@ export class GraphBuilder {
   conv(x: Value, w: Value, b: Value | null, kernel: number[], strides: number[]) {
     return this.op('Conv', b ? [x, w, b] : [x, w], { kernel_shape: kernel, strides });
   }
+  // ---- convolutional towers (ResNet, Swin): 2-D ops with explicit padding, pads as [top, left, bottom, right]
+  conv2d(x: Value, w: Value, b: Value | null, o: { kernel: number; stride?: number; pad?: number; group?: number }) {
+    const s = o.stride ?? 1;
+    const p = o.pad ?? 0;
+    return this.op('Conv', b ? [x, w, b] : [x, w], { kernel_shape: [o.kernel, o.kernel], strides: [s, s], pads: [p, p, p, p], group: o.group ?? 1 });
+  }
+  /** Inference-mode BatchNormalization: (x - mean) / sqrt(var + eps) * scale + bias over axis 1. */
+  batchNorm(x: Value, scale: Value, bias: Value, mean: Value, variance: Value, epsilon = 1e-5) {
+    return this.op('BatchNormalization', [x, scale, bias, mean, variance], { epsilon: { float: epsilon } });
+  }
+  relu(x: Value) { return this.op('Relu', [x]); }
+  averagePool(x: Value, kernel: number, stride = kernel) {
+    return this.op('AveragePool', [x], { kernel_shape: [kernel, kernel], strides: [stride, stride] });
+  }
+  maxPool(x: Value, kernel: number, stride = kernel, pad = 0) {
+    return this.op('MaxPool', [x], { kernel_shape: [kernel, kernel], strides: [stride, stride], pads: [pad, pad, pad, pad] });
+  }
+  reduceMean(x: Value, axes: number[], keepdims = false) { return this.op('ReduceMean', [x], { axes, keepdims: keepdims ? 1 : 0 }); }
 
   /** The serialized ModelProto. */
   toBytes(): Uint8Array {

@@ -1,0 +1,3 @@
+// The image and text towers beyond CLIP's ViT and transformer: each builds one graph from its config, the
+// checkpoint's weights and the key prefix, with the graph interface of `buildVisionGraph` / `buildTextGraph`.
+export { buildModifiedResNet, inferModifiedResNetConfig, type ModifiedResNetConfig } from './modified-resnet.ts';
