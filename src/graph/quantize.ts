@@ -14,8 +14,8 @@ import { ConfigError } from '../errors.ts';
 
 const { onnx } = onnxProto;
 type ModelProto = InstanceType<typeof onnx.ModelProto>;
-type TensorProto = InstanceType<typeof onnx.TensorProto>;
-type NodeProto = InstanceType<typeof onnx.NodeProto>;
+type TensorProto = onnxProto.onnx.ITensorProto;
+type NodeProto = onnxProto.onnx.INodeProto;
 
 export type QuantMode = 'int8' | 'q4' | 'fp16';
 export const QUANT_MODES: readonly QuantMode[] = ['int8', 'q4', 'fp16'];
