@@ -4,6 +4,12 @@ import * as ort from 'onnxruntime-node';
 import { ConfigError } from '../errors.ts';
 import type { Backend, Session, SessionOptions, TensorIn, TensorOut } from './session.ts';
 
+// onnxruntime-node 1.30 starts Microsoft's telemetry SDK when the first session is created. It reads
+// /proc/self/cmdline and recurses once per character, so a command line of ~30 KB (450 `--image` paths)
+// overflows the main thread's 8 MB stack: SIGSEGV, exit 139. A medical tool should not send usage data
+// anyway; it stays off unless the user sets ORT_DISABLE_TELEMETRY=0 themselves.
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 function toOrt(t: TensorIn): ort.Tensor {
   if (t.data instanceof Float32Array) return new ort.Tensor('float32', t.data, t.dims);
   if (t.data instanceof BigInt64Array) return new ort.Tensor('int64', t.data, t.dims);
