@@ -3,7 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { CheckpointError, ConfigError, readCheckpoint, Weights } from '../../../src/index.ts';
+import { CheckpointError, ConfigError } from '../../../src/errors.ts';
+import { readCheckpoint } from '../../../src/checkpoint/load.ts';
+import { Weights } from '../../../src/models/weights.ts';
 import { buildModifiedResNet, inferModifiedResNetConfig } from '../../../src/models/towers/index.ts';
 import { maxRelError } from '../../helpers/reference.ts';
 import { loadTowerFixture, runImageTower } from './tower-helpers.ts';

@@ -1,7 +1,8 @@
 // Shared by the tower tests: the fixture made by the reference code, and one run of an image tower graph.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { nodeBackend, type TensorOut } from '../../../src/index.ts';
+import { nodeBackend } from '../../../src/runtime/node-backend.ts';
+import { type TensorOut } from '../../../src/runtime/session.ts';
 import type { BuiltGraph } from '../../../src/graph/builder.ts';
 
 export const TOWER_FIXTURES = new URL('../../fixtures/towers/', import.meta.url).pathname;

@@ -1,0 +1,113 @@
+// torchvision's ResNet (torchvision 0.14 `models/resnet.py`, ResNet v1.5: the stride sits on the 3x3
+// convolution) as an image tower, with the heads the medical models put on it. BioViL (hi-ml-multimodal
+// `image/model/model.py` ImageModel) projects every cell of the final map with a 1x1-conv MLP and averages
+// them; GLoRIA and ConVIRT use the same trunk (He et al. 2016, "Deep Residual Learning").
+import { GraphBuilder, type BuiltGraph, type Value } from '../../graph/builder.ts';
+import type { StateDict } from '../../checkpoint/types.ts';
+import { ConfigError } from '../../errors.ts';
+import type { Weights } from '../weights.ts';
+import { batchNorm2d, cellTokens, conv2d, convBn, outSize } from './cnn.ts';
+
+export type ResNetHead =
+  /** no head: image_embeds = the average-pooled trunk features, patch_embeds = the cells */
+  | { kind: 'pool' }
+  /** hi-ml's MLP(use_1x1_convs): conv 1x1 (no bias) -> BatchNorm -> ReLU -> conv 1x1 on every cell, then the mean */
+  | { kind: 'conv-mlp'; key: string; hidden: number; embedDim: number };
+
+export interface TorchvisionResNetConfig {
+  /** Bottleneck blocks per stage: [3, 4, 6, 3] for ResNet-50 */
+  layers: [number, number, number, number];
+  /** torchvision's width_per_group (64): the inner width of the first stage */
+  widthPerGroup: number;
+  /** output channels per inner channel of a block: 4 for Bottleneck */
+  expansion: number;
+  imageSize: number;
+  /** key prefix of the torchvision ResNet under the tower prefix ('encoder.encoder.' in hi-ml's ImageModel) */
+  trunk: string;
+  head: ResNetHead;
+}
+
+/** torchvision Bottleneck: 1x1 -> 3x3 (stride) -> 1x1, each with BatchNorm; downsample = 1x1 conv (stride) + BatchNorm. */
+function bottleneck(g: GraphBuilder, w: Weights, x: Value, key: string, inplanes: number, planes: number, width: number, expansion: number, stride: number): Value {
+  const k = (s: string) => `${key}.${s}`;
+  let out = convBn(g, w, x, k('conv1'), k('bn1'), { cin: inplanes, cout: width, kernel: 1 }, true);
+  out = convBn(g, w, out, k('conv2'), k('bn2'), { cin: width, cout: width, kernel: 3, stride, pad: 1 }, true);
+  out = convBn(g, w, out, k('conv3'), k('bn3'), { cin: width, cout: planes * expansion, kernel: 1 }, false);
+  const identity = stride !== 1 || inplanes !== planes * expansion
+    ? convBn(g, w, x, k('downsample.0'), k('downsample.1'), { cin: inplanes, cout: planes * expansion, kernel: 1, stride }, false)
+    : x;
+  return g.relu(g.add(out, identity));
+}
+
+/**
+ * Inputs: `pixel_values` [batch, 3, S, S] with S = `imageSize`.
+ * Outputs: `image_embeds` [batch, embed] (BioViL: `projected_global_embedding`), `patch_tokens` [batch, cells,
+ * channels] (the final feature map's cells, row-major) and `patch_embeds` [batch, cells, embed] (BioViL:
+ * `projected_patch_embeddings`).
+ */
+export function buildTorchvisionResNet(cfg: TorchvisionResNetConfig, w: Weights, prefix = ''): BuiltGraph {
+  const g = new GraphBuilder('torchvision_resnet');
+  const t = (k: string) => `${prefix}${cfg.trunk}${k}`;
+  const S = cfg.imageSize;
+  const pixels = g.input('pixel_values', 'float32', ['batch', 3, S, S]);
+
+  // stem: conv 7x7/2 -> BatchNorm -> ReLU -> maxpool 3x3/2
+  let x = convBn(g, w, pixels, t('conv1'), t('bn1'), { cin: 3, cout: 64, kernel: 7, stride: 2, pad: 3 }, true);
+  x = g.maxPool(x, 3, 2, 1);
+  let side = outSize(outSize(S, 7, 2, 3), 3, 2, 1);
+  let inplanes = 64;
+  cfg.layers.forEach((blocks, stage) => {
+    const planes = 64 * 2 ** stage;
+    const width = Math.floor(planes * (cfg.widthPerGroup / 64));
+    for (let b = 0; b < blocks; b++) {
+      const stride = b === 0 && stage > 0 ? 2 : 1;
+      x = bottleneck(g, w, x, t(`layer${stage + 1}.${b}`), inplanes, planes, width, cfg.expansion, stride);
+      if (stride > 1) side = outSize(side, 3, 2, 1);
+      inplanes = planes * cfg.expansion;
+    }
+  });
+  w.ignore(t('fc.weight'), t('fc.bias')); // the ImageNet classifier: kept in the checkpoints, unused by the towers
+  const C = inplanes;
+  const cells = side * side;
+  const tokens = cellTokens(g, x, C, cells); // [B, cells, C]
+
+  let embeds: Value;
+  let dense: Value;
+  let E = C;
+  if (cfg.head.kind === 'pool') {
+    dense = tokens;
+    embeds = g.reduceMean(tokens, [1]); // adaptive_avg_pool2d(x, 1) flattened: [B, C]
+  } else {
+    const h = cfg.head;
+    const k = (s: string) => `${prefix}${h.key}${s}`;
+    let y = conv2d(g, w, x, k('0'), { cin: C, cout: h.hidden, kernel: 1 });
+    y = g.relu(batchNorm2d(g, w, y, k('1'), h.hidden));
+    y = conv2d(g, w, y, k('3'), { cin: h.hidden, cout: h.embedDim, kernel: 1, bias: true }); // [B, E, H, W]
+    E = h.embedDim;
+    dense = cellTokens(g, y, E, cells); // [B, cells, E]
+    embeds = g.reduceMean(dense, [1]); // torch.mean(projected, dim=(2, 3)): [B, E]
+  }
+  g.output(embeds, 'image_embeds', 'float32', ['batch', E]);
+  g.output(tokens, 'patch_tokens', 'float32', ['batch', cells, C]);
+  g.output(dense, 'patch_embeds', 'float32', ['batch', cells, E]);
+  return g.built();
+}
+
+/**
+ * Stage depths, width per group and expansion of a torchvision ResNet state dict (under `trunk`); the image
+ * size and head are not in the shapes and come from the caller.
+ * @example inferResNetTrunk(sd, 'biovil_image_resnet50_proj_size_128.pt', 'encoder.encoder.') // { layers: [3, 4, 6, 3], widthPerGroup: 64, expansion: 4 }
+ */
+export function inferResNetTrunk(sd: StateDict, file: string, trunk: string): Pick<TorchvisionResNetConfig, 'layers' | 'widthPerGroup' | 'expansion'> {
+  const shape = (k: string): number[] => {
+    const t = sd.get(`${trunk}${k}`);
+    if (!t) throw new ConfigError(`not a torchvision ResNet state dict: key '${trunk}${k}' is missing`, { file });
+    return t.shape;
+  };
+  const esc = trunk.replace(/\./g, '\\.');
+  const blocks = (stage: number) => new Set([...sd.keys()].map((k) => new RegExp(`^${esc}layer${stage}\\.(\\d+)\\.conv1\\.`).exec(k)?.[1]).filter((x) => x !== undefined)).size;
+  const layers = [1, 2, 3, 4].map(blocks) as TorchvisionResNetConfig['layers'];
+  if (layers.some((n) => n === 0)) throw new ConfigError(`not a torchvision ResNet state dict under '${trunk}': stage blocks ${JSON.stringify(layers)}`, { file });
+  if (shape('conv1.weight')[0] !== 64) throw new ConfigError(`${trunk}conv1.weight has ${shape('conv1.weight')[0]} output channels; torchvision's ResNet stem has 64`, { file });
+  return { layers, widthPerGroup: shape('layer1.0.conv1.weight')[0]!, expansion: shape('layer1.0.conv3.weight')[0]! / 64 };
+}
