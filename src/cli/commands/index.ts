@@ -16,4 +16,5 @@ export const commands: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./heatmap.ts'),
   () => import('./eval.ts'),
   () => import('./explain.ts'),
+  () => import('./serve.ts'),
 ];

@@ -1,0 +1,186 @@
+// The /v1 endpoints. Each reads the request (inputs.ts), waits for a slot in the queue, and answers with the
+// JSON of the CLI command of the same name (tasks.ts).
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import sharp from 'sharp';
+import { CXR_DESCRIPTORS, ConfigError, embedCorpus, heatmaps, readCorpus, writeNpy, type ClipModel, type TextCorpus } from '../index.ts';
+import type { ServerContext } from './app.ts';
+import { decodeImages, field, flag, HttpError, numberField, readRequest, type RequestInput } from './inputs.ts';
+import { classifyImages, embedImages, explainImages, reportImages } from './tasks.ts';
+
+const CONSUMES = ['multipart/form-data', 'application/octet-stream', 'application/dicom', 'image/png', 'image/jpeg', 'image/tiff', 'application/json'];
+
+/** Request fields, documented as query parameters; each may also be sent as a multipart or JSON field. */
+function fields(extra: Record<string, { type: string; description: string; items?: { type: string } }>) {
+  return {
+    type: 'object',
+    additionalProperties: true,
+    properties: {
+      model: { type: 'string', description: 'which loaded model (default: the first)' },
+      window: { type: 'string', description: 'display window for DICOM/NIfTI/16-bit inputs: lung, mediastinum, bone, brain, abdomen, or center,width' },
+      frame: { type: 'string', description: 'frame of multi-frame DICOM (default 0)' },
+      url: { type: 'array', items: { type: 'string' }, description: 'dicomweb+http(s):// URL of a study, series or instance (origin allowed with --dicomweb-origin); repeatable' },
+      filename: { type: 'string', description: 'name of a raw-body image in the results' },
+      ...extra,
+    },
+  };
+}
+
+const DESCRIPTION = "Images: multipart/form-data with one or more parts in the field `file`, or the raw bytes of one image (application/octet-stream, application/dicom, image/*), or DICOMweb URLs (`url` fields, or application/json {\"urls\": [...]}). Other fields as multipart fields, JSON keys or query parameters.";
+
+function schema(summary: string, extra: Parameters<typeof fields>[0]) {
+  return { summary, description: DESCRIPTION, tags: ['models'], consumes: CONSUMES, querystring: fields(extra) };
+}
+
+export async function registerRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+  const { queue, limits } = ctx;
+
+  /** Read the request, then decode and compute inside a queue slot. */
+  const withImages = async <T>(input: RequestInput, work: (model: ClipModel, d: Awaited<ReturnType<typeof decodeImages>>) => Promise<T>): Promise<T> => {
+    const model = ctx.model(field(input, 'model'));
+    return queue.run(async () => work(model, await decodeImages(input, limits)));
+  };
+
+  app.get('/v1/models', { schema: { summary: 'the loaded models', tags: ['models'] } }, async () => ({
+    models: ctx.options.models.map((m, i) => ({
+      name: m.source.name,
+      default: i === 0,
+      family: m.meta.family,
+      embedDim: m.meta.embedDim,
+      score: m.meta.score,
+      preprocess: m.meta.preprocess,
+      text: m.meta.text,
+      patchTokens: m.meta.patchTokens,
+      files: ['meta.json', 'vision.onnx', 'vision.onnx.data', 'text.onnx', 'text.onnx.data'],
+    })),
+  }));
+
+  // The compiled graphs (weights, never images) for the browser app's local mode.
+  app.get<{ Params: { name: string; file: string } }>('/v1/models/:name/files/:file', {
+    schema: { summary: "a file of a model's compiled ONNX graphs, for running it in a browser", tags: ['models'], params: { type: 'object', properties: { name: { type: 'string' }, file: { type: 'string', enum: ['meta.json', 'vision.onnx', 'vision.onnx.data', 'text.onnx', 'text.onnx.data'] } } } },
+  }, async (req, reply) => {
+    const model = ctx.model(req.params.name);
+    const path = join(model.compiled.dir, basename(req.params.file));
+    let size: number;
+    try {
+      size = (await stat(path)).size;
+    } catch {
+      throw new HttpError(`model '${req.params.name}' has no file ${req.params.file}`, 404);
+    }
+    reply.header('content-length', size).header('cache-control', 'private, max-age=3600');
+    return reply.type(req.params.file.endsWith('.json') ? 'application/json' : 'application/octet-stream').send(createReadStream(path));
+  });
+
+  app.post('/v1/classify', {
+    schema: schema('zero-shot classification; answers what `clipmed classify --json` prints', {
+      labels: { type: 'string', description: 'class names, comma-separated' },
+      label_set: { type: 'string', description: 'a named label set (chexpert-5, chexpert-14, crc100k)' },
+      templates: { type: 'array', items: { type: 'string' }, description: 'prompt templates with {} for the label; repeatable' },
+      template_set: { type: 'string', description: 'a named template set' },
+      multilabel: { type: 'string', description: "CheXzero's positive/negative pair per label (true/false)" },
+      logit_scale: { type: 'string', description: "override the model's logit scale" },
+    }),
+  }, async (req) => {
+    const input = await readRequest(req, limits);
+    const templates = [...(input.fields.templates ?? []), ...(input.fields.template ?? [])];
+    const params = {
+      labels: field(input, 'labels'),
+      labelSet: field(input, 'label_set'),
+      templates,
+      templateSet: field(input, 'template_set'),
+      multilabel: flag(input, 'multilabel'),
+      logitScale: numberField(input, 'logit_scale', undefined, 0),
+    };
+    return withImages(input, (model, d) => classifyImages(model, d.images, d.failures, params, ctx.classifiers));
+  });
+
+  app.post('/v1/embed', {
+    schema: schema('image (and text) embeddings; answers what `clipmed embed --json` prints', {
+      text: { type: 'array', items: { type: 'string' }, description: 'texts to embed; repeatable' },
+      normalize: { type: 'string', description: 'L2-normalise (true/false)' },
+    }),
+  }, async (req) => {
+    const input = await readRequest(req, limits);
+    const texts = input.fields.text ?? [];
+    const normalize = flag(input, 'normalize');
+    if (input.files.length === 0 && input.urls.length === 0) {
+      if (texts.length === 0) throw new ConfigError("give images or 'text' fields to embed");
+      const model = ctx.model(field(input, 'model'));
+      return queue.run(() => embedImages(model, [], [], texts, normalize));
+    }
+    return withImages(input, (model, d) => embedImages(model, d.images, d.failures, texts, normalize));
+  });
+
+  app.post('/v1/explain', {
+    schema: schema('descriptor-based diagnosis (Xplainer); answers what `clipmed explain --json` prints', {
+      diseases: { type: 'string', description: `comma-separated, from: ${Object.keys(CXR_DESCRIPTORS).join(', ')}` },
+      logit_scale: { type: 'string', description: "scale before each pair's softmax (default: the model's)" },
+    }),
+  }, async (req) => {
+    const input = await readRequest(req, limits);
+    const diseases = (field(input, 'diseases') ?? Object.keys(CXR_DESCRIPTORS).join(',')).split(',').map((d) => d.trim());
+    const scale = numberField(input, 'logit_scale', undefined, 0);
+    return withImages(input, (model, d) => explainImages(model, d.images, d.failures, diseases, scale));
+  });
+
+  app.post('/v1/heatmap', {
+    schema: schema('zero-shot localization of a prompt in the first image: a PNG overlay, or the float map', {
+      prompt: { type: 'array', items: { type: 'string' }, description: 'prompt(s) to localize; the map returned is for the first (one prompt: neutral reference prompts are added)' },
+      format: { type: 'string', description: 'png (overlay, default), npy (float32 [H, W] in [0, 1]) or json (every prompt\'s map)' },
+      alpha: { type: 'string', description: 'overlay opacity (default 0.5)' },
+    }),
+  }, async (req, reply) => {
+    const input = await readRequest(req, limits);
+    const prompts = [...(input.fields.prompt ?? []), ...(input.fields.text ?? [])];
+    if (prompts.length === 0) throw new ConfigError("give at least one 'prompt'");
+    const format = field(input, 'format') ?? 'png';
+    if (!['png', 'npy', 'json'].includes(format)) throw new ConfigError(`field 'format': expected png, npy or json, got ${JSON.stringify(format)}`);
+    const alpha = numberField(input, 'alpha', 0.5, 0, 1)!;
+    const { model, source, r } = await withImages(input, async (model, d) => ({ model, source: d.images[0]!.source, r: await heatmaps(model, d.images[0]!.raster, prompts, alpha) }));
+    const first = r.heatmaps[0]!;
+    reply.header('x-clipmed-flat', String(first.flat));
+    if (format === 'png') {
+      const png = await sharp(Buffer.from(first.overlay), { raw: { width: r.width, height: r.height, channels: 3 } }).png().toBuffer();
+      return reply.type('image/png').send(png);
+    }
+    if (format === 'npy') return reply.type('application/x-npy').send(Buffer.from(writeNpy(first.map, [r.height, r.width])));
+    return { model: model.source.name, input: source, width: r.width, height: r.height, prompts: r.prompts, heatmaps: r.heatmaps.map((h) => ({ prompt: h.prompt, flat: h.flat, map: Array.from(h.map) })) };
+  });
+
+  // report corpora, embedded once per model and mode
+  const corpora = new Map<string, Promise<TextCorpus>>();
+  app.post('/v1/report', {
+    schema: schema('retrieval-based report (CXR-RePaiR) from the corpus given to `clipmed serve --corpus`; answers what `clipmed report --json` prints', {
+      k: { type: 'string', description: 'how many reports or sentences (default 5)' },
+      sentences: { type: 'string', description: 'retrieve sentences and compose a report (true/false)' },
+    }),
+  }, async (req) => {
+    const corpus = ctx.options.corpus;
+    if (!corpus) throw new HttpError('no report corpus: start the server with --corpus FILE', 501);
+    const input = await readRequest(req, limits);
+    const k = numberField(input, 'k', 5, 1, 1000)!;
+    if (!Number.isInteger(k)) throw new ConfigError(`field 'k': expected a whole number, got ${k}`);
+    const sentences = flag(input, 'sentences');
+    return withImages(input, async (model, d) => {
+      const key = `${model.source.name}\0${sentences}`;
+      let c = corpora.get(key);
+      if (!c) {
+        c = readCorpus(corpus.file, { columns: corpus.columns, sentences }).then((texts) => embedCorpus(model, texts));
+        c.catch(() => corpora.delete(key));
+        corpora.set(key, c);
+      }
+      return reportImages(model, d.images, d.failures, await c, corpus.file, k, sentences);
+    });
+  });
+
+  app.post('/v1/search', {
+    schema: schema('search the index given to `clipmed serve --db` by text or image', {
+      text: { type: 'string', description: 'query text' },
+      k: { type: 'string', description: 'how many hits (default 10)' },
+    }),
+  }, async () => {
+    throw new HttpError('search is not available in this build: the index (src/index/) is not part of clipmed yet', 501);
+  });
+}
