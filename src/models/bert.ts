@@ -12,6 +12,7 @@ import { GraphBuilder, type Value } from '../graph/builder.ts';
 import type { BuiltGraph } from './clip-towers.ts';
 import { attend } from './hf-transformer.ts';
 import { countLayers } from './timm-vit.ts';
+import { tokenAt } from './towers/parts.ts';
 import { activation, layerNorm, linear } from './transformer.ts';
 import type { Weights } from './weights.ts';
 
@@ -105,15 +106,23 @@ function bertLayer(g: GraphBuilder, w: Weights, x: Value, key: string, c: BertCo
   return layerNorm(g, w, g.add(linear(g, w, h, `${key}.output.dense`, W, c.intermediate), x), `${key}.output.LayerNorm`, W, c.eps);
 }
 
+/** The config of the `hf-bert` tower: the resolved BERT and open_clip's HFTextEncoder head around it. */
+export type BertTowerConfig = BertConfig & { pooler: HfPooler; proj: HfProj; embedDim: number; contextLength: number };
+
+export function buildBertTextGraph(c: BertConfig, head: { pooler: HfPooler; proj: HfProj; embedDim: number }, w: Weights, prefix = 'text.'): BuiltGraph {
+  return buildBertText({ ...c, ...head, contextLength: c.maxPositions }, w, prefix);
+}
+
 /**
  * Inputs: `input_ids` int64 [batch, tokens] (tokens <= max positions) and `attention_mask` int64 [batch, tokens]
  * (1 for real tokens, 0 for padding).
  * Outputs: `text_embeds` [batch, E] (open_clip encode_text, unnormalised).
+ * Keys: `{prefix}transformer.*` (BertModel) and `{prefix}proj.*` (open_clip's projection).
  */
-export function buildBertTextGraph(c: BertConfig, head: { pooler: HfPooler; proj: HfProj; embedDim: number }, w: Weights, prefix = 'text.'): BuiltGraph {
+export function buildBertText(c: BertTowerConfig, w: Weights, prefix = 'text.'): BuiltGraph {
   const g = new GraphBuilder('bert_text');
   const W = c.width;
-  const E = head.embedDim;
+  const E = c.embedDim;
   const t = (k: string) => `${prefix}transformer.${k}`;
   const ids = g.input('input_ids', 'int64', ['batch', 'tokens']);
   const maskIn = g.input('attention_mask', 'int64', ['batch', 'tokens']);
@@ -130,23 +139,28 @@ export function buildBertTextGraph(c: BertConfig, head: { pooler: HfPooler; proj
   for (let i = 0; i < c.layers; i++) x = bertLayer(g, w, x, t(`encoder.layer.${i}`), c, additive);
 
   let pooled: Value;
-  if (head.pooler === 'mean_pooler') {
+  if (c.pooler === 'mean_pooler') {
     const sum = g.op('ReduceSum', [g.mul(x, g.reshape(m, [0, -1, 1]) /* [B, T, 1] */), g.ints([1], [1], 'axis1')], { keepdims: 0 }); // [B, W]
     pooled = g.div(sum, g.op('ReduceSum', [m, g.ints([1], [1], 'axis1')], { keepdims: 1 })); // / [B, 1]
   } else {
-    pooled = g.gather(x, g.ints([0], [], 'cls_index'), 1); // [B, W]
-    if (head.pooler === 'cls_pooler') pooled = g.tanh(linear(g, w, pooled, t('pooler.dense'), W, W));
+    pooled = tokenAt(g, x, 0, 'cls_index'); // [B, W]
+    if (c.pooler === 'cls_pooler') pooled = g.tanh(linear(g, w, pooled, t('pooler.dense'), W, W));
   }
   let embeds: Value;
-  if (head.proj === 'mlp') {
+  if (c.proj === 'mlp') {
     const hidden = Math.floor((W + E) / 2);
     const h = activation(g, g.matmul(pooled, w.linearT(g, `${prefix}proj.0.weight`, hidden, W)), 'gelu');
     embeds = g.matmul(h, w.linearT(g, `${prefix}proj.2.weight`, E, hidden));
-  } else if (head.proj === 'linear') {
+  } else if (c.proj === 'linear') {
     embeds = g.matmul(pooled, w.linearT(g, `${prefix}proj.weight`, E, W));
   } else {
     embeds = pooled;
   }
   g.output(embeds, 'text_embeds', 'float32', ['batch', E]);
+  // position_ids: an arange buffer older transformers saved with the weights. pooler.*: BertModel's
+  // dense + tanh head, which only 'cls_pooler' reads (open_clip builds BERT without it for the other
+  // poolers, but checkpoints saved from a BertModel with its pooler carry it).
+  w.ignore(t('embeddings.position_ids'), t('embeddings.token_type_ids'));
+  if (c.pooler !== 'cls_pooler') w.ignore(t('pooler.dense.weight'), t('pooler.dense.bias'));
   return g.built();
 }

@@ -68,40 +68,52 @@ export function parseClipConfig(cfg: Json, file = 'open_clip_config.json'): Clip
   const t = (cfg.text_cfg ?? {}) as Json;
   for (const k of UNSUPPORTED_VISION) if (v[k]) throw new UnsupportedError(`vision_cfg.${k} (${JSON.stringify(v[k])}) is not supported by the open_clip ViT builder`, { file });
   for (const k of UNSUPPORTED_TEXT) if (t[k]) throw new UnsupportedError(`text_cfg.${k} (${JSON.stringify(t[k])}) is not supported by the open_clip text builder`, { file });
+  return {
+    embedDim: num(cfg, 'embed_dim', undefined, 'model_cfg'),
+    act: cfg.quick_gelu ? 'quick_gelu' : 'gelu',
+    vision: parseOpenClipVision(v, file),
+    text: parseOpenClipText(t, file),
+  };
+}
+
+/** open_clip's CLIPVisionCfg for its own VisionTransformer. */
+export function parseOpenClipVision(v: Json, file = 'open_clip_config.json'): VisionConfig {
+  if (v.attentional_pool) throw new UnsupportedError(`vision_cfg.attentional_pool (${JSON.stringify(v.attentional_pool)}) is not supported by the open_clip ViT builder`, { file });
   if (typeof v.layers !== 'number') throw new UnsupportedError(`vision_cfg.layers ${JSON.stringify(v.layers)}: only ViT towers (an integer layer count) are supported, not ModifiedResNet`, { file });
   if (v.pos_embed_type !== undefined && v.pos_embed_type !== 'learnable') throw new UnsupportedError(`vision_cfg.pos_embed_type '${v.pos_embed_type}'`, { file });
   const pool = (v.pool_type ?? 'tok') as string;
   if (pool !== 'tok' && pool !== 'avg') throw new UnsupportedError(`vision_cfg.pool_type '${pool}'`, { file });
+  return {
+    imageSize: square(v.image_size ?? 224, 'vision_cfg.image_size'),
+    patchSize: square(v.patch_size ?? 16, 'vision_cfg.patch_size'),
+    width: num(v, 'width', 768, 'vision_cfg'),
+    layers: num(v, 'layers', 12, 'vision_cfg'),
+    headWidth: num(v, 'head_width', 64, 'vision_cfg'),
+    mlpRatio: num(v, 'mlp_ratio', 4, 'vision_cfg'),
+    layerScale: v.ls_init_value != null,
+    lnPre: !v.no_ln_pre,
+    poolType: pool as 'tok' | 'avg',
+    finalLnAfterPool: Boolean(v.final_ln_after_pool),
+  };
+}
+
+/** open_clip's CLIPTextCfg for its own TextTransformer. */
+export function parseOpenClipText(t: Json, file = 'open_clip_config.json'): TextConfig {
+  if (t.embed_cls) throw new UnsupportedError(`text_cfg.embed_cls (${JSON.stringify(t.embed_cls)}) is not supported by the open_clip text builder`, { file });
   const tpool = (t.pool_type ?? 'argmax') as string;
   if (!['argmax', 'first', 'last'].includes(tpool)) throw new UnsupportedError(`text_cfg.pool_type '${tpool}'`, { file });
   return {
-    embedDim: num(cfg, 'embed_dim', undefined, 'model_cfg'),
-    act: cfg.quick_gelu ? 'quick_gelu' : 'gelu',
-    vision: {
-      imageSize: square(v.image_size ?? 224, 'vision_cfg.image_size'),
-      patchSize: square(v.patch_size ?? 16, 'vision_cfg.patch_size'),
-      width: num(v, 'width', 768, 'vision_cfg'),
-      layers: num(v, 'layers', 12, 'vision_cfg'),
-      headWidth: num(v, 'head_width', 64, 'vision_cfg'),
-      mlpRatio: num(v, 'mlp_ratio', 4, 'vision_cfg'),
-      layerScale: v.ls_init_value != null,
-      lnPre: !v.no_ln_pre,
-      poolType: pool as 'tok' | 'avg',
-      finalLnAfterPool: Boolean(v.final_ln_after_pool),
-    },
-    text: {
-      contextLength: num(t, 'context_length', 77, 'text_cfg'),
-      vocabSize: num(t, 'vocab_size', 49408, 'text_cfg'),
-      width: num(t, 'width', 512, 'text_cfg'),
-      heads: num(t, 'heads', 8, 'text_cfg'),
-      layers: num(t, 'layers', 12, 'text_cfg'),
-      mlpRatio: num(t, 'mlp_ratio', 4, 'text_cfg'),
-      layerScale: t.ls_init_value != null,
-      causalMask: !t.no_causal_mask,
-      poolType: tpool as TextConfig['poolType'],
-      projBias: Boolean(t.proj_bias),
-      padId: num(t, 'pad_id', 0, 'text_cfg'),
-    },
+    contextLength: num(t, 'context_length', 77, 'text_cfg'),
+    vocabSize: num(t, 'vocab_size', 49408, 'text_cfg'),
+    width: num(t, 'width', 512, 'text_cfg'),
+    heads: num(t, 'heads', 8, 'text_cfg'),
+    layers: num(t, 'layers', 12, 'text_cfg'),
+    mlpRatio: num(t, 'mlp_ratio', 4, 'text_cfg'),
+    layerScale: t.ls_init_value != null,
+    causalMask: !t.no_causal_mask,
+    poolType: tpool as TextConfig['poolType'],
+    projBias: Boolean(t.proj_bias),
+    padId: num(t, 'pad_id', 0, 'text_cfg'),
   };
 }
 

@@ -2,15 +2,17 @@
 // key), and keep the result in the on-disk graph cache keyed by the checkpoint's hash.
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { readCheckpoint } from '../checkpoint/load.ts';
 import type { StateDict } from '../checkpoint/types.ts';
 import { CheckpointError } from '../errors.ts';
 import { GRAPH_VERSION } from '../graph/builder.ts';
 import { checkpointHash, exists, graphDir, writeAtomic } from '../runtime/graph-cache.ts';
 import type { OpenAIOverrides } from './clip-config.ts';
-import { familyFor } from './families.ts';
+import { folderFiles } from '../node/files.ts';
+import { builtModel, specOf } from './families.ts';
 import type { BuiltModel, TextSpec } from './family.ts';
+import type { ModelSpec } from './spec.ts';
 import type { ResolvedSource } from './source.ts';
 
 /** What a compiled model needs besides its graphs; kept as meta.json beside them in the cache. */
@@ -21,6 +23,8 @@ export type ModelMeta = Pick<BuiltModel, 'architecture' | 'embedDim' | 'patchTok
   checkpointSha256: string;
   text: TextSpec;
   parameters: { vision: number; text: number };
+  /** the model spec the graphs were built from (towers, tokenizer, preprocessing, scoring, files) */
+  spec?: ModelSpec;
 };
 
 export interface CompiledModel {
@@ -44,10 +48,19 @@ function countParameters(sd: StateDict): { vision: number; text: number } {
   return { vision, text };
 }
 
-/** Build both graphs for a source from its state dict (no caching). */
-export function buildGraphs(src: ResolvedSource, sd: StateDict, overrides: OpenAIOverrides = {}): BuiltModel & { family: string } {
-  const family = familyFor(src);
-  return { ...family.build(src, sd, overrides), family: family.name };
+/** Bump when a tower or reader changes the graphs it builds, so that cached graphs are rebuilt. */
+const SPEC_VERSION = 'towers-1';
+
+/** A source with its files readable: a hand-made ResolvedSource gets the folder beside its weights. */
+function withFiles(src: ResolvedSource): ResolvedSource {
+  if (src.files || src.format === 'openai') return src;
+  const dir = src.hf?.dir ?? dirname(src.weightsFile);
+  return { ...src, files: folderFiles(dir) };
+}
+
+/** Build both graphs for a source from its state dict (no caching), through its model spec. */
+export function buildGraphs(src: ResolvedSource, sd: StateDict, overrides: OpenAIOverrides = {}): BuiltModel & { family: string; spec: ModelSpec } {
+  return builtModel(specOf(withFiles(src), sd, overrides), sd, src.weightsFile);
 }
 
 /**
@@ -56,7 +69,7 @@ export function buildGraphs(src: ResolvedSource, sd: StateDict, overrides: OpenA
  */
 export async function compileModel(src: ResolvedSource, overrides: OpenAIOverrides = {}, log: (m: string) => void = () => {}): Promise<CompiledModel> {
   const sha = await checkpointHash(src.weightsFile);
-  const key = createHash('sha256').update(`${sha}\n${src.configText ?? ''}\n${JSON.stringify(overrides)}\n${GRAPH_VERSION}`).digest('hex').slice(0, 24);
+  const key = createHash('sha256').update(`${sha}\n${src.configText ?? ''}\n${JSON.stringify(overrides)}\n${GRAPH_VERSION}\n${SPEC_VERSION}`).digest('hex').slice(0, 24);
   const dir = graphDir(key);
   const visionPath = join(dir, 'vision.onnx');
   const textPath = join(dir, 'text.onnx');
@@ -81,6 +94,7 @@ export async function compileModel(src: ResolvedSource, overrides: OpenAIOverrid
     preprocess: built.preprocess,
     score: built.score,
     parameters: countParameters(sd),
+    spec: built.spec,
   };
   await mkdir(dir, { recursive: true });
   built.vision.writeFiles(visionPath); // vision.onnx + vision.onnx.data

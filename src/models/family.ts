@@ -10,7 +10,7 @@ import type { ResolvedSource } from './source.ts';
 export interface TextSpec {
   tokenizer:
     | { kind: 'clip-bpe' }
-    | { kind: 'wordpiece'; vocabFile: string; lowercase: boolean }
+    | { kind: 'wordpiece'; vocabFile: string; lowercase: boolean; /** the Hugging Face repository the vocabulary comes from, when not the model's own (open_clip's hf_tokenizer_name) */ repo?: string }
     /**
      * a SentencePiece model, `file` named relative to the model's folder (compiled graphs are cached by content,
      * so one cache entry serves every copy of a folder); `flavor: 'siglip'` adds SiglipTokenizer's text handling

@@ -20,6 +20,8 @@ export interface HfFolder {
   tokenizerConfig?: Json;
   /** special_tokens_map.json, when present */
   specialTokens?: Json;
+  /** the bytes of a file of the folder (tokenizer models), when the folder came as bytes */
+  read?: (name: string) => Uint8Array | undefined;
 }
 
 /** Tokenizer model files whose content goes into the graph cache key. */

@@ -3,19 +3,17 @@
 // positions, no class token, encoder, post_layernorm, the attention-pooling head) and SiglipTextTransformer
 // (no causal mask, final_layer_norm, last-position pooling, `head` Linear). Scores are sigmoids:
 // logits = exp(logit_scale) * cos(image, text) + logit_bias (SiglipModel.forward).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { StateDict } from '../checkpoint/types.ts';
 import { ConfigError, UnsupportedError } from '../errors.ts';
 import { GraphBuilder, type Value } from '../graph/builder.ts';
 import { SentencePieceModel } from '../text/sentencepiece.ts';
 import type { BuiltGraph } from './clip-towers.ts';
-import type { BuiltModel, Family } from './family.ts';
 import { hfPreprocess, num, specialToken, sub, type HfFolder, type Json } from './hf-config.ts';
 import { attend, hfActivation, hfEncoderLayer, parseHfActivation, type HfLayerSpec } from './hf-transformer.ts';
 import type { HfTowerConfig } from './hf-clip-family.ts';
+import { patchEmbed, tokenAt } from './towers/parts.ts';
 import { layerNorm, linear } from './transformer.ts';
-import { Weights } from './weights.ts';
+import type { Weights } from './weights.ts';
 
 export interface SiglipConfig {
   vision: HfTowerConfig & { imageSize: number; patchSize: number };
@@ -52,41 +50,43 @@ export function parseSiglipConfig(cfg: Json, file = 'config.json'): SiglipConfig
 
 const layerSpec = (c: HfTowerConfig): HfLayerSpec => ({ width: c.width, heads: c.heads, mlpWidth: c.mlpWidth, act: c.act, eps: c.eps });
 
+/** The config of the `siglip-vision` tower (SiglipVisionConfig read as data). */
+export type SiglipVisionTowerConfig = SiglipConfig['vision'];
+/** The config of the `siglip-text` tower (SiglipTextConfig read as data). */
+export type SiglipTextTowerConfig = SiglipConfig['text'];
+
 /**
  * Inputs: `pixel_values` float32 [batch, 3, H, W].
  * Outputs: `image_embeds` [batch, width] (SiglipModel.get_image_features: the head's pooled output),
  * `patch_tokens` [batch, grid*grid, width] (after post_layernorm) and `patch_embeds` [batch, grid*grid, width]:
  * each token through the head's value and output projections and its residual MLP, i.e. what the head returns
  * when the probe attends to that token alone (the MaskCLIP reading of an attention-pooling head).
+ * Keys: `{prefix}vision_model.*`.
  */
-export function buildSiglipVisionGraph(cfg: SiglipConfig, w: Weights): BuiltGraph {
-  const v = cfg.vision;
+export function buildSiglipVision(v: SiglipVisionTowerConfig, w: Weights, prefix = ''): BuiltGraph {
   const W = v.width;
   const g = new GraphBuilder('siglip_vision');
   const grid = Math.floor(v.imageSize / v.patchSize);
   const P = grid * grid;
-  const p = (k: string) => `vision_model.${k}`;
+  const p = (k: string) => `${prefix}vision_model.${k}`;
   const pixels = g.input('pixel_values', 'float32', ['batch', 3, v.imageSize, v.imageSize]);
-  const conv = g.conv(pixels, w.param(g, p('embeddings.patch_embedding.weight'), [W, 3, v.patchSize, v.patchSize]), w.param(g, p('embeddings.patch_embedding.bias'), [W]), [v.patchSize, v.patchSize], [v.patchSize, v.patchSize]);
-  let x = g.transpose(g.reshape(conv, [0, W, P]), [0, 2, 1]); // [B, P, W]
+  let x = patchEmbed(g, pixels, w.param(g, p('embeddings.patch_embedding.weight'), [W, 3, v.patchSize, v.patchSize]), w.param(g, p('embeddings.patch_embedding.bias'), [W]), W, v.patchSize, P); // [B, P, W]
   x = g.add(x, w.param(g, p('embeddings.position_embedding.weight'), [P, W]));
   for (let i = 0; i < v.layers; i++) x = hfEncoderLayer(g, w, x, p(`encoder.layers.${i}`), layerSpec(v));
   const tokens = layerNorm(g, w, x, p('post_layernorm'), W, v.eps); // [B, P, W]
 
-  // SiglipMultiheadAttentionPoolingHead: nn.MultiheadAttention(probe, tokens, tokens) with a packed in_proj
+  // SiglipMultiheadAttentionPoolingHead: nn.MultiheadAttention(probe, tokens, tokens) with a packed in_proj;
+  // the packed tensors stay whole under their own keys, split and transposed by graph ops that ONNX Runtime folds
   const h = p('head');
-  const inW = w.take(`${h}.attention.in_proj_weight`, [3 * W, W]);
-  const inB = w.take(`${h}.attention.in_proj_bias`, [3 * W]);
-  const part = (i: number, name: string): [Value, Value] => {
-    // rows i*W..(i+1)*W of the packed [3W, W] weight, transposed for MatMul: [W(in), W(out)]
-    const rows = inW.subarray(i * W * W, (i + 1) * W * W);
-    const t = new Float32Array(W * W);
-    for (let r = 0; r < W; r++) for (let c = 0; c < W; c++) t[c * W + r] = rows[r * W + c]!;
-    return [g.weight(`${h}.attention.in_proj_weight.${name}.T`, t, [W, W]), g.weight(`${h}.attention.in_proj_bias.${name}`, inB.slice(i * W, (i + 1) * W), [W])];
+  const inW = w.param(g, `${h}.attention.in_proj_weight`, [3 * W, W]);
+  const inB = w.param(g, `${h}.attention.in_proj_bias`, [3 * W]);
+  const part = (i: number): [Value, Value] => {
+    const rows = g.slice(inW, g.ints([i * W]), g.ints([(i + 1) * W]), g.ints([0])); // [W(out), W(in)]
+    return [g.transpose(rows, [1, 0]), g.slice(inB, g.ints([i * W]), g.ints([(i + 1) * W]), g.ints([0]))];
   };
-  const [wq, bq] = part(0, 'q');
-  const [wk, bk] = part(1, 'k');
-  const [wv, bv] = part(2, 'v');
+  const [wq, bq] = part(0);
+  const [wk, bk] = part(1);
+  const [wv, bv] = part(2);
   const probe = w.param(g, `${h}.probe`, [1, 1, W]);
   const probeB = g.expand(probe, g.concat([g.shape(pixels, 0, 1), g.ints([1, W])], 0)); // [B, 1, W]
   const q = g.add(g.matmul(probeB, wq), bq); // [B, 1, W]
@@ -111,27 +111,36 @@ export function buildSiglipVisionGraph(cfg: SiglipConfig, w: Weights): BuiltGrap
   g.output(g.reshape(pooled, [-1, W]), 'image_embeds', 'float32', ['batch', W]);
   g.output(tokens, 'patch_tokens', 'float32', ['batch', P, W]);
   g.output(headTail(vals), 'patch_embeds', 'float32', ['batch', P, W]);
+  w.ignore(p('embeddings.position_ids'));
   return g.built();
 }
 
 /**
  * Inputs: `input_ids` int64 [batch, max_position_embeddings] (padded to the full length: there is no causal
  * mask and the last position is pooled, so padding is part of the input, as SigLIP was trained).
- * Outputs: `text_embeds` [batch, projection_size] (SiglipModel.get_text_features).
+ * Outputs: `text_embeds` [batch, projection_size] (SiglipModel.get_text_features). Keys: `{prefix}text_model.*`.
  */
-export function buildSiglipTextGraph(cfg: SiglipConfig, w: Weights): BuiltGraph {
-  const t = cfg.text;
+export function buildSiglipText(t: SiglipTextTowerConfig, w: Weights, prefix = ''): BuiltGraph {
   const g = new GraphBuilder('siglip_text');
-  const p = (k: string) => `text_model.${k}`;
+  const p = (k: string) => `${prefix}text_model.${k}`;
   const ids = g.input('input_ids', 'int64', ['batch', t.maxPositions]);
   let x = g.gather(w.param(g, p('embeddings.token_embedding.weight'), [t.vocabSize, t.width]), ids); // [B, T, width]
   x = g.add(x, w.param(g, p('embeddings.position_embedding.weight'), [t.maxPositions, t.width]));
   for (let i = 0; i < t.layers; i++) x = hfEncoderLayer(g, w, x, p(`encoder.layers.${i}`), layerSpec(t));
   x = layerNorm(g, w, x, p('final_layer_norm'), t.width, t.eps);
-  const last = g.gather(x, g.ints([-1], [], 'last_index'), 1); // [B, width]
+  const last = tokenAt(g, x, -1, 'last_index'); // [B, width]
   const embeds = linear(g, w, last, p('head'), t.projectionSize, t.width);
   g.output(embeds, 'text_embeds', 'float32', ['batch', t.projectionSize]);
+  w.ignore(p('embeddings.position_ids'));
   return g.built();
+}
+
+export function buildSiglipVisionGraph(cfg: SiglipConfig, w: Weights): BuiltGraph {
+  return buildSiglipVision(cfg.vision, w);
+}
+
+export function buildSiglipTextGraph(cfg: SiglipConfig, w: Weights): BuiltGraph {
+  return buildSiglipText(cfg.text, w);
 }
 
 /** SentencePiece model files a SigLIP folder may ship (SiglipTokenizer's `spiece.model`, or `tokenizer.model`). */
@@ -144,8 +153,10 @@ export function siglipTextSettings(f: HfFolder, cfg: SiglipConfig) {
     const hint = f.files.includes('tokenizer.json') ? ' (tokenizer.json is there, but @huggingface/tokenizers is not a dependency of this build)' : '';
     throw new ConfigError(`no SentencePiece model (${SPM_FILES.join(' or ')}) in the folder${hint}`, { file: f.dir });
   }
-  const file = join(f.dir, name);
-  const spm = SentencePieceModel.fromBytes(readFileSync(file), file);
+  const file = `${f.dir}/${name}`;
+  const bytes = f.read?.(name);
+  if (!bytes) throw new ConfigError(`${name} is listed but its bytes were not read`, { file });
+  const spm = SentencePieceModel.fromBytes(bytes, file);
   const idOf = (field: string, dflt: string) => {
     const piece = specialToken(f, field) ?? dflt;
     const id = spm.pieceToId(piece);
@@ -161,40 +172,7 @@ export function siglipTextSettings(f: HfFolder, cfg: SiglipConfig) {
   return { file: name, padId: idOf('pad_token', '</s>'), eosId: idOf('eos_token', '</s>'), unk: specialToken(f, 'unk_token') ?? '<unk>', lowercase: lower === undefined ? true : Boolean(lower), contextLength };
 }
 
-export const siglipFamily: Family = {
-  name: 'siglip',
-  matches: (src) => src.format === 'hf' && src.hf?.config.model_type === 'siglip',
-  build(src, sd: StateDict): BuiltModel {
-    const f = src.hf!;
-    const cfg = parseSiglipConfig(f.config, join(f.dir, 'config.json'));
-    const w = new Weights(sd, src.weightsFile);
-    const vision = buildSiglipVisionGraph(cfg, w);
-    const text = buildSiglipTextGraph(cfg, w);
-    w.ignore('logit_scale', 'logit_bias', 'vision_model.embeddings.position_ids', 'text_model.embeddings.position_ids');
-    w.finish(['']);
-    const s = siglipTextSettings(f, cfg);
-    return {
-      vision,
-      text,
-      // with the field names `clipmed info` reads (poolType, contextLength) beside transformers' own
-      architecture: { ...cfg, vision: { ...cfg.vision, poolType: 'attention head' }, text: { ...cfg.text, contextLength: s.contextLength, poolType: 'last' } },
-      embedDim: cfg.vision.width,
-      patchTokens: { grid: Math.floor(cfg.vision.imageSize / cfg.vision.patchSize), width: cfg.vision.width },
-      textSpec: {
-        tokenizer: { kind: 'sentencepiece', file: s.file, flavor: 'siglip', eosId: s.eosId, unkToken: s.unk, lowercase: s.lowercase },
-        contextLength: s.contextLength,
-        padId: s.padId,
-        cutToEnd: false,
-        attentionMask: false,
-        tokenTypeIds: false,
-      },
-      preprocess: hfPreprocess(f.preprocessor, cfg.vision.imageSize, f.dir, { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], centerCrop: false }),
-      score: { kind: 'sigmoid', logitScale: scalarOf(sd, 'logit_scale', Math.exp, src.weightsFile), logitBias: scalarOf(sd, 'logit_bias', (x) => x, src.weightsFile) },
-    };
-  },
-};
-
-function scalarOf(sd: StateDict, key: string, f: (x: number) => number, file: string): number {
+export function scalarOf(sd: StateDict, key: string, f: (x: number) => number, file: string): number {
   const t = sd.get(key);
   if (!t || !(t.data instanceof Float32Array) || t.data.length !== 1) throw new ConfigError(`SigLIP checkpoint has no scalar '${key}': the sigmoid scores need it`, { file });
   return f(t.data[0]!);

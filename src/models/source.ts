@@ -4,7 +4,9 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ConfigError } from '../errors.ts';
+import { folderFiles } from '../node/files.ts';
 import { readHfFolder, type HfFolder } from './hf-config.ts';
+import type { ModelFiles } from './spec.ts';
 
 export interface ResolvedSource {
   /** what the user gave */
@@ -16,6 +18,10 @@ export interface ResolvedSource {
   configText?: string;
   /** the transformers folder's JSON files (hf format only) */
   hf?: HfFolder;
+  /** the model's files as bytes on demand (configs, tokenizer files), what the spec readers take */
+  files?: ModelFiles;
+  /** the tokenizer's files when they come from a second repository (open_clip's hf_tokenizer_name) */
+  tokenizerFiles?: ModelFiles;
 }
 
 const OPEN_CLIP_WEIGHTS = ['open_clip_model.safetensors', 'open_clip_pytorch_model.bin'];
@@ -37,7 +43,8 @@ export async function resolveLocalSource(source: string): Promise<ResolvedSource
     if (!files.includes('open_clip_config.json')) {
       if (files.includes('config.json')) {
         const { folder, weightsFile, configText } = await readHfFolder(source, files);
-        return { name: basename(source), format: 'hf', weightsFile, configText, hf: folder };
+        const mf = folderFiles(source, folder.files);
+        return { name: basename(source), format: 'hf', weightsFile, configText, hf: { ...folder, read: mf.read }, files: mf };
       }
       throw new ConfigError(`no open_clip_config.json or config.json in the folder; files: ${files.slice(0, 10).join(', ')}`, { file: source });
     }
@@ -51,7 +58,7 @@ export async function resolveLocalSource(source: string): Promise<ResolvedSource
       throw new ConfigError(`open_clip_config.json is not valid JSON: ${(e as Error).message}`, { file: join(source, 'open_clip_config.json') });
     }
     if (!config.model_cfg) throw new ConfigError(`open_clip_config.json has no model_cfg`, { file: join(source, 'open_clip_config.json') });
-    return { name: basename(source), format: 'open_clip', weightsFile: join(source, weights), config, configText };
+    return { name: basename(source), format: 'open_clip', weightsFile: join(source, weights), config, configText, files: folderFiles(source) };
   }
   if (!OPENAI_EXT.test(source)) {
     throw new ConfigError(`not a model folder or a state dict file (.pt, .pth, .bin, .safetensors, .ckpt)`, { file: source });

@@ -8,6 +8,7 @@ import { CheckpointError, UnsupportedError } from '../errors.ts';
 import { GraphBuilder, type Value } from '../graph/builder.ts';
 import type { BuiltGraph } from './clip-towers.ts';
 import { attend } from './hf-transformer.ts';
+import { afterClassToken, patchEmbed, prependClassToken, tokenAt } from './towers/parts.ts';
 import { activation, layerNorm, linear } from './transformer.ts';
 import type { Weights } from './weights.ts';
 
@@ -112,26 +113,33 @@ function block(g: GraphBuilder, w: Weights, x: Value, key: string, c: TimmVitCon
  * the trunk's final `norm`), `patch_embeds` [batch, grid*grid, E] (those tokens through head.proj).
  */
 export function buildTimmVitGraph(c: TimmVitConfig, embedDim: number, w: Weights, prefix = 'visual.'): BuiltGraph {
+  return buildTimmVit({ ...c, embedDim }, w, prefix);
+}
+
+/** The config of the `timm-vit` tower: the resolved timm ViT and the joint embedding width of its head. */
+export type TimmVitTowerConfig = TimmVitConfig & { embedDim: number };
+
+/** The `timm-vit` tower: keys `{prefix}trunk.*` (the timm model) and `{prefix}head.proj.*` (open_clip's projection). */
+export function buildTimmVit(c: TimmVitTowerConfig, w: Weights, prefix = 'visual.'): BuiltGraph {
   const g = new GraphBuilder('timm_vit');
   const W = c.width;
+  const E = c.embedDim;
   const grid = c.imageSize / c.patchSize;
   const P = grid * grid;
   const t = (k: string) => `${prefix}trunk.${k}`;
   const pixels = g.input('pixel_values', 'float32', ['batch', 3, c.imageSize, c.imageSize]);
-  const conv = g.conv(pixels, w.param(g, t('patch_embed.proj.weight'), [W, 3, c.patchSize, c.patchSize]), w.param(g, t('patch_embed.proj.bias'), [W]), [c.patchSize, c.patchSize], [c.patchSize, c.patchSize]);
-  const patches = g.transpose(g.reshape(conv, [0, W, P]) /* [B, W, P] */, [0, 2, 1]); // [B, P, W]
-  const clsShape = g.concat([g.shape(pixels, 0, 1), g.ints([1, W])], 0);
-  let x = g.concat([g.expand(w.param(g, t('cls_token'), [1, 1, W]), clsShape), patches], 1); // [B, 1 + P, W]
+  const patches = patchEmbed(g, pixels, w.param(g, t('patch_embed.proj.weight'), [W, 3, c.patchSize, c.patchSize]), w.param(g, t('patch_embed.proj.bias'), [W]), W, c.patchSize, P);
+  let x = prependClassToken(g, pixels, patches, w.param(g, t('cls_token'), [1, 1, W]), W); // [B, 1 + P, W]
   x = g.add(x, w.param(g, t('pos_embed'), [1, P + 1, W]));
   for (let i = 0; i < c.layers; i++) x = block(g, w, x, t(`blocks.${i}`), c);
   x = layerNorm(g, w, x, t('norm'), W, c.eps);
-  const pooled = g.gather(x, g.ints([0], [], 'cls_index'), 1); // [B, W]
-  const tokens = g.slice(x, g.ints([1]), g.ints([P + 1]), g.ints([1])); // [B, P, W]
-  const proj = w.linearT(g, `${prefix}head.proj.weight`, embedDim, W);
-  const bias = c.projBias ? w.param(g, `${prefix}head.proj.bias`, [embedDim]) : undefined;
+  const pooled = tokenAt(g, x, 0, 'cls_index'); // [B, W]
+  const tokens = afterClassToken(g, x, P); // [B, P, W]
+  const proj = w.linearT(g, `${prefix}head.proj.weight`, E, W);
+  const bias = c.projBias ? w.param(g, `${prefix}head.proj.bias`, [E]) : undefined;
   const project = (v: Value) => (bias ? g.add(g.matmul(v, proj), bias) : g.matmul(v, proj));
-  g.output(project(pooled), 'image_embeds', 'float32', ['batch', embedDim]);
+  g.output(project(pooled), 'image_embeds', 'float32', ['batch', E]);
   g.output(tokens, 'patch_tokens', 'float32', ['batch', P, W]);
-  g.output(project(tokens), 'patch_embeds', 'float32', ['batch', P, embedDim]);
+  g.output(project(tokens), 'patch_embeds', 'float32', ['batch', P, E]);
   return g.built();
 }

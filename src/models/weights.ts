@@ -52,9 +52,13 @@ export class Weights {
     return g.weight(key, this.take(key, shape), shape);
   }
 
-  /** A torch Linear weight [out, in] transposed to [in, out] for MatMul. One of the explicit transposes. */
+  /**
+   * A torch Linear weight [out, in] as MatMul wants it, [in, out]. The initializer keeps the checkpoint's
+   * tensor and name ([out, in] under `key`); the transpose is a graph op that ONNX Runtime folds into a
+   * constant when the session loads, so trained graphs map their parameters straight back to checkpoint keys.
+   */
   linearT(g: GraphBuilder, key: string, out: number, inp: number): Value {
-    return g.weight(`${key}.T`, transpose2d(this.take(key, [out, inp]), out, inp), [inp, out]);
+    return g.transpose(this.param(g, key, [out, inp]), [1, 0]);
   }
 
   /** Throw one CheckpointError listing every missing, misshapen and unexpected key under `prefixes`. */
