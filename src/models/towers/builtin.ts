@@ -19,6 +19,7 @@ import { buildSiglipText, buildSiglipVision, type SiglipTextTowerConfig, type Si
 import { readBertTextCfg, readTimmVisionCfg } from '../timm-hf-family.ts';
 import { buildTimmVit, type TimmVitTowerConfig } from '../timm-vit.ts';
 import { listTowers, registerTower } from './registry.ts';
+import { registerSurveyTowers } from './survey.ts'; // ModifiedResNet, torchvision ResNet, Swin, CoCa (table there)
 
 const grid = (imageSize: number, patchSize: number) => Math.floor(imageSize / patchSize);
 
@@ -81,3 +82,4 @@ function registerBuiltins(): void {
 }
 
 if (!listTowers().some((t) => t.kind === 'open_clip-vit')) registerBuiltins();
+if (!listTowers().some((t) => t.kind === 'open_clip-modified-resnet')) registerSurveyTowers();

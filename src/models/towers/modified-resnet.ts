@@ -102,6 +102,34 @@ export function buildModifiedResNet(cfg: ModifiedResNetConfig, w: Weights, prefi
 }
 
 /**
+ * open_clip's `vision_cfg` for a ModifiedResNet (a list-valued `layers`), as `_build_vision_tower` reads it:
+ * heads = width * 32 / head_width.
+ * @example modifiedResNetFromOpenClip({ image_size: 224, layers: [3, 4, 6, 3], width: 64 }, 1024, 'open_clip_config.json').heads // 32
+ */
+export function modifiedResNetFromOpenClip(v: Record<string, unknown>, embedDim: number, file: string): ModifiedResNetConfig {
+  const layers = v.layers;
+  if (!Array.isArray(layers) || layers.length !== 4 || !layers.every((n) => Number.isInteger(n) && n > 0)) {
+    throw new ConfigError(`vision_cfg.layers: a ModifiedResNet needs four positive block counts, got ${JSON.stringify(layers)}`, { file });
+  }
+  const num = (k: string, d: number) => {
+    const x = v[k] ?? d;
+    if (typeof x !== 'number' || !Number.isInteger(x) || x <= 0) throw new ConfigError(`vision_cfg.${k}: expected a positive integer, got ${JSON.stringify(v[k])}`, { file });
+    return x;
+  };
+  const width = num('width', 64);
+  const headWidth = num('head_width', 64);
+  if ((width * 32) % headWidth) throw new ConfigError(`vision_cfg: head_width ${headWidth} does not divide the pool width ${width * 32}`, { file });
+  return { layers: layers as ModifiedResNetConfig['layers'], width, heads: (width * 32) / headWidth, imageSize: num('image_size', 224), embedDim };
+}
+
+/** The final feature map: side x side cells of width * 32 channels (7 x 7 x 2048 for RN50 at 224 px). */
+export function modifiedResNetCells(cfg: ModifiedResNetConfig): { grid: number; width: number } {
+  let side = outSize(outSize(cfg.imageSize, 3, 2, 1), 2, 2);
+  for (let stage = 1; stage < 4; stage++) side = outSize(side, 2, 2);
+  return { grid: side, width: cfg.width * 32 };
+}
+
+/**
  * The architecture of an OpenAI-format ModifiedResNet state dict from its shapes, as open_clip's
  * `build_model_from_openai_state_dict` infers it (heads = width * 32 / 64; image size = 32 x the pool grid).
  * @example inferModifiedResNetConfig(sd, 'RN50.pt') // { layers: [3, 4, 6, 3], width: 64, heads: 32, imageSize: 224, embedDim: 1024 }

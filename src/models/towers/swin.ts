@@ -48,6 +48,12 @@ export function swinConfigFromHf(hf: Record<string, unknown>, trunk: string, hea
   };
 }
 
+/** The final token grid and width (7 x 7 x 768 for Swin-T at 224 px). */
+export function swinCells(cfg: SwinConfig): { grid: number; width: number } {
+  const stages = cfg.depths.length - 1;
+  return { grid: cfg.imageSize / cfg.patchSize / 2 ** stages, width: cfg.embedDim * 2 ** stages };
+}
+
 /** Relative position index of a ws x ws window: (dy + ws - 1) (2 ws - 1) + dx + ws - 1 for tokens i, j (d = i - j). */
 function relativeIndex(ws: number): number[] {
   const idx: number[] = [];

@@ -93,6 +93,13 @@ export function buildTorchvisionResNet(cfg: TorchvisionResNetConfig, w: Weights,
   return g.built();
 }
 
+/** The final feature map: side x side cells of 512 * expansion channels (15 x 15 x 2048 for BioViL at 480 px). */
+export function torchvisionResNetCells(cfg: TorchvisionResNetConfig): { grid: number; width: number } {
+  let side = outSize(outSize(cfg.imageSize, 7, 2, 3), 3, 2, 1);
+  for (let stage = 1; stage < 4; stage++) side = outSize(side, 3, 2, 1);
+  return { grid: side, width: 512 * cfg.expansion };
+}
+
 /**
  * Stage depths, width per group and expansion of a torchvision ResNet state dict (under `trunk`); the image
  * size and head are not in the shapes and come from the caller.

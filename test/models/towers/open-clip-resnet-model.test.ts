@@ -1,0 +1,54 @@
+// An open_clip folder whose vision_cfg has list-valued `layers` (RN50-style) loads through the open_clip reader
+// and the tower registry: the ModifiedResNet image tower (weights of the open_clip-made fixture in
+// test/fixtures/towers/modified-resnet) paired with the open_clip text tower of ../shared's tiny-quickgelu.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readCheckpoint } from '../../../src/checkpoint/load.ts';
+import type { StateDict } from '../../../src/checkpoint/types.ts';
+import { ClipModel } from '../../../src/models/clip-model.ts';
+import { FIXTURES, isolateCache, loadReference, maxRelError, tempDir } from '../../helpers/reference.ts';
+import { torchSave } from '../../helpers/torch-writer.ts';
+import { loadTowerFixture } from './tower-helpers.ts';
+
+isolateCache();
+const { dir: rnDir, ref } = loadTowerFixture('modified-resnet');
+const textRef = loadReference('tiny-quickgelu');
+
+async function rnFolder(): Promise<string> {
+  const visual = await readCheckpoint(join(rnDir, 'visual.pt'));
+  const clip = await readCheckpoint(join(FIXTURES, 'tiny-quickgelu/open_clip_pytorch_model.bin'));
+  const sd: StateDict = new Map();
+  for (const [k, t] of visual) if (t.data instanceof Float32Array) sd.set(k, t); // num_batches_tracked counters left out, as torchSave writes floats
+  for (const [k, t] of clip) if (!k.startsWith('visual.')) sd.set(k, t);
+  const dir = join(tempDir('clipmed-rn-'), 'RN-tiny');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(dir);
+  const c = ref.config;
+  const config = {
+    model_cfg: {
+      embed_dim: c.embed_dim,
+      vision_cfg: { image_size: c.image_size, layers: c.layers, width: c.width, head_width: c.head_width, patch_size: null },
+      text_cfg: { context_length: 77, vocab_size: 49408, width: 32, heads: 2, layers: 2 },
+      quick_gelu: true,
+    },
+  };
+  writeFileSync(join(dir, 'open_clip_config.json'), JSON.stringify(config));
+  writeFileSync(join(dir, 'open_clip_pytorch_model.bin'), torchSave(sd));
+  return dir;
+}
+
+test('open_clip RN folder: the ModifiedResNet tower is chosen from vision_cfg and both towers agree with open_clip', async () => {
+  const model = await ClipModel.load(await rnFolder(), { threads: 1 });
+  assert.equal(model.meta.spec?.vision.kind, 'open_clip-modified-resnet');
+  assert.deepEqual(model.meta.patchTokens, { grid: 3, width: ref.config.width * 32 });
+  const E = model.embedDim;
+  const img = await model.embedPixels(Float32Array.from(ref.pixel_values), 2, { patchTokens: true, patchEmbeds: true });
+  assert.ok(maxRelError(img.embeddings, ref.image_embeds, E) < 1e-4, `image ${maxRelError(img.embeddings, ref.image_embeds, E)}`);
+  assert.ok(maxRelError(img.patchTokens!, ref.patch_tokens, ref.config.width * 32) < 1e-4, 'patch tokens');
+  assert.ok(maxRelError(img.patchEmbeds!, ref.patch_embeds, E) < 1e-4, 'patch embeds');
+  const txt = await model.embedTexts(textRef.texts);
+  assert.ok(maxRelError(txt.embeddings, textRef.text_features.flat(), E) < 1e-4, 'text');
+  await model.release();
+});
