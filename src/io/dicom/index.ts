@@ -8,6 +8,7 @@ import type { Window, VoiFunction } from '../../image/window.ts';
 import type { DecodedImage } from '../types.ts';
 import { imageAttributes, num, parseDataSet, str, TS, type DataSet, type ImageAttributes } from './dataset.ts';
 import { decodeFrame, frameBytes, LOSSY_SYNTAXES, storage } from './pixels.ts';
+import { checkSizeClaims } from './size-claims.ts';
 
 export interface DicomOptions {
   source: string;
@@ -113,6 +114,7 @@ export async function decodeDicom(bytes: Uint8Array, o: DicomOptions): Promise<D
   const photometric = a.photometric.toUpperCase();
   const known = ['MONOCHROME1', 'MONOCHROME2', 'RGB', 'PALETTE COLOR', 'YBR_FULL', 'YBR_FULL_422', 'YBR_ICT', 'YBR_RCT'];
   if (!known.includes(photometric)) throw new UnsupportedError(`photometric interpretation '${a.photometric}'`, { file });
+  checkSizeClaims(ds, a, o.frame === undefined ? a.frames : 1, o.maxPixels ?? DEFAULT_MAX_DICOM_VALUES, file); // before any frame list or buffer
   const frames = o.frame === undefined ? Array.from({ length: a.frames }, (_, i) => i) : [o.frame];
   if (o.frame !== undefined && (!Number.isInteger(o.frame) || o.frame < 0 || o.frame >= a.frames)) throw new DecodeError(`frame ${o.frame}: the image has ${a.frames} frame(s)`, { file });
   const outSamples = photometric === 'PALETTE COLOR' ? 3 : a.samplesPerPixel;

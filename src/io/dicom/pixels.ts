@@ -7,6 +7,7 @@ import dicomParser from 'dicom-parser';
 import { DecodeError, UnsupportedError } from '../../errors.ts';
 import type { DataSet, ImageAttributes } from './dataset.ts';
 import { decodeJpegLossless } from './jpeg-lossless.ts';
+import { checkJ2kHeader, checkJpegHeader } from './size-claims.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -107,6 +108,7 @@ export function frameBytes(ds: DataSet, a: ImageAttributes, file: string, frames
 /** Sample values of one frame, interleaved [rows, columns, samples]; sign and stored bits not yet applied. */
 export async function decodeFrame(bytes: Uint8Array, a: ImageAttributes, frame: number, littleEndian: boolean, file: string): Promise<{ values: Float64Array; planar: boolean }> {
   const kind = storage(a.transferSyntax, file);
+  if (kind === 'jpeg' || kind === 'jpegls' || kind === 'lossless') checkJpegHeader(bytes, a, kind, file); // before a decoder allocates
   const n = a.rows * a.columns * a.samplesPerPixel;
   if (kind === 'native') return { values: nativeValues(bytes, a, frame, littleEndian), planar: a.planarConfiguration === 1 && a.samplesPerPixel > 1 };
   if (kind === 'rle') return { values: rleValues(bytes, a, file), planar: false };
@@ -122,6 +124,7 @@ export async function decodeFrame(bytes: Uint8Array, a: ImageAttributes, frame: 
   const d = new mod[MODULES[kind].decoder]!();
   try {
     d.getEncodedBuffer(bytes.length).set(bytes);
+    if (kind === 'j2k' || kind === 'htj2k') checkJ2kHeader(bytes, a, kind, file); // SIZ against the data set, before any tile is decoded
     try {
       d.decode();
     } catch (e) {
