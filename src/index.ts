@@ -101,6 +101,9 @@ export { cachedSnapshot } from './models/hub-cache.ts';
 export { runProtocol, runProtocolBatch, getProtocol, PROTOCOLS, type ProtocolStep, type ProtocolName } from './image/protocol.ts';
 export { resolveModelSource, type ModelSource, type ResolveOptions } from './models/resolve.ts';
 
+// ---- index: a searchable archive (LanceDB), filled locally or by BullMQ workers
+export { openIndex, ClipIndex, IndexTable, queryVector, sqlString, addToTable, listSources, modelSpec, contentHash, storedUid, nearDuplicateGroups, hybridOrder, QUEUE_NAME, redisConnection, enqueueShards, waitForShards, queueStatus, startWorker, openQueue, type TableSpec, type IndexRow, type SearchHit, type SearchOptions, type InputItem, type SourceOptions, type AddOptions, type AddReport, type ShardJob, type ShardOutcome, type WorkerOptions } from './index/index.ts';
+
 // ---- io: DICOM
 export { decodeDicom, readDicomFile, DEFAULT_MAX_DICOM_VALUES, type DicomOptions } from './io/dicom/index.ts';
 export type { DecodedImage } from './io/types.ts';

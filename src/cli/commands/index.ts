@@ -16,5 +16,8 @@ export const commands: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./heatmap.ts'),
   () => import('./eval.ts'),
   () => import('./explain.ts'),
+  () => import('./index-cmd.ts'),
+  () => import('./search.ts'),
+  () => import('./worker.ts'),
   () => import('./serve.ts'),
 ];

@@ -1,0 +1,5 @@
+// The archive: LanceDB storage, filling it (locally or through BullMQ workers) and searching it.
+export { openIndex, ClipIndex, IndexTable, queryVector, sqlString, hit, type TableSpec, type IndexRow, type SearchHit, type SearchOptions } from './store.ts';
+export { addToTable, listSources, modelSpec, contentHash, storedUid, type InputItem, type SourceOptions, type AddOptions, type AddReport } from './ingest.ts';
+export { nearDuplicateGroups, hybridOrder } from './similarity.ts';
+export { QUEUE_NAME, redisConnection, enqueueShards, waitForShards, queueStatus, startWorker, openQueue, type ShardJob, type ShardOutcome, type WorkerOptions, type EnqueueResult } from './queue.ts';
