@@ -58,7 +58,17 @@ export async function readRequest(req: FastifyRequest, limits: RequestLimits): P
   for (const [k, v] of Object.entries((req.query ?? {}) as Record<string, unknown>)) push(out.fields, k, v);
   if (req.isMultipart()) {
     let total = 0;
-    for await (const part of req.parts()) {
+    const parts = req.parts();
+    const next = async () => {
+      try {
+        return await parts.next();
+      } catch (err) {
+        if ((err as { code?: string }).code === 'FST_FILES_LIMIT') throw new HttpError(`too many images in the request (limit ${limits.maxFiles})`, 413);
+        throw err;
+      }
+    };
+    for (let it = await next(); !it.done; it = await next()) {
+      const part = it.value;
       if (part.type === 'file') {
         if (part.fieldname !== 'file') throw new ConfigError(`multipart file field '${part.fieldname}': images go in the field 'file'`);
         const bytes = await part.toBuffer();
