@@ -46,6 +46,32 @@ function bareMetaSyntax(b: Uint8Array): string | undefined {
 }
 
 /**
+ * A Part 10 file whose meta group says an explicit VR syntax while its body is written implicit VR (the
+ * first element has no VR): read the body as implicit VR little endian, as pydicom does when it finds the
+ * VR missing (filereader.py: "Expected explicit VR, but found implicit VR").
+ */
+function implicitBody(bytes: Uint8Array): DataSet | undefined {
+  try {
+    const meta = dicomParser.readPart10Header(bytes) as DataSet & { position: number };
+    const at = meta.position;
+    if (at + 8 > bytes.length || /^[A-Z]{2}$/.test(String.fromCharCode(bytes[at + 4]!, bytes[at + 5]!))) return undefined;
+    const stream = new dicomParser.ByteStream(dicomParser.littleEndianByteArrayParser, bytes, at);
+    // the DataSet constructor exists at run time but not in dicom-parser's type declarations
+    const { DataSet: DataSetClass } = dicomParser as unknown as { DataSet: new (parser: unknown, bytes: Uint8Array, elements: object) => DataSet };
+    const ds = new DataSetClass(dicomParser.littleEndianByteArrayParser, bytes, {});
+    // stop at the pixel data: implicit VR parsing would take encapsulated fragments for sequence items
+    dicomParser.parseDicomDataSetImplicit(ds, stream, bytes.length, { untilTag: 'x7fe00010' });
+    const px = ds.elements.x7fe00010;
+    if (px?.hadUndefinedLength) dicomParser.findEndOfEncapsulatedElement(stream, px, []);
+    else if (px) px.length = Math.min(px.length, bytes.length - px.dataOffset);
+    Object.assign(ds.elements, meta.elements);
+    return ds;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Parse a data set; pixel data is located, not decoded.
  * @example parseDataSet(readFileSync('CT_small.dcm'), 'CT_small.dcm').string('x00080060') // 'CT'
  */
@@ -71,7 +97,9 @@ export function parseDataSet(bytes: Uint8Array, file: string): { ds: DataSet; tr
   try {
     ds = dicomParser.parseDicom(bytes, options);
   } catch (e) {
-    throw parseError(e, file);
+    const implicit = hasPreamble ? implicitBody(bytes) : undefined;
+    if (!implicit) throw parseError(e, file);
+    ds = implicit;
   }
   // a bare data set may still begin with its meta group (PS3.10 7.1): its Transfer Syntax then tells how the
   // pixel data is stored, as pydicom reads it; the body of an encapsulated syntax is explicit little endian

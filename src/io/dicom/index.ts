@@ -51,6 +51,103 @@ function lut(ds: DataSet, descTag: string, dataTag: string, file: string, signed
   return { first, data };
 }
 
+/**
+ * A segmented palette colour LUT (PS3.3 C.7.9.2) read from the data set: words in its byte order (bytes when
+ * the descriptor says 8 bits), expanded by expandSegmentedLut.
+ */
+function segmentedLut(ds: DataSet, descTag: string, dataTag: string, file: string): { first: number; data: Float64Array } {
+  const d = ds.elements[descTag];
+  const e = ds.elements[dataTag]!;
+  if (!d) throw new DecodeError(`segmented LUT ${dataTag} has no descriptor ${descTag}`, { file });
+  const first = d.vr === 'SS' ? ds.int16(descTag, 1)! : ds.uint16(descTag, 1)!;
+  const wide = ds.uint16(descTag, 2)! > 8;
+  const words = Array.from({ length: wide ? e.length >> 1 : e.length }, (_, i) => (wide ? ds.uint16(dataTag, i)! : ds.byteArray[e.dataOffset + i]!));
+  try {
+    return { first, data: Float64Array.from(expandSegmentedLut(words, wide)) };
+  } catch (err) {
+    throw new DecodeError(`segmented LUT ${dataTag}: ${(err as Error).message}`, { file });
+  }
+}
+
+/**
+ * Expand segmented LUT data (PS3.3 C.7.9.2: discrete, linear and indirect segments) as pydicom's
+ * _expand_segmented_lut does, linear segments included (numpy linspace, rounded half to even). For 8-bit
+ * data an indirect segment's offset is four bytes, read here in little endian order.
+ * @example expandSegmentedLut([0, 2, 10, 20, 1, 2, 30], true) // [10, 20, 25, 30]
+ */
+export function expandSegmentedLut(words: number[], wide: boolean): number[] {
+  const limit = 2 ** 24; // no real LUT has more entries: a guard against hostile segment lengths
+  const expand = (start: number, segments: number, last: number | undefined, depth: number): number[] => {
+    if (depth > 8) throw new Error('indirect segments nest too deep');
+    const out: number[] = [];
+    let off = start;
+    for (let read = 0; off + 1 < words.length && read !== segments; read++) {
+      const [op, len] = [words[off]!, words[off + 1]!];
+      off += 2;
+      if (op === 0) {
+        out.push(...words.slice(off, off + len));
+        off += len;
+      } else if (op === 1) {
+        const y0 = out.length ? out[out.length - 1]! : last;
+        if (y0 === undefined) throw new Error('the first segment is linear');
+        const y1 = words[off++]!;
+        // numpy's linspace(y0 + step, y1, len), rounded half to even, with the same float operations
+        const from = y0 + (y1 - y0) / len;
+        const step = (y1 - from) / (len - 1);
+        for (let k = 0; k < len; k++) out.push(y0 === y1 || k === len - 1 ? y1 : roundHalfEven(from + k * step));
+      } else if (op === 2) {
+        if (!out.length && last === undefined) throw new Error('the first segment is indirect');
+        const at = wide ? words[off]! + words[off + 1]! * 65536 : (words[off + 3]! << 8 | words[off + 2]!) * 65536 + (words[off + 1]! << 8 | words[off]!);
+        off += wide ? 2 : 4;
+        out.push(...expand(at, len, out.length ? out[out.length - 1] : last, depth + 1));
+      } else throw new Error(`unknown segment type ${op}`);
+      if (out.length > limit) throw new Error(`expands past ${limit} entries`);
+    }
+    return out;
+  };
+  return expand(0, -1, undefined, 0);
+}
+
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** Float (OF, 32-bit) or double float (OD, 64-bit) pixel data (PS3.3 C.7.6.24): native, one sample, then rescale. */
+function decodeFloatPixels(ds: DataSet, a: ImageAttributes, o: DicomOptions): DecodedImage {
+  const file = o.source;
+  const el = (ds.elements.x7fe00008 ?? ds.elements.x7fe00009)!;
+  const size = ds.elements.x7fe00008 ? 4 : 8;
+  if (a.samplesPerPixel !== 1) throw new UnsupportedError(`float pixel data with ${a.samplesPerPixel} samples per pixel`, { file });
+  if (a.rows === 0 || a.columns === 0) throw new DecodeError(`image of ${a.rows}x${a.columns} pixels`, { file });
+  checkSizeClaims(ds, a, o.frame === undefined ? a.frames : 1, o.maxPixels ?? DEFAULT_MAX_DICOM_VALUES, file); // before any frame list or buffer
+  const frames = o.frame === undefined ? Array.from({ length: a.frames }, (_, i) => i) : [o.frame];
+  if (o.frame !== undefined && (!Number.isInteger(o.frame) || o.frame < 0 || o.frame >= a.frames)) throw new DecodeError(`frame ${o.frame}: the image has ${a.frames} frame(s)`, { file });
+  const per = a.rows * a.columns;
+  const total = per * frames.length;
+  const limit = o.maxPixels ?? DEFAULT_MAX_DICOM_VALUES;
+  if (total > limit) throw new LimitError(`${a.rows}x${a.columns} x ${frames.length} frame(s) = ${total} values, over the limit of ${limit}`, { file });
+  if (el.length < per * a.frames * size || el.dataOffset + per * a.frames * size > ds.byteArray.length) {
+    throw new DecodeError(`float pixel data too short: ${el.length} bytes for ${a.frames} frame(s) of ${a.rows}x${a.columns} at ${size * 8} bits`, { file });
+  }
+  const dv = new DataView(ds.byteArray.buffer, ds.byteArray.byteOffset + el.dataOffset, per * a.frames * size);
+  const le = a.transferSyntax !== TS.explicitBE;
+  const rescale = num(ds, 'x00281053') !== undefined && num(ds, 'x00281052') !== undefined ? { slope: num(ds, 'x00281053')!, intercept: num(ds, 'x00281052')! } : undefined;
+  const data = new Float32Array(total);
+  frames.forEach((f, k) => {
+    for (let i = 0; i < per; i++) {
+      const v = size === 4 ? dv.getFloat32(4 * (f * per + i), le) : dv.getFloat64(8 * (f * per + i), le);
+      data[k * per + i] = rescale ? v * rescale.slope + rescale.intercept : v;
+    }
+  });
+  const windows = windowsOf(ds);
+  return {
+    source: file, rows: a.rows, columns: a.columns, frames: frames.length, samplesPerPixel: 1, data,
+    photometric: a.photometric.toUpperCase(), windows, invert: a.photometric.toUpperCase() === 'MONOCHROME1',
+    meta: metaOf(ds, a, rescale, windows, Boolean(o.phi)),
+  };
+}
+
 function lookup(t: { first: number; data: Float64Array }, v: number): number {
   return t.data[Math.min(t.data.length - 1, Math.max(0, Math.round(v) - t.first))]!;
 }
@@ -102,11 +199,8 @@ export async function decodeDicom(bytes: Uint8Array, o: DicomOptions): Promise<D
   const file = o.source;
   const { ds, transferSyntax } = parseDataSet(bytes, file);
   if (!ds.elements.x7fe00010 && !ds.elements.x7fe00008 && !ds.elements.x7fe00009) throw new DecodeError('no pixel data (7FE0,0010): not an image', { file });
-  if (ds.elements.x7fe00008 || ds.elements.x7fe00009) throw new UnsupportedError('float pixel data (7FE0,0008/0009) is not supported', { file });
   const a = imageAttributes(ds, transferSyntax, file);
-  if (storage(a.transferSyntax, file) === 'jpeg' && a.bitsStored > 8) {
-    throw new UnsupportedError(`${a.bitsStored}-bit JPEG (extended, process 2/4) is not supported: the libjpeg-turbo codec decodes 8-bit JPEG only`, { file });
-  }
+  if (ds.elements.x7fe00008 || ds.elements.x7fe00009) return decodeFloatPixels(ds, a, o);
   if (a.rows === 0 || a.columns === 0) throw new DecodeError(`image of ${a.rows}x${a.columns} pixels`, { file });
   if (![1, 3].includes(a.samplesPerPixel)) throw new UnsupportedError(`SamplesPerPixel ${a.samplesPerPixel}`, { file });
   if (![1, 8, 16, 32].includes(a.bitsAllocated)) throw new UnsupportedError(`BitsAllocated ${a.bitsAllocated}`, { file });
@@ -131,9 +225,9 @@ export async function decodeDicom(bytes: Uint8Array, o: DicomOptions): Promise<D
   const rescale = num(ds, 'x00281053') !== undefined && num(ds, 'x00281052') !== undefined ? { slope: num(ds, 'x00281053')!, intercept: num(ds, 'x00281052')! } : undefined;
   const modalityLut = ds.elements.x00283000?.items?.[0]?.dataSet;
   const mlut = modalityLut ? lut(modalityLut as DataSet, 'x00283002', 'x00283006', file, a.pixelRepresentation === 1) : undefined;
-  if (photometric === 'PALETTE COLOR' && ds.elements.x00281221) throw new UnsupportedError('segmented palette colour LUTs', { file });
   const palette = photometric === 'PALETTE COLOR'
-    ? (['x00281101', 'x00281102', 'x00281103'] as const).map((d, c) => lut(ds, d, ['x00281201', 'x00281202', 'x00281203'][c]!, file))
+    ? (['x00281101', 'x00281102', 'x00281103'] as const).map((d, c) =>
+        ds.elements[`x0028120${c + 1}`] || !ds.elements[`x0028122${c + 1}`] ? lut(ds, d, `x0028120${c + 1}`, file) : segmentedLut(ds, d, `x0028122${c + 1}`, file))
     : undefined;
 
   for (let k = 0; k < frames.length; k++) {

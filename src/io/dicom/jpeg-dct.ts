@@ -1,0 +1,303 @@
+// Sequential DCT JPEG with Huffman coding, 8 and 12 bits (ITU-T T.81 Annex F: baseline, process 1, and
+// extended, processes 2 and 4), written from the standard for what the libjpeg-turbo codec cannot do: 12-bit
+// samples (CT and MR written with transfer syntax 1.2.840.10008.1.2.4.51) and colour JPEG whose components
+// are R, G and B, decoded without any colour transform (PS3.5 8.2.1: the Photometric Interpretation names
+// the colour space of the compressed components). Output: samples [rows, columns, components] interleaved,
+// at full resolution (subsampled components upsampled with libjpeg's "fancy" triangle filter, as the
+// reference's GDCM/libjpeg does).
+import { DecodeError, UnsupportedError } from '../../errors.ts';
+
+interface Component { id: number; h: number; v: number; tq: number; blocksPerLine: number; blocksPerColumn: number; coeffs: Int32Array; pred: number; dc?: Huffman; ac?: Huffman }
+interface Huffman { lookup: Map<number, number>; maxLen: number }
+export interface DctImage { width: number; height: number; components: number; precision: number; data: Uint16Array }
+
+const ZIGZAG = Int32Array.from([0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63]);
+// COS[x * 8 + u] = C(u) / 2 * cos((2x + 1) u pi / 16)  (T.81 A.3.3)
+const COS = Float64Array.from({ length: 64 }, (_, i) => {
+  const x = i >> 3;
+  const u = i & 7;
+  return (u === 0 ? Math.SQRT1_2 : 1) * 0.5 * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
+});
+
+/** Huffman table (T.81 C.2): code -> value, keyed by (length << 16 | code). */
+function buildHuffman(counts: Uint8Array, values: Uint8Array): Huffman {
+  const lookup = new Map<number, number>();
+  let code = 0;
+  let k = 0;
+  let maxLen = 0;
+  for (let len = 1; len <= 16; len++) {
+    for (let i = 0; i < counts[len - 1]!; i++) {
+      lookup.set((len << 16) | code, values[k++]!);
+      code++;
+      maxLen = len;
+    }
+    code <<= 1;
+  }
+  return { lookup, maxLen };
+}
+
+class BitReader {
+  private bits = 0;
+  private count = 0;
+  constructor(private readonly b: Uint8Array, public pos: number, private readonly file: string) {}
+  bit(): number {
+    if (this.count === 0) {
+      if (this.pos >= this.b.length) throw new DecodeError('JPEG entropy-coded data ends early', { file: this.file });
+      let byte = this.b[this.pos]!;
+      if (byte !== 0xff) this.pos++;
+      else if (this.b[this.pos + 1] === 0) this.pos += 2; // a stuffed zero byte (T.81 F.1.2.3)
+      else byte = 0; // a marker: the data ended early; pad with zeros as libjpeg does, and stay before it
+      this.bits = byte;
+      this.count = 8;
+    }
+    this.count--;
+    return (this.bits >> this.count) & 1;
+  }
+  receive(n: number): number {
+    let v = 0;
+    for (let i = 0; i < n; i++) v = (v << 1) | this.bit();
+    return v;
+  }
+  decode(h: Huffman): number {
+    let code = 0;
+    for (let len = 1; len <= h.maxLen; len++) {
+      code = (code << 1) | this.bit();
+      const v = h.lookup.get((len << 16) | code);
+      if (v !== undefined) return v;
+    }
+    throw new DecodeError('JPEG: invalid Huffman code', { file: this.file });
+  }
+  /** Skip to the next RSTn marker (T.81 F.1.2.3), dropping the bits of the current byte. */
+  restart(): void {
+    this.count = 0;
+    while (this.pos + 1 < this.b.length && !(this.b[this.pos] === 0xff && this.b[this.pos + 1]! >= 0xd0 && this.b[this.pos + 1]! <= 0xd7)) this.pos++;
+    this.pos += 2;
+  }
+}
+
+/** T.81 F.2.2.1: the additional bits of a magnitude category to a signed value. */
+const extend = (v: number, t: number) => (t === 0 ? 0 : v < 1 << (t - 1) ? v - (1 << t) + 1 : v);
+
+/**
+ * Decode one sequential Huffman DCT JPEG stream (8 or 12 bits). `transform` converts YCbCr to RGB as libjpeg
+ * does; leave it off for components that are already R, G, B.
+ */
+export function decodeJpegDct(b: Uint8Array, file: string, transform: boolean): DctImage {
+  if (b[0] !== 0xff || b[1] !== 0xd8) throw new DecodeError('JPEG stream does not start with SOI', { file });
+  const qt: Int32Array[] = [];
+  const dcTables: Huffman[] = [];
+  const acTables: Huffman[] = [];
+  let frame: { precision: number; height: number; width: number; comps: Component[]; hmax: number; vmax: number; mcusX: number; mcusY: number } | undefined;
+  let restartInterval = 0;
+  let pos = 2;
+  const u16 = (p: number) => (b[p]! << 8) | b[p + 1]!;
+  while (pos + 4 <= b.length) {
+    if (b[pos] !== 0xff) { pos++; continue; }
+    const m = b[pos + 1]!;
+    if (m === 0xff) { pos++; continue; }
+    if (m === 0xd9) break;
+    const len = u16(pos + 2);
+    const seg = pos + 4;
+    const end = pos + 2 + len;
+    if (end > b.length) throw new DecodeError(`JPEG marker FF${m.toString(16).toUpperCase()} runs past the end of the stream`, { file });
+    if (m === 0xdb) {
+      for (let p = seg; p < end; ) {
+        const pq = b[p]! >> 4;
+        const t = new Int32Array(64);
+        for (let i = 0; i < 64; i++) t[ZIGZAG[i]!] = pq ? u16(p + 1 + 2 * i) : b[p + 1 + i]!;
+        qt[b[p]! & 15] = t;
+        p += 1 + (pq ? 128 : 64);
+      }
+    } else if (m === 0xc4) {
+      for (let p = seg; p < end; ) {
+        const counts = b.subarray(p + 1, p + 17);
+        const n = counts.reduce((s, c) => s + c, 0);
+        const table = buildHuffman(counts, b.subarray(p + 17, p + 17 + n));
+        (b[p]! >> 4 ? acTables : dcTables)[b[p]! & 15] = table;
+        p += 17 + n;
+      }
+    } else if (m === 0xdd) {
+      restartInterval = u16(seg);
+    } else if (m === 0xc0 || m === 0xc1) {
+      const precision = b[seg]!;
+      if (precision !== 8 && precision !== 12) throw new UnsupportedError(`JPEG sample precision ${precision}`, { file });
+      const height = u16(seg + 1);
+      const width = u16(seg + 3);
+      const n = b[seg + 5]!;
+      if (!height || !width || !n || n > 4) throw new DecodeError(`JPEG frame of ${width}x${height}x${n}`, { file });
+      const raw = Array.from({ length: n }, (_, k) => ({ id: b[seg + 6 + 3 * k]!, h: b[seg + 7 + 3 * k]! >> 4, v: b[seg + 7 + 3 * k]! & 15, tq: b[seg + 8 + 3 * k]! }));
+      if (raw.some((c) => c.h < 1 || c.h > 4 || c.v < 1 || c.v > 4)) throw new DecodeError('JPEG sampling factors outside 1-4', { file });
+      const hmax = Math.max(...raw.map((c) => c.h));
+      const vmax = Math.max(...raw.map((c) => c.v));
+      const mcusX = Math.ceil(width / (8 * hmax));
+      const mcusY = Math.ceil(height / (8 * vmax));
+      const comps = raw.map((c) => {
+        const blocksPerLine = mcusX * c.h;
+        const blocksPerColumn = mcusY * c.v;
+        return { ...c, blocksPerLine, blocksPerColumn, coeffs: new Int32Array(blocksPerLine * blocksPerColumn * 64), pred: 0 };
+      });
+      frame = { precision, height, width, comps, hmax, vmax, mcusX, mcusY };
+    } else if (m >= 0xc2 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
+      throw new UnsupportedError(`JPEG process of marker FF${m.toString(16).toUpperCase()} (progressive, lossless or arithmetic) in the DCT decoder`, { file });
+    } else if (m === 0xda) {
+      if (!frame) throw new DecodeError('JPEG scan before its frame header', { file });
+      const ns = b[seg]!;
+      const scomps = Array.from({ length: ns }, (_, k) => {
+        const c = frame!.comps.find((x) => x.id === b[seg + 1 + 2 * k]);
+        if (!c) throw new DecodeError('JPEG scan names a component the frame lacks', { file });
+        c.dc = dcTables[b[seg + 2 + 2 * k]! >> 4];
+        c.ac = acTables[b[seg + 2 + 2 * k]! & 15];
+        if (!c.dc || !c.ac || !qt[c.tq]) throw new DecodeError('JPEG scan uses an undefined Huffman or quantisation table', { file });
+        c.pred = 0;
+        return c;
+      });
+      pos = decodeScan(b, end, frame, scomps, restartInterval, file);
+      continue;
+    }
+    pos = end;
+  }
+  if (!frame) throw new DecodeError('JPEG stream has no frame header', { file });
+  return output(frame, qt, transform, file);
+}
+
+function decodeBlock(r: BitReader, c: Component, offset: number): void {
+  const t = r.decode(c.dc!);
+  c.pred += extend(r.receive(t), t);
+  c.coeffs[offset] = c.pred;
+  for (let k = 1; k < 64; ) {
+    const rs = r.decode(c.ac!);
+    const s = rs & 15;
+    const run = rs >> 4;
+    if (s === 0) {
+      if (run < 15) break; // end of block
+      k += 16;
+      continue;
+    }
+    k += run;
+    if (k > 63) break;
+    c.coeffs[offset + ZIGZAG[k]!] = extend(r.receive(s), s);
+    k++;
+  }
+}
+
+function decodeScan(b: Uint8Array, start: number, f: NonNullable<Parameters<typeof output>[0]>, comps: Component[], ri: number, file: string): number {
+  const r = new BitReader(b, start, file);
+  const single = comps.length === 1;
+  const c0 = comps[0]!;
+  // a single-component scan covers the component's own blocks, not whole MCUs (T.81 A.2.2)
+  const bx = single ? Math.ceil(Math.ceil((f.width * c0.h) / f.hmax) / 8) : f.mcusX;
+  const by = single ? Math.ceil(Math.ceil((f.height * c0.v) / f.vmax) / 8) : f.mcusY;
+  const total = bx * by;
+  for (let n = 0; n < total; n++) {
+    if (ri && n > 0 && n % ri === 0) {
+      r.restart();
+      for (const c of comps) c.pred = 0;
+    }
+    const mx = n % bx;
+    const my = Math.floor(n / bx);
+    if (single) decodeBlock(r, c0, (my * c0.blocksPerLine + mx) * 64);
+    else {
+      for (const c of comps) {
+        for (let v = 0; v < c.v; v++) for (let h = 0; h < c.h; h++) decodeBlock(r, c, ((my * c.v + v) * c.blocksPerLine + mx * c.h + h) * 64);
+      }
+    }
+  }
+  // find the next marker that is not a restart
+  let p = r.pos;
+  while (p + 1 < b.length && !(b[p] === 0xff && b[p + 1] !== 0 && !(b[p + 1]! >= 0xd0 && b[p + 1]! <= 0xd7) && b[p + 1] !== 0xff)) p++;
+  return p;
+}
+
+/** Dequantise, inverse DCT (T.81 A.3.3), level shift, upsample, and optionally YCbCr to RGB. */
+function output(f: { precision: number; height: number; width: number; comps: Component[]; hmax: number; vmax: number; mcusX: number; mcusY: number }, qt: Int32Array[], transform: boolean, file: string): DctImage {
+  const max = (1 << f.precision) - 1;
+  const shift = 1 << (f.precision - 1);
+  const tmp = new Float64Array(64);
+  const planes = f.comps.map((c) => {
+    const w = c.blocksPerLine * 8;
+    const h = c.blocksPerColumn * 8;
+    const plane = new Int32Array(w * h);
+    const q = qt[c.tq];
+    if (!q) throw new DecodeError(`JPEG quantisation table ${c.tq} is not defined`, { file });
+    for (let by = 0; by < c.blocksPerColumn; by++) {
+      for (let bx = 0; bx < c.blocksPerLine; bx++) {
+        const o = (by * c.blocksPerLine + bx) * 64;
+        // rows: tmp[y][x] = sum_u C(u)/2 F(y,u) cos(...)
+        for (let y = 0; y < 8; y++) {
+          for (let x = 0; x < 8; x++) {
+            let s = 0;
+            for (let u = 0; u < 8; u++) s += COS[x * 8 + u]! * c.coeffs[o + y * 8 + u]! * q[y * 8 + u]!;
+            tmp[y * 8 + x] = s;
+          }
+        }
+        for (let x = 0; x < 8; x++) {
+          for (let y = 0; y < 8; y++) {
+            let s = 0;
+            for (let v = 0; v < 8; v++) s += COS[y * 8 + v]! * tmp[v * 8 + x]!;
+            plane[(by * 8 + y) * w + bx * 8 + x] = Math.min(max, Math.max(0, Math.round(s) + shift));
+          }
+        }
+      }
+    }
+    // the component's true size (T.81 A.1.1), its edge replicated past it as libjpeg pads
+    return { plane, w, cw: Math.ceil((f.width * c.h) / f.hmax), ch: Math.ceil((f.height * c.v) / f.vmax), c };
+  });
+  const n = f.comps.length;
+  const data = new Uint16Array(f.width * f.height * n);
+  planes.forEach(({ plane, w, cw, ch, c }, k) => {
+    const up = upsample(plane, w, cw, ch, f.hmax / c.h, f.vmax / c.v, f.width, f.height, file);
+    for (let i = 0; i < f.width * f.height; i++) data[i * n + k] = up[i]!;
+  });
+  if (transform && n === 3) ycbcrToRgb(data, f.precision);
+  return { width: f.width, height: f.height, components: n, precision: f.precision, data };
+}
+
+/** Full-resolution samples of a component; 2x horizontal and 2x2 use libjpeg's triangle ("fancy") filter. */
+function upsample(p: Int32Array, stride: number, cw: number, ch: number, fx: number, fy: number, width: number, height: number, file: string): Int32Array {
+  const out = new Int32Array(width * height);
+  const at = (x: number, y: number) => p[Math.min(y, ch - 1) * stride + Math.min(x, cw - 1)]!;
+  if (fx === 1 && fy === 1) {
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) out[y * width + x] = at(x, y);
+    return out;
+  }
+  if (fx === 2 && (fy === 1 || fy === 2)) {
+    // jdsample.c h2v1/h2v2_fancy_upsample: vertical 3:1 blend with the nearer neighbour row, then horizontal
+    for (let y = 0; y < height; y++) {
+      const iy = fy === 2 ? y >> 1 : y;
+      const ny = fy === 2 ? (y & 1 ? Math.min(iy + 1, ch - 1) : Math.max(iy - 1, 0)) : iy;
+      const col = (x: number) => (fy === 2 ? at(x, iy) * 3 + at(x, ny) : at(x, iy));
+      const [bias0, bias1, scale] = fy === 2 ? [8, 7, 4] : [1, 2, 2];
+      for (let x = 0; x < width; x++) {
+        const ix = x >> 1;
+        const here = col(ix);
+        let v: number;
+        if (x & 1) v = ix + 1 < cw ? here * 3 + col(ix + 1) + bias1 : here * 4 + bias1;
+        else v = ix > 0 ? here * 3 + col(ix - 1) + bias0 : here * 4 + bias0;
+        out[y * width + x] = v >> scale;
+      }
+    }
+    return out;
+  }
+  if (!Number.isInteger(fx) || !Number.isInteger(fy)) throw new UnsupportedError(`JPEG sampling ratio ${fx}x${fy}`, { file });
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) out[y * width + x] = at(Math.floor(x / fx), Math.floor(y / fy));
+  return out;
+}
+
+/** YCbCr to RGB with libjpeg's fixed-point tables (jdcolor.c, 16 fractional bits). */
+function ycbcrToRgb(d: Uint16Array, precision: number): void {
+  const center = 1 << (precision - 1);
+  const max = (1 << precision) - 1;
+  const fix = (x: number) => Math.round(x * 65536);
+  const half = 1 << 15;
+  for (let i = 0; i < d.length; i += 3) {
+    const y = d[i]!;
+    const cb = d[i + 1]! - center;
+    const cr = d[i + 2]! - center;
+    const r = y + ((fix(1.402) * cr + half) >> 16);
+    const g = y + ((-fix(0.34414) * cb - fix(0.71414) * cr + half) >> 16);
+    const bl = y + ((fix(1.772) * cb + half) >> 16);
+    d[i] = Math.min(max, Math.max(0, r));
+    d[i + 1] = Math.min(max, Math.max(0, g));
+    d[i + 2] = Math.min(max, Math.max(0, bl));
+  }
+}
