@@ -8,8 +8,9 @@ import type { Raster } from '../image/types.ts';
 import { nodeBackend } from '../runtime/node-backend.ts';
 import type { Backend, Session } from '../runtime/session.ts';
 import type { OpenAIOverrides } from './clip-config.ts';
-import { compileModel, type CompiledModel, type ModelMeta } from './convert.ts';
-import type { TextTokenizer } from './family.ts';
+import { compileModel, modelSpecFor, type CompiledModel, type ModelMeta } from './convert.ts';
+import type { TextSpec, TextTokenizer } from './family.ts';
+import type { ModelSpec } from './spec.ts';
 import { loadTokenizer } from './tokenizers.ts';
 import type { ResolvedSource } from './source.ts';
 import { resolveModelSource } from './resolve.ts';
@@ -94,6 +95,16 @@ export class ClipModel {
     const compiled = await compileModel(src, options.overrides, options.log);
     const tokenizer = await loadTokenizer(compiled.meta.text, src);
     return new ClipModel(src, compiled, tokenizer, options);
+  }
+
+  /**
+   * Only the tokenizer of a model (no graphs built), with the text spec it follows.
+   * @example const { tokenizer, text } = await ClipModel.loadTokenizer('biomedclip'); tokenizer.tokenize(['lung'], text.contextLength)
+   */
+  static async loadTokenizer(source: string, options: Pick<LoadOptions, 'overrides' | 'log' | 'onProgress'> = {}): Promise<{ tokenizer: TextTokenizer; text: TextSpec; spec: ModelSpec }> {
+    const { source: src } = await resolveModelSource(source, { onProgress: options.onProgress, log: options.log });
+    const spec = await modelSpecFor(src, options.overrides);
+    return { tokenizer: await loadTokenizer(spec.tokenizer, src), text: spec.tokenizer, spec };
   }
 
   get meta(): ModelMeta {

@@ -67,10 +67,33 @@ export function buildGraphs(src: ResolvedSource, sd: StateDict, overrides: OpenA
  * Compile a model source into cached ONNX graphs, or find them in the cache.
  * The key covers the checkpoint bytes, the config text, the overrides and the graph builder's version.
  */
-export async function compileModel(src: ResolvedSource, overrides: OpenAIOverrides = {}, log: (m: string) => void = () => {}): Promise<CompiledModel> {
+/** The cache entry of a source: keyed by the checkpoint's sha256, the config text, the overrides and the versions. */
+async function cacheEntry(src: ResolvedSource, overrides: OpenAIOverrides): Promise<{ sha: string; dir: string }> {
   const sha = await checkpointHash(src.weightsFile);
-  const key = createHash('sha256').update(`${sha}\n${src.configText ?? ''}\n${JSON.stringify(overrides)}\n${GRAPH_VERSION}\n${SPEC_VERSION}`).digest('hex').slice(0, 24);
-  const dir = graphDir(key);
+  const tokenizerRepo = src.tokenizerFiles ? `tokenizer:${src.tokenizerFiles.dir}` : '';
+  const key = createHash('sha256').update(`${sha}\n${src.configText ?? ''}\n${JSON.stringify(overrides)}\n${GRAPH_VERSION}\n${SPEC_VERSION}\n${tokenizerRepo}`).digest('hex').slice(0, 24);
+  return { sha, dir: graphDir(key) };
+}
+
+/**
+ * The model spec of a source without building graphs: from the graph cache when the model was compiled
+ * before, else from its files and the checkpoint's tensors.
+ */
+export async function modelSpecFor(src: ResolvedSource, overrides: OpenAIOverrides = {}): Promise<ModelSpec> {
+  const { dir } = await cacheEntry(src, overrides);
+  try {
+    const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as ModelMeta;
+    if (meta.spec) return meta.spec;
+  } catch {
+    // not compiled yet: read the spec from the checkpoint
+  }
+  const sd = await readCheckpoint(src.weightsFile);
+  if (sd.size === 0) throw new CheckpointError('the checkpoint holds no tensors', { file: src.weightsFile });
+  return specOf(withFiles(src), sd, overrides);
+}
+
+export async function compileModel(src: ResolvedSource, overrides: OpenAIOverrides = {}, log: (m: string) => void = () => {}): Promise<CompiledModel> {
+  const { sha, dir } = await cacheEntry(src, overrides);
   const visionPath = join(dir, 'vision.onnx');
   const textPath = join(dir, 'text.onnx');
   const metaPath = join(dir, 'meta.json');

@@ -16,7 +16,15 @@ export interface PretrainedSpec {
   supported: boolean;
   /** Hugging Face hub repository and the files a local copy needs, or a manual download */
   source:
-    | { kind: 'hub'; repo: string; files: string[] }
+    | {
+        kind: 'hub';
+        repo: string;
+        files: string[];
+        /** a commit the entry was checked against; fetched instead of `main` when given */
+        revision?: string;
+        /** sha256 of the weights file at that revision, checked after download when given */
+        sha256?: string;
+      }
     | { kind: 'manual'; url: string; files: string[]; note: string };
   /** the authors' published preprocessing, where it differs from what the checkpoint's config says */
   preprocess?: { protocol: ProtocolName; source: string; steps: readonly ProtocolStep[] };

@@ -1,6 +1,8 @@
 // What `--model` accepts: a registered name (`biomedclip`), a hub repository (`hf-hub:ORG/NAME[@REV]`),
 // or a local folder or file. Hub sources are downloaded into the huggingface_hub cache first.
-import { ConfigError } from '../errors.ts';
+import { CheckpointError, ConfigError } from '../errors.ts';
+import { resolveHubModel } from '../node/hub-source.ts';
+import { checkpointHash } from '../runtime/graph-cache.ts';
 import { resolveHubSource, type HubFileSpec } from '../hub/resolve.ts';
 import { isHubSpec } from '../hub/settings.ts';
 import type { HubProgress } from '../hub/settings.ts';
@@ -30,18 +32,22 @@ function hubFiles(files: readonly string[]): HubFileSpec[] {
 export async function resolveModelSource(model: string, o: ResolveOptions = {}): Promise<ModelSource> {
   const hub = (spec: string, files?: readonly string[]) =>
     resolveHubSource(spec, { files: files ? hubFiles(files) : undefined, onProgress: o.onProgress, onWarning: o.log });
-  if (isHubSpec(model)) {
-    const folder = await hub(model);
-    return { source: { ...(await resolveLocalSource(folder)), name: model } };
-  }
+  if (isHubSpec(model)) return { source: await resolveHubModel(model, o) };
   if ((listModels() as string[]).includes(model)) {
     const spec = getSpec(model);
     if (!spec.supported) throw new ConfigError(`'${model}' (${spec.title}) is in the registry but its family (${spec.family}) is not built by clipmed yet`);
     if (spec.source.kind === 'manual') {
       throw new ConfigError(`'${model}' is not on the hub: ${spec.source.note} Download it from ${spec.source.url} and pass the file path as --model${spec.preprocess ? ` (with --protocol ${spec.preprocess.protocol})` : ''}`);
     }
-    const folder = await hub(`hf-hub:${spec.source.repo}`, spec.source.files);
-    return { source: { ...(await resolveLocalSource(folder)), name: model }, spec };
+    const at = `hf-hub:${spec.source.repo}${spec.source.revision ? `@${spec.source.revision}` : ''}`;
+    // a repository with a model config is fetched by spec; a bare checkpoint by its listed files
+    const byConfig = spec.source.files.some((f) => f === 'open_clip_config.json' || f === 'config.json');
+    const source = byConfig ? { ...(await resolveHubModel(at, o)), name: model } : { ...(await resolveLocalSource(await hub(at, spec.source.files))), name: model };
+    if (spec.source.sha256) {
+      const got = await checkpointHash(source.weightsFile);
+      if (got !== spec.source.sha256) throw new CheckpointError(`sha256 ${got} differs from the registry's ${spec.source.sha256} for ${model}`, { file: source.weightsFile });
+    }
+    return { source, spec };
   }
   return { source: await resolveLocalSource(model) };
 }

@@ -1,13 +1,11 @@
 // The tokenizer a model's TextSpec names, loaded from the package (CLIP BPE) or the model's folder.
-import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { ConfigError, UnsupportedError } from '../errors.ts';
 import { ClipTokenizer } from '../text/clip-bpe.ts';
 import { SentencePieceModel } from '../text/sentencepiece.ts';
 import { SiglipTokenizer } from '../text/siglip-tokenizer.ts';
 import { WordPieceTokenizer } from '../text/wordpiece.ts';
 import type { TextSpec, TextTokenizer } from './family.ts';
-import type { ResolvedSource } from './source.ts';
+import type { ModelFiles } from './spec.ts';
 
 /** CLIP BPE's end-of-text id: the padding starts after its first occurrence. */
 const CLIP_EOT = 49407;
@@ -33,30 +31,56 @@ export class PaddedClipTokenizer implements TextTokenizer {
   }
 }
 
-/** The tokenizer of a model; files a TextSpec names are read from the model's own folder. */
-export async function loadTokenizer(spec: TextSpec, src?: ResolvedSource): Promise<TextTokenizer> {
+/** Where a TextSpec's tokenizer files are: the tokenizer repository's files when it names one, else the model's. */
+function tokenizerFilesOf(spec: TextSpec, src?: { files?: ModelFiles; tokenizerFiles?: ModelFiles }): ModelFiles | undefined {
   const t = spec.tokenizer;
+  if (t.kind === 'wordpiece' && t.repo && src?.tokenizerFiles) return src.tokenizerFiles;
+  return src?.files ?? src?.tokenizerFiles;
+}
+
+/**
+ * The tokenizer a TextSpec names, from the model's files as bytes (CLIP BPE ships with clipmed).
+ * @example (await tokenizerFromFiles(spec.tokenizer, files)).tokenize(['lung'], 77)
+ */
+export async function tokenizerFromFiles(spec: TextSpec, files: ModelFiles | undefined): Promise<TextTokenizer> {
+  const t = spec.tokenizer;
+  const need = (name: string): Uint8Array => {
+    const b = files?.read(name);
+    if (!b) throw new ConfigError(`the tokenizer file '${name}' is read from the model's files, and ${files ? 'they do not have it' : 'this source has none'}`, { file: files?.dir });
+    return b;
+  };
   switch (t.kind) {
     case 'clip-bpe': {
       const bpe = await ClipTokenizer.load();
       return spec.padId === 0 ? bpe : new PaddedClipTokenizer(bpe, spec.padId);
     }
     case 'sentencepiece': {
-      if (!src?.hf) throw new ConfigError(`the SentencePiece model '${t.file}' is read from the model's folder, and this source has none`);
-      const file = join(src.hf.dir, t.file);
-      const spm = SentencePieceModel.fromBytes(await readFile(file), file);
+      const file = `${files?.dir}/${t.file}`;
+      const spm = SentencePieceModel.fromBytes(need(t.file), file);
       const specials = [t.unkToken, ...[t.eosId, spec.padId].map((id) => spm.pieces[id]!.piece)];
       return new SiglipTokenizer(spm, { eosId: t.eosId, padId: spec.padId, unkToken: t.unkToken, lowercase: t.lowercase, specialTokens: specials });
     }
     case 'wordpiece': {
-      // vocab.txt / tokenizer.json beside the weights (an open_clip hub folder) or in the transformers folder
-      const dir = src?.hf?.dir ?? (src?.format === 'open_clip' ? dirname(src.weightsFile) : undefined);
-      if (!dir) throw new ConfigError(`the WordPiece vocabulary '${t.vocabFile}' is read from the model's folder, and this source has none`);
-      const wp = await WordPieceTokenizer.load(join(dir, t.vocabFile), { lowercase: t.lowercase });
-      if (wp.padId !== spec.padId) throw new ConfigError(`the vocabulary's [PAD] id is ${wp.padId}, the model pads with ${spec.padId}`, { file: join(dir, t.vocabFile) });
+      // vocab.txt / tokenizer.json beside the weights (an open_clip hub folder), in the transformers folder,
+      // or in the repository open_clip's hf_tokenizer_name names
+      const file = `${files?.dir}/${t.vocabFile}`;
+      const text = new TextDecoder().decode(need(t.vocabFile));
+      let wp: WordPieceTokenizer;
+      if (t.vocabFile.endsWith('.json')) {
+        wp = WordPieceTokenizer.fromTokenizerJson(text, file);
+        if (wp.lowercase !== t.lowercase) throw new ConfigError(`tokenizer.json lowercase=${wp.lowercase}, the model expects ${t.lowercase}`, { file });
+      } else {
+        wp = WordPieceTokenizer.fromVocabText(text, { lowercase: t.lowercase }, file);
+      }
+      if (wp.padId !== spec.padId) throw new ConfigError(`the vocabulary's [PAD] id is ${wp.padId}, the model pads with ${spec.padId}`, { file });
       return wp;
     }
     default:
       throw new UnsupportedError(`tokenizer '${(t as { kind: string }).kind}' is not available in this build`);
   }
+}
+
+/** The tokenizer of a model; files a TextSpec names are read from the source's files. */
+export async function loadTokenizer(spec: TextSpec, src?: { files?: ModelFiles; tokenizerFiles?: ModelFiles }): Promise<TextTokenizer> {
+  return tokenizerFromFiles(spec, tokenizerFilesOf(spec, src));
 }

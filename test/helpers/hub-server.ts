@@ -57,6 +57,8 @@ export interface HubServerOptions {
   separateCdn?: boolean;
   /** host name the redirects use for a separate CDN (default 127.0.0.1; `localhost` makes it another host) */
   cdnHost?: string;
+  /** more repositories served beside the main one (e.g. the tokenizer repository an open_clip config names) */
+  extraRepos?: Array<{ repo: string; source: string; files: string[] }>;
 }
 
 export interface HubServer {
@@ -130,7 +132,12 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
   const names = options.files ?? ['open_clip_config.json', 'open_clip_pytorch_model.bin'];
   const files = new Map(names.map((n) => [n, hubFile(source, n, options.lfsAbove ?? 10_000)]));
   const commit = createHash('sha1').update(repo).update([...files.values()].map((f) => f.gitSha1).join()).digest('hex');
-  const bySha256 = new Map([...files.values()].map((f) => [f.sha256, f]));
+  const repos = new Map([[repo, { files, commit }]]);
+  for (const x of options.extraRepos ?? []) {
+    const xf = new Map(x.files.map((n) => [n, hubFile(x.source, n, options.lfsAbove ?? 10_000)]));
+    repos.set(x.repo, { files: xf, commit: createHash('sha1').update(x.repo).update([...xf.values()].map((f) => f.gitSha1).join()).digest('hex') });
+  }
+  const bySha256 = new Map([...repos.values()].flatMap((r) => [...r.files.values()]).map((f) => [f.sha256, f]));
   const requests: HubRequest[] = [];
   const knobs: HubKnobs = {};
   let cdn = '';
@@ -166,18 +173,19 @@ export async function startHubServer(options: HubServerOptions = {}): Promise<Hu
       return void res.writeHead(401, { 'x-error-message': `Access to model ${repo} is restricted. You must be authenticated to access it.` }).end('gated');
     }
     const [, repoId, revEnc, fileEnc] = m;
-    if (repoId !== repo) return void res.writeHead(404, { 'x-error-code': 'RepoNotFound', 'x-error-message': 'Repository not found' }).end();
+    const served = repos.get(repoId);
+    if (!served) return void res.writeHead(404, { 'x-error-code': 'RepoNotFound', 'x-error-message': 'Repository not found' }).end();
     const rev = decodeURIComponent(revEnc);
-    if (rev !== 'main' && rev !== commit) return void res.writeHead(404, { 'x-error-code': 'RevisionNotFound', 'x-error-message': `Invalid rev id: ${rev}` }).end();
-    const f = files.get(fileEnc.split('/').map(decodeURIComponent).join('/'));
-    if (!f) return void res.writeHead(404, { 'x-error-code': 'EntryNotFound', 'x-error-message': 'Entry not found', 'x-repo-commit': commit }).end();
-    if (!f.lfs) return serveBytes(req, res, f.bytes, { etag: `"${f.gitSha1}"`, 'x-repo-commit': commit, 'content-type': 'text/plain; charset=utf-8' }, knobs, false);
+    if (rev !== 'main' && rev !== served.commit) return void res.writeHead(404, { 'x-error-code': 'RevisionNotFound', 'x-error-message': `Invalid rev id: ${rev}` }).end();
+    const f = served.files.get(fileEnc.split('/').map(decodeURIComponent).join('/'));
+    if (!f) return void res.writeHead(404, { 'x-error-code': 'EntryNotFound', 'x-error-message': 'Entry not found', 'x-repo-commit': served.commit }).end();
+    if (!f.lfs) return serveBytes(req, res, f.bytes, { etag: `"${f.gitSha1}"`, 'x-repo-commit': served.commit, 'content-type': 'text/plain; charset=utf-8' }, knobs, false);
     // The LFS pointer's own git id goes in ETag, as on the hub: a client must prefer X-Linked-Etag.
     const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${f.sha256}\nsize ${f.bytes.length}\n`;
     const body = `Found. Redirecting to ${cdn}/cdn/${f.sha256}`;
     res.writeHead(302, {
       location: `${cdn}/cdn/${f.sha256}?signature=test`,
-      'x-repo-commit': commit,
+      'x-repo-commit': served.commit,
       'x-linked-etag': `"${f.sha256}"`,
       'x-linked-size': String(f.bytes.length),
       etag: `"${createHash('sha1').update(`blob ${pointer.length}\0${pointer}`).digest('hex')}"`,

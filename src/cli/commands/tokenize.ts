@@ -1,7 +1,7 @@
 // clipmed tokenize: the model's token ids, identical to the original tokenizer's.
 import type { Command } from 'commander';
-import { ClipTokenizer } from '../../index.ts';
-import { collect, loadModel } from '../shared.ts';
+import { ClipModel, ClipTokenizer } from '../../index.ts';
+import { collect } from '../shared.ts';
 
 export function register(program: Command): void {
   program
@@ -15,10 +15,11 @@ export function register(program: Command): void {
       let context = 77;
       let padId = 0;
       if (opts.model) {
-        const model = await loadModel({ model: opts.model });
-        context = model.meta.text.contextLength;
-        padId = model.meta.text.padId;
-        ids = model.tokenize(opts.text);
+        // the tokenizer alone: no graphs are built
+        const { tokenizer, text } = await ClipModel.loadTokenizer(opts.model, { log: (m) => process.stderr.write(`clipmed: ${m}\n`) });
+        context = text.contextLength;
+        padId = text.padId;
+        ids = tokenizer.tokenize(opts.text, context);
       } else {
         ids = (await ClipTokenizer.load()).tokenize(opts.text, context);
       }
