@@ -82,7 +82,7 @@ const extend = (v: number, t: number) => (t === 0 ? 0 : v < 1 << (t - 1) ? v - (
  * Decode one sequential Huffman DCT JPEG stream (8 or 12 bits). `transform` converts YCbCr to RGB as libjpeg
  * does; leave it off for components that are already R, G, B.
  */
-export function decodeJpegDct(b: Uint8Array, file: string, transform: boolean): DctImage {
+export function decodeJpegDct(b: Uint8Array, file: string, transform: boolean, expect?: { width: number; height: number }): DctImage {
   if (b[0] !== 0xff || b[1] !== 0xd8) throw new DecodeError('JPEG stream does not start with SOI', { file });
   const qt: Int32Array[] = [];
   const dcTables: Huffman[] = [];
@@ -125,6 +125,8 @@ export function decodeJpegDct(b: Uint8Array, file: string, transform: boolean): 
       const width = u16(seg + 3);
       const n = b[seg + 5]!;
       if (!height || !width || !n || n > 4) throw new DecodeError(`JPEG frame of ${width}x${height}x${n}`, { file });
+      // compare the stream's size claim with the data set's before allocating anything for it
+      if (expect && (width !== expect.width || height !== expect.height)) throw new DecodeError(`JPEG stream is ${width}x${height}, the data set says ${expect.width}x${expect.height}`, { file });
       const raw = Array.from({ length: n }, (_, k) => ({ id: b[seg + 6 + 3 * k]!, h: b[seg + 7 + 3 * k]! >> 4, v: b[seg + 7 + 3 * k]! & 15, tq: b[seg + 8 + 3 * k]! }));
       if (raw.some((c) => c.h < 1 || c.h > 4 || c.v < 1 || c.v > 4)) throw new DecodeError('JPEG sampling factors outside 1-4', { file });
       const hmax = Math.max(...raw.map((c) => c.h));

@@ -170,7 +170,7 @@ export async function decodeFrame(bytes: Uint8Array, a: ImageAttributes, frame: 
  * DCT decoder written here: the libjpeg-turbo build decodes 8 bits only and always transforms 3 components.
  */
 function dctValues(bytes: Uint8Array, a: ImageAttributes, file: string): Float64Array {
-  const img = decodeJpegDct(bytes, file, false);
+  const img = decodeJpegDct(bytes, file, false, { width: a.columns, height: a.rows });
   if (img.width !== a.columns || img.height !== a.rows || img.components !== a.samplesPerPixel) {
     throw new DecodeError(`JPEG stream is ${img.width}x${img.height}x${img.components}, the data set says ${a.columns}x${a.rows}x${a.samplesPerPixel}`, { file });
   }
