@@ -20,4 +20,5 @@ export const commands: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./search.ts'),
   () => import('./worker.ts'),
   () => import('./serve.ts'),
+  () => import('./train.ts'),
 ];
