@@ -89,7 +89,7 @@ export { parseHubSpec, isHubSpec, hubSettings, hubCacheDir, type HubSpec, type H
 export { hubProgressBars, formatBytes, type HubProgressBars } from './hub/progress.ts';
 
 // ---- pipeline: a model and a task together
-export { buildClassifier, scoringFor, classifyRasters, resolveTemplates, type PromptOptions } from './pipeline/zero-shot.ts';
+export { buildClassifier, scoringFor, scoringForClassifier, registryDefaults, withRegistryDefaults, classifyRasters, resolveTemplates, type PromptOptions } from './pipeline/zero-shot.ts';
 export { fitFewShot, loadFewShot, splitShots, indexLabels, type FewShotModel, type FewShotOptions, type LabelledRaster } from './pipeline/few-shot.ts';
 export { readCorpus, embedCorpus, type CorpusOptions } from './pipeline/report.ts';
 export { heatmaps, REFERENCE_PROMPTS, type Heatmap, type HeatmapResult } from './pipeline/heatmap.ts';

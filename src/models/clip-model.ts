@@ -11,6 +11,7 @@ import type { OpenAIOverrides } from './clip-config.ts';
 import { compileModel, modelSpecFor, type CompiledModel, type ModelMeta } from './convert.ts';
 import type { TextSpec, TextTokenizer } from './family.ts';
 import type { ModelSpec } from './spec.ts';
+import type { PretrainedSpec } from './pretrained.ts';
 import { loadTokenizer } from './tokenizers.ts';
 import type { ResolvedSource } from './source.ts';
 import { resolveModelSource } from './resolve.ts';
@@ -75,6 +76,9 @@ export class ClipModel {
   private visionSession?: Promise<Session>;
   private textSession?: Promise<Session>;
 
+  /** the registry entry when the model was named by its registered name (or is a registered manual download) */
+  pretrained?: PretrainedSpec;
+
   private constructor(
     readonly source: ResolvedSource,
     readonly compiled: CompiledModel,
@@ -94,7 +98,9 @@ export class ClipModel {
     if (!options.protocol && spec?.preprocess) options = { ...options, protocol: spec.preprocess.protocol };
     const compiled = await compileModel(src, options.overrides, options.log);
     const tokenizer = await loadTokenizer(compiled.meta.text, src);
-    return new ClipModel(src, compiled, tokenizer, options);
+    const model = new ClipModel(src, compiled, tokenizer, options);
+    model.pretrained = spec;
+    return model;
   }
 
   /**

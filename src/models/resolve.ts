@@ -49,5 +49,19 @@ export async function resolveModelSource(model: string, o: ResolveOptions = {}):
     }
     return { source, spec };
   }
-  return { source: await resolveLocalSource(model) };
+  const source = await resolveLocalSource(model);
+  return { source, spec: manualEntryFor(source.weightsFile) };
+}
+
+/**
+ * A registered manual download given as its file (CheXzero's checkpoint under its published name): the
+ * registry's protocol, scoring and templates apply to it as to a registered name.
+ */
+function manualEntryFor(weightsFile: string): PretrainedSpec | undefined {
+  const name = weightsFile.slice(weightsFile.lastIndexOf('/') + 1);
+  for (const m of listModels()) {
+    const s = getSpec(m);
+    if (s.supported && s.source.kind === 'manual' && s.source.files.includes(name)) return s;
+  }
+  return undefined;
 }

@@ -17,6 +17,24 @@ export interface PromptOptions {
   multilabel?: boolean;
 }
 
+/**
+ * What a registered model's entry makes the default (src/models/pretrained.ts): its scoring rule and its
+ * template set. Explicit options override them; a model not in the registry has no defaults.
+ * @example registryDefaults(chexzero) // { multilabel: true, templateSet: 'chexzero' }
+ */
+export function registryDefaults(model: Pick<ClipModel, 'pretrained'>): { multilabel?: boolean; templateSet?: string } {
+  const p = model.pretrained;
+  if (!p) return {};
+  return { multilabel: p.scoring === 'positive-negative-pair', templateSet: p.templates };
+}
+
+/** `o` with the registry's defaults filled in where the caller left them open. */
+export function withRegistryDefaults(model: Pick<ClipModel, 'pretrained'>, o: PromptOptions): PromptOptions {
+  const d = registryDefaults(model);
+  const ownTemplates = (o.templates?.length ?? 0) > 0;
+  return { ...o, multilabel: o.multilabel ?? d.multilabel, templateSet: o.templateSet ?? (ownTemplates ? undefined : d.templateSet) };
+}
+
 /** The templates to use: explicit ones win, then a named set; pos/neg pairs need negative templates. */
 export function resolveTemplates(o: PromptOptions): TemplateSet {
   if (o.templates && o.templates.length > 0) {
@@ -34,7 +52,8 @@ export function resolveTemplates(o: PromptOptions): TemplateSet {
  * Embed every prompt and build the [D x C] classifier (with the negative side for pos/neg pairs).
  * @example (await buildClassifier(model, { labels: ['normal', 'pneumonia'] })).weights.cols // 2
  */
-export async function buildClassifier(model: ClipModel, o: PromptOptions): Promise<ZeroShotClassifier> {
+export async function buildClassifier(model: ClipModel, options: PromptOptions): Promise<ZeroShotClassifier> {
+  const o = withRegistryDefaults(model, options);
   const labels = o.labels.map((l) => l.trim()).filter((l) => l !== '');
   if (labels.length < (o.multilabel ? 1 : 2)) throw new ConfigError(`labels: expected ${o.multilabel ? 'at least one label' : 'at least two labels for a softmax over classes'}, got ${JSON.stringify(o.labels)}`);
   if (new Set(labels).size !== labels.length) throw new ConfigError(`labels: duplicate label in ${JSON.stringify(labels)}`);
@@ -58,9 +77,19 @@ export async function buildClassifier(model: ClipModel, o: PromptOptions): Promi
 /**
  * The model's own scoring (softmax with its logit scale, or sigmoid with bias), or CheXzero's
  * positive/negative pair, which its evaluation applies to plain cosine similarities (logit scale 1).
+ * `multilabel` true asks for the pairs; false or undefined takes the registry's scoring for a registered model
+ * (as `buildClassifier` does for an open `multilabel`), else the model's own. To force one rule whatever the
+ * registry says, use `scoringForClassifier` with a classifier built with `multilabel` set.
  */
-export function scoringFor(model: ClipModel, multilabel: boolean, logitScale?: number): Scoring {
-  if (multilabel) return { kind: 'pos-neg', logitScale: logitScale ?? 1 };
+export function scoringFor(model: ClipModel, multilabel?: boolean, logitScale?: number): Scoring {
+  if (multilabel || registryDefaults(model).multilabel) return { kind: 'pos-neg', logitScale: logitScale ?? 1 };
+  const s = model.meta.score;
+  return s.kind === 'softmax' ? { kind: 'softmax', logitScale: logitScale ?? s.logitScale } : { kind: 'sigmoid', logitScale: logitScale ?? s.logitScale, logitBias: s.logitBias };
+}
+
+/** The scoring that fits a built classifier: positive/negative pairs when it has a negative side, else the model's own. */
+export function scoringForClassifier(model: ClipModel, classifier: ZeroShotClassifier, logitScale?: number): Scoring {
+  if (classifier.negativeWeights) return { kind: 'pos-neg', logitScale: logitScale ?? 1 };
   const s = model.meta.score;
   return s.kind === 'softmax' ? { kind: 'softmax', logitScale: logitScale ?? s.logitScale } : { kind: 'sigmoid', logitScale: logitScale ?? s.logitScale, logitBias: s.logitBias };
 }
