@@ -97,7 +97,7 @@ export function resolveTimmVit(name: string, sd: StateDict, o: TimmVitOverrides,
 }
 
 /** One timm `Block`: x + attn(norm1(x)); x + mlp(norm2(x)); qkv packed as [3, heads, head_dim] on the output axis. */
-function block(g: GraphBuilder, w: Weights, x: Value, key: string, c: TimmVitConfig): Value {
+export function block(g: GraphBuilder, w: Weights, x: Value, key: string, c: TimmVitConfig): Value {
   const W = c.width;
   const h = layerNorm(g, w, x, `${key}.norm1`, W, c.eps);
   const qkv = linear(g, w, h, `${key}.attn.qkv`, 3 * W, W); // [B, T, 3W]

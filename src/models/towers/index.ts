@@ -3,3 +3,4 @@
 export { buildModifiedResNet, inferModifiedResNetConfig, modifiedResNetCells, modifiedResNetFromOpenClip, type ModifiedResNetConfig } from './modified-resnet.ts';
 export { buildTorchvisionResNet, inferResNetTrunk, torchvisionResNetCells, type ResNetHead, type TorchvisionResNetConfig } from './torchvision-resnet.ts';
 export { buildSwin, swinCells, swinConfigFromHf, type SwinConfig } from './swin.ts';
+export { buildConchText, buildConchVision, conchConfigs, type ConchTextConfig, type ConchVisionConfig } from './coca.ts';
