@@ -58,7 +58,7 @@ async function decodeBrowserRaster(name: string, file: File): Promise<DecodedIma
 
 export async function openFile(file: File): Promise<OpenedFile> {
   const name = file.name;
-  let bytes = new Uint8Array(await file.arrayBuffer());
+  let bytes: Uint8Array = new Uint8Array(await file.arrayBuffer());
   const format = sniffFormat(bytes);
   if (format === 'dicom') {
     const img = await decodeDicom(bytes, { source: name });
