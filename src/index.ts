@@ -36,7 +36,7 @@ export type { Raster, FloatImage } from './image/types.ts';
 export { applyWindow, applyVoiLut, parseWindow, toBytes, WINDOW_PRESETS, type Window, type VoiFunction, type WindowPreset, type VoiLut } from './image/window.ts';
 export { resize, type ResampleFilter } from './image/resample.ts';
 export { preprocess, preprocessRaster, type PreprocessConfig } from './image/preprocess.ts';
-export { decodeImageFile } from './image/decode.ts';
+export { decodeImageFile, decodeImageBytes } from './image/decode.ts';
 
 // ---- checkpoint
 export type { DType, Tensor, StateDict } from './checkpoint/types.ts';
@@ -89,6 +89,9 @@ export { parseHubSpec, isHubSpec, hubSettings, hubCacheDir, type HubSpec, type H
 export { hubProgressBars, formatBytes, type HubProgressBars } from './hub/progress.ts';
 
 // ---- pipeline: a model and a task together
+export { pipeline, toRaster, PIPELINE_TASKS, type PipelineTask, type PipelineTasks, type ImageInput, type FeatureTensor, type ClassificationOptions, type FeatureOptions, type RetrievalOptions, type ZeroShotImageClassificationPipeline, type ImageFeatureExtractionPipeline, type FeatureExtractionPipeline, type ImageRetrievalPipeline } from './pipeline/api.ts';
+export { setPlatform, getPlatform, type Platform } from './pipeline/platform.ts';
+export { nodePlatform } from './node/platform.ts';
 export { buildClassifier, scoringFor, scoringForClassifier, registryDefaults, withRegistryDefaults, classifyRasters, resolveTemplates, type PromptOptions } from './pipeline/zero-shot.ts';
 export { fitFewShot, loadFewShot, splitShots, indexLabels, type FewShotModel, type FewShotOptions, type LabelledRaster } from './pipeline/few-shot.ts';
 export { readCorpus, embedCorpus, type CorpusOptions } from './pipeline/report.ts';
@@ -114,4 +117,6 @@ export { differentiate, appendLowered, RULES as GRADIENT_RULES } from './graph/a
 
 // ---- io: DICOM
 export { decodeDicom, readDicomFile, DEFAULT_MAX_DICOM_VALUES, type DicomOptions } from './io/dicom/index.ts';
+export { seriesVolumes, seriesVolume, SeriesError, type DicomVolume, type SeriesInstance, type SeriesOptions, type SeriesProblem, type SeriesResult, type VolumeSlice } from './io/series.ts';
+export { readSeriesDir, readSeriesVolume } from './io/series-files.ts';
 export type { DecodedImage } from './io/types.ts';
