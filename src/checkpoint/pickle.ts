@@ -181,7 +181,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
         const items = popMark();
         const l = top();
         if (!Array.isArray(l) || Object.isFrozen(l)) fail('APPENDS target is not a list');
-        (l as unknown[]).push(...items);
+        for (const v of items) (l as unknown[]).push(v); // not push(...items): a spread of 10^6 values overflows the stack
         break;
       }
       case 0x90: { // ADDITEMS

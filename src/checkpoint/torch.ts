@@ -125,6 +125,10 @@ export function readTorchObject(bytes: Uint8Array, file: string): unknown {
     const dtype = STORAGE_DTYPES[type.qualname]!;
     const entry: ZipEntry | undefined = entries.get(`${prefix}data/${key}`);
     if (!entry) throw new DecodeError(`storage '${key}' is missing from the archive (no ${prefix}data/${key})`, { file });
+    // the declared size first: a deflated entry is inflated only once its claim matches the storage
+    if (entry.size !== count * ITEM_SIZE[dtype]) {
+      throw new DecodeError(`storage '${key}' holds ${entry.size} bytes, expected ${count} ${dtype} elements (${count * ITEM_SIZE[dtype]} bytes)`, { file });
+    }
     const data = entry.read();
     if (data.length !== count * ITEM_SIZE[dtype]) {
       throw new DecodeError(`storage '${key}' holds ${data.length} bytes, expected ${count} ${dtype} elements (${count * ITEM_SIZE[dtype]} bytes)`, { file });
@@ -173,39 +177,68 @@ export function readTorchObject(bytes: Uint8Array, file: string): unknown {
       default: return undefined;
     }
   };
-  return materialize(unpickle(entries.get(pkls[0]!)!.read(), { file, resolveGlobal, persistentLoad }), file);
+  const obj = unpickle(entries.get(pkls[0]!)!.read(), { file, resolveGlobal, persistentLoad });
+  let held = 0;
+  for (const st of storages.values()) held += st.numel;
+  return materialize(obj, file, 2 * held + MATERIALIZE_SLACK);
 }
+
+/**
+ * Views may share storage or repeat elements (stride 0), so a tiny file can describe terabytes of tensors. All
+ * tensors together may hold at most twice what the storages hold, plus this many elements for expanded buffers
+ * (e.g. position_ids); identical views are gathered once.
+ */
+export const MATERIALIZE_SLACK = 2 ** 20;
+
+/** Containers nested deeper than this are refused (a state dict is two or three levels deep). */
+export const MAX_NESTING = 1000;
 
 /** A tensor as _rebuild_tensor_v2 described it, before its data is gathered. */
 class PendingTensor {
   constructor(readonly storage: Storage, readonly offset: number, readonly size: number[], readonly stride: number[]) {}
 }
 
-/** Replace every PendingTensor in the unpickled object by its Tensor; `path` names it in errors (e.g. 'state_dict.visual.proj'). */
-function materialize(root: unknown, file: string): unknown {
+/**
+ * Replace every PendingTensor in the unpickled object by its Tensor; `path` names it in errors (e.g.
+ * 'state_dict.visual.proj'). At most `budget` elements are gathered in all.
+ */
+function materialize(root: unknown, file: string, budget: number): unknown {
   const done = new Map<object, unknown>();
-  const walk = (v: unknown, path: string): unknown => {
+  const views = new Map<string, Tensor>();
+  let gathered = 0;
+  const walk = (v: unknown, path: string, depth = 0): unknown => {
     if (v === null || typeof v !== 'object') return v;
     if (done.has(v)) return done.get(v);
+    if (depth > MAX_NESTING) throw new LimitError(`the pickle nests containers more than ${MAX_NESTING} deep (at '${path.slice(0, 80)}...')`, { file });
     if (v instanceof PendingTensor) {
-      const t = rebuildTensor(v.storage, v.offset, v.size, v.stride, file, `tensor '${path}'`);
+      const id = `${v.storage.key}|${v.offset}|${v.size}|${v.stride}`;
+      let t = views.get(id);
+      if (!t) {
+        const n = v.size.every((d) => Number.isSafeInteger(d) && d >= 0) ? numel(v.size) : 0;
+        if (n <= MAX_ELEMENTS && gathered + n > budget) { // past MAX_ELEMENTS, rebuildTensor names that limit
+          throw new LimitError(`tensor '${path}': size [${v.size}] would bring the tensors to ${gathered + n} elements, more than twice the ${(budget - MATERIALIZE_SLACK) / 2} the storages hold (stride-0 or overlapping views)`, { file });
+        }
+        t = rebuildTensor(v.storage, v.offset, v.size, v.stride, file, `tensor '${path}'`);
+        gathered += n;
+        views.set(id, t);
+      }
       done.set(v, t);
       return t;
     }
     const at = (k: unknown): string => (path ? `${path}.${String(k)}` : String(k));
     if (v instanceof Map) {
       done.set(v, v);
-      for (const [k, x] of v) v.set(k, walk(x, at(k)));
+      for (const [k, x] of v) v.set(k, walk(x, at(k), depth + 1));
       return v;
     }
     if (Array.isArray(v)) {
       if (!Object.isFrozen(v)) {
         done.set(v, v);
-        v.forEach((x, i) => { v[i] = walk(x, at(i)); });
+        v.forEach((x, i) => { v[i] = walk(x, at(i), depth + 1); });
         return v;
       }
       // tuples cannot contain themselves, so rebuilding one is safe
-      const t = Object.freeze(v.map((x, i) => walk(x, at(i))));
+      const t = Object.freeze(v.map((x, i) => walk(x, at(i), depth + 1)));
       done.set(v, t);
       return t;
     }

@@ -175,10 +175,18 @@ function makeEntry(bytes: Uint8Array, dv: DataView, file: string, e: Omit<ZipEnt
         if (e.compressedSize !== e.size) throw new DecodeError(`entry '${e.name}': stored but sizes differ (${e.compressedSize} vs ${e.size})`, { file });
         data = raw;
       } else {
+        // Deflate expands at most 1032:1 (RFC 1951: a 258-byte match per 2 bits at best); a larger claim is a lie,
+        // and the inflater stops at the declared size instead of filling memory first and comparing after.
+        if (e.size > e.compressedSize * MAX_DEFLATE_RATIO + 1024) {
+          throw new DecodeError(`entry '${e.name}': declares ${e.size} bytes from ${e.compressedSize} deflated, more than deflate can expand to`, { file });
+        }
         try {
-          const buf = zlib.inflateRawSync(raw);
+          const buf = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
           data = new Uint8Array(buf.buffer, buf.byteOffset, buf.length); // a plain Uint8Array, not a Buffer
         } catch (cause) {
+          if ((cause as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || cause instanceof RangeError) {
+            throw new DecodeError(`entry '${e.name}': inflates past its declared ${e.size} bytes`, { file, cause });
+          }
           throw new DecodeError(`entry '${e.name}': deflate stream is corrupt (${(cause as Error).message})`, { file, cause });
         }
         if (data.length !== e.size) throw new DecodeError(`entry '${e.name}': inflated to ${data.length} bytes, expected ${e.size}`, { file });
@@ -191,5 +199,8 @@ function makeEntry(bytes: Uint8Array, dv: DataView, file: string, e: Omit<ZipEnt
     },
   };
 }
+
+/** The most a deflate stream can expand (RFC 1951), used to refuse impossible size claims before inflating. */
+export const MAX_DEFLATE_RATIO = 1032;
 
 const hex = (v: number): string => `0x${v.toString(16).padStart(8, '0')}`;
