@@ -145,7 +145,6 @@ export function inferOpenAIConfig(sd: StateDict, file: string, o: OpenAIOverride
     throw new ConfigError(`head width does not divide the width (vision ${vWidth}/${vhw}, text ${tWidth}/${thw}); give the head widths explicitly`, { file });
   }
   const mlp = shape('visual.transformer.resblocks.0.mlp.c_fc.weight')[0]! / vWidth;
-  const tmlp = shape('transformer.resblocks.0.mlp.c_fc.weight')[0]! / tWidth;
   return {
     embedDim: shape('text_projection')[1]!,
     act: o.act ?? 'quick_gelu',
@@ -161,18 +160,35 @@ export function inferOpenAIConfig(sd: StateDict, file: string, o: OpenAIOverride
       poolType: 'tok',
       finalLnAfterPool: false,
     },
-    text: {
-      contextLength: shape('positional_embedding')[0]!,
-      vocabSize: shape('token_embedding.weight')[0]!,
-      width: tWidth,
-      heads: tWidth / thw,
-      layers: count(/^transformer\.resblocks\.(\d+)\./),
-      mlpRatio: tmlp,
-      layerScale: false,
-      causalMask: true,
-      poolType: 'argmax',
-      projBias: false,
-      padId: 0,
-    },
+    text: inferOpenAITextConfig(sd, file, o),
+  };
+}
+
+/**
+ * The text transformer of an OpenAI-format state dict (top-level keys), whatever its image tower: the part of
+ * `inferOpenAIConfig` that ModifiedResNet models (RN50, PubMedCLIP's RN50) share with the ViT ones.
+ * @example inferOpenAITextConfig(sd, 'RN50.pt').heads // 8
+ */
+export function inferOpenAITextConfig(sd: StateDict, file: string, o: OpenAIOverrides = {}): TextConfig {
+  const shape = (k: string): number[] => {
+    const t = sd.get(k);
+    if (!t) throw new ConfigError(`not an OpenAI CLIP state dict: key '${k}' is missing`, { file });
+    return t.shape;
+  };
+  const tWidth = shape('ln_final.weight')[0]!;
+  const thw = o.textHeadWidth ?? 64;
+  if (tWidth % thw !== 0) throw new ConfigError(`head width does not divide the text width (${tWidth}/${thw}); give the head width explicitly`, { file });
+  return {
+    contextLength: shape('positional_embedding')[0]!,
+    vocabSize: shape('token_embedding.weight')[0]!,
+    width: tWidth,
+    heads: tWidth / thw,
+    layers: new Set([...sd.keys()].map((k) => /^transformer\.resblocks\.(\d+)\./.exec(k)?.[1]).filter((x) => x !== undefined)).size,
+    mlpRatio: shape('transformer.resblocks.0.mlp.c_fc.weight')[0]! / tWidth,
+    layerScale: false,
+    causalMask: true,
+    poolType: 'argmax',
+    projBias: false,
+    padId: 0,
   };
 }

@@ -5,12 +5,13 @@
 import type { StateDict } from '../../checkpoint/types.ts';
 import { ConfigError, UnsupportedError } from '../../errors.ts';
 import type { PreprocessConfig } from '../../image/preprocess.ts';
-import { inferOpenAIConfig, type OpenAIOverrides } from '../clip-config.ts';
+import { inferOpenAIConfig, inferOpenAITextConfig, type OpenAIOverrides } from '../clip-config.ts';
 import type { TextSpec } from '../family.ts';
 import { logitScaleOf, OPENAI_MEAN, OPENAI_STD } from '../open-clip-family.ts';
 import { readText, type ModelFiles, type ModelSpec, type SpecFile, type TowerSpec } from '../spec.ts';
 import { checkBertTokenizerConfig, checkCustomTextModelKeys, WORDPIECE_VOCAB_FILES } from '../timm-hf-family.ts';
 import '../towers/builtin.ts';
+import { inferModifiedResNetConfig } from '../towers/modified-resnet.ts';
 import { getTower, openClipTowerFor, type OpenClipContext } from '../towers/registry.ts';
 
 type Json = Record<string, unknown>;
@@ -172,26 +173,47 @@ export function readOpenClipSpec(input: OpenClipReadInput): ModelSpec {
 }
 
 /**
- * A model spec from a bare OpenAI-format state dict: open_clip's ViT and text transformer, sizes from shapes.
+ * A model spec from a bare OpenAI-format state dict: open_clip's ViT (or, without `visual.proj`, the
+ * ModifiedResNet of OpenAI's RN50/RN101/RN50x4 models and PubMedCLIP's RN50) and text transformer, sizes from
+ * shapes (open_clip v2.24.0 `build_model_from_openai_state_dict`).
  * @example readOpenAISpec(sd, 'chexzero.pt').architecture.act // 'quick_gelu'
  */
 export function readOpenAISpec(sd: StateDict, weightsFile: string, overrides: OpenAIOverrides = {}): ModelSpec {
-  const cfg = inferOpenAIConfig(sd, weightsFile, overrides);
-  const vision: TowerSpec = { kind: 'open_clip-vit', config: { ...cfg.vision, act: cfg.act, embedDim: cfg.embedDim }, prefix: 'visual.' };
-  const text: TowerSpec = { kind: 'open_clip-text', config: { ...cfg.text, act: cfg.act, embedDim: cfg.embedDim }, prefix: '' };
-  const t = cfg.text;
+  const resnet = !sd.has('visual.proj') && sd.has('visual.attnpool.positional_embedding');
+  const act = overrides.act ?? 'quick_gelu';
+  let vision: TowerSpec;
+  let t: ReturnType<typeof inferOpenAITextConfig>;
+  let embedDim: number;
+  let imageSize: number;
+  let architecture: Record<string, unknown>;
+  if (resnet) {
+    const rn = inferModifiedResNetConfig(sd, weightsFile);
+    t = inferOpenAITextConfig(sd, weightsFile, overrides);
+    embedDim = rn.embedDim;
+    imageSize = rn.imageSize;
+    vision = { kind: 'open_clip-modified-resnet', config: { ...rn }, prefix: 'visual.' };
+    architecture = { embedDim, act, vision: { ...rn, tower: 'open_clip-modified-resnet' }, text: t };
+  } else {
+    const cfg = inferOpenAIConfig(sd, weightsFile, overrides);
+    t = cfg.text;
+    embedDim = cfg.embedDim;
+    imageSize = cfg.vision.imageSize;
+    vision = { kind: 'open_clip-vit', config: { ...cfg.vision, act: cfg.act, embedDim: cfg.embedDim }, prefix: 'visual.' };
+    architecture = cfg as unknown as Record<string, unknown>;
+  }
+  const text: TowerSpec = { kind: 'open_clip-text', config: { ...t, act, embedDim }, prefix: '' };
   return {
     format: 'openai',
     family: 'open_clip',
-    embedDim: cfg.embedDim,
+    embedDim,
     vision,
     text,
-    patchTokens: { grid: cfg.vision.imageSize / cfg.vision.patchSize, width: cfg.vision.width },
+    patchTokens: getTower(vision.kind, 'vision').patchTokens!(vision.config),
     tokenizer: { tokenizer: { kind: 'clip-bpe' }, contextLength: t.contextLength, padId: t.padId, cutToEnd: t.causalMask && t.poolType === 'argmax', attentionMask: false, tokenTypeIds: false },
-    preprocess: openClipPreprocess(cfg.vision.imageSize, undefined),
+    preprocess: openClipPreprocess(imageSize, undefined),
     scoring: { kind: 'softmax', logitScale: logitScaleOf(sd) },
     ignoredKeys: OPEN_CLIP_NON_WEIGHTS,
     files: { config: [], weights: [{ name: baseName(weightsFile) }], tokenizer: [] },
-    architecture: cfg as unknown as Record<string, unknown>,
+    architecture,
   };
 }

@@ -1,5 +1,5 @@
-// An open_clip folder whose vision_cfg has list-valued `layers` (RN50-style) loads through the open_clip reader
-// and the tower registry: the ModifiedResNet image tower (weights of the open_clip-made fixture in
+// An open_clip folder whose vision_cfg has list-valued `layers` (RN50-style), and a bare OpenAI-format RN state
+// dict, load through the readers and the tower registry: the ModifiedResNet image tower (weights of the open_clip-made fixture in
 // test/fixtures/towers/modified-resnet) paired with the open_clip text tower of ../shared's tiny-quickgelu.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,12 +16,17 @@ isolateCache();
 const { dir: rnDir, ref } = loadTowerFixture('modified-resnet');
 const textRef = loadReference('tiny-quickgelu');
 
-async function rnFolder(): Promise<string> {
+async function rnStateDict(): Promise<StateDict> {
   const visual = await readCheckpoint(join(rnDir, 'visual.pt'));
   const clip = await readCheckpoint(join(FIXTURES, 'tiny-quickgelu/open_clip_pytorch_model.bin'));
   const sd: StateDict = new Map();
   for (const [k, t] of visual) if (t.data instanceof Float32Array) sd.set(k, t); // num_batches_tracked counters left out, as torchSave writes floats
   for (const [k, t] of clip) if (!k.startsWith('visual.')) sd.set(k, t);
+  return sd;
+}
+
+async function rnFolder(): Promise<string> {
+  const sd = await rnStateDict();
   const dir = join(tempDir('clipmed-rn-'), 'RN-tiny');
   const { mkdirSync } = await import('node:fs');
   mkdirSync(dir);
@@ -39,10 +44,7 @@ async function rnFolder(): Promise<string> {
   return dir;
 }
 
-test('open_clip RN folder: the ModifiedResNet tower is chosen from vision_cfg and both towers agree with open_clip', async () => {
-  const model = await ClipModel.load(await rnFolder(), { threads: 1 });
-  assert.equal(model.meta.spec?.vision.kind, 'open_clip-modified-resnet');
-  assert.deepEqual(model.meta.patchTokens, { grid: 3, width: ref.config.width * 32 });
+async function checkAgainstReferences(model: ClipModel): Promise<void> {
   const E = model.embedDim;
   const img = await model.embedPixels(Float32Array.from(ref.pixel_values), 2, { patchTokens: true, patchEmbeds: true });
   assert.ok(maxRelError(img.embeddings, ref.image_embeds, E) < 1e-4, `image ${maxRelError(img.embeddings, ref.image_embeds, E)}`);
@@ -50,5 +52,25 @@ test('open_clip RN folder: the ModifiedResNet tower is chosen from vision_cfg an
   assert.ok(maxRelError(img.patchEmbeds!, ref.patch_embeds, E) < 1e-4, 'patch embeds');
   const txt = await model.embedTexts(textRef.texts);
   assert.ok(maxRelError(txt.embeddings, textRef.text_features.flat(), E) < 1e-4, 'text');
+}
+
+test('open_clip RN folder: the ModifiedResNet tower is chosen from vision_cfg and both towers agree with open_clip', async () => {
+  const model = await ClipModel.load(await rnFolder(), { threads: 1 });
+  assert.equal(model.meta.spec?.vision.kind, 'open_clip-modified-resnet');
+  assert.deepEqual(model.meta.patchTokens, { grid: 3, width: ref.config.width * 32 });
+  await checkAgainstReferences(model);
+  await model.release();
+});
+
+test('an OpenAI-format RN state dict (.pt, no config, as PubMedCLIP publishes RN50) loads with sizes from its shapes', async () => {
+  const file = join(tempDir('clipmed-rn-'), 'RN50-tiny.pt');
+  writeFileSync(file, torchSave(await rnStateDict()));
+  // shapes cannot tell head counts: the tiny text tower's heads are 16 wide (OpenAI's are 64)
+  const model = await ClipModel.load(file, { threads: 1, overrides: { textHeadWidth: 16 } });
+  assert.equal(model.meta.format, 'openai');
+  assert.equal(model.meta.spec?.vision.kind, 'open_clip-modified-resnet');
+  assert.deepEqual(model.meta.spec?.vision.config, { layers: ref.config.layers, width: ref.config.width, heads: ref.config.heads, imageSize: ref.config.image_size, embedDim: ref.config.embed_dim });
+  assert.equal(model.meta.preprocess.size, ref.config.image_size);
+  await checkAgainstReferences(model);
   await model.release();
 });
