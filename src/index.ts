@@ -117,4 +117,6 @@ export { differentiate, appendLowered, RULES as GRADIENT_RULES } from './graph/a
 
 // ---- io: DICOM
 export { decodeDicom, readDicomFile, DEFAULT_MAX_DICOM_VALUES, type DicomOptions } from './io/dicom/index.ts';
+export { seriesVolumes, seriesVolume, SeriesError, type DicomVolume, type SeriesInstance, type SeriesOptions, type SeriesProblem, type SeriesResult, type VolumeSlice } from './io/series.ts';
+export { readSeriesDir, readSeriesVolume } from './io/series-files.ts';
 export type { DecodedImage } from './io/types.ts';
