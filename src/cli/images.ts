@@ -1,6 +1,7 @@
 // Turning what the user named (files, folders, DICOM, NIfTI, DICOMweb URLs, a manifest) into 8-bit rasters
 // as a reader would see them, with failures collected rather than fatal.
 import { loadInputs, readManifest, toDisplayRaster, type Raster, type ManifestRow } from '../index.ts';
+import { redact } from './output.ts';
 import { Failures } from './shared.ts';
 
 export interface ImageInputOptions {
@@ -40,7 +41,7 @@ export async function loadImages(inputs: string[], o: ImageInputOptions, failure
   const images: InputImage[] = [];
   for (const { input, image } of loaded.images) {
     try {
-      images.push({ source: image.source, raster: toDisplayRaster(image, frame), label: labels.get(input) });
+      images.push({ source: redact(image.source), raster: toDisplayRaster(image, frame), label: labels.get(input) });
     } catch (err) {
       failures.add(image.source, err);
     }

@@ -1,6 +1,25 @@
 // Pieces every model command shares: loading a model with messages on stderr, progress bars, output.
 import cliProgress from 'cli-progress';
 import { ClipModel, hubProgressBars } from '../index.ts';
+import { describeError, redact, safeText } from './output.ts';
+import { parseNumberOption } from './validate.ts';
+
+let quiet = false;
+/** `--quiet`: no progress bars and no messages on stderr, only errors. */
+export function setQuiet(q: boolean): void {
+  quiet = q;
+}
+
+/** Progress bars are drawn only on a terminal, without --quiet and without HF_HUB_DISABLE_PROGRESS_BARS. */
+export function showProgress(): boolean {
+  const off = /^(1|on|yes|true)$/i.test(process.env.HF_HUB_DISABLE_PROGRESS_BARS ?? '');
+  return Boolean(process.stderr.isTTY) && !quiet && !off;
+}
+
+/** A message for the user on stderr (nothing with --quiet). */
+export function info(message: string): void {
+  if (!quiet) process.stderr.write(`clipmed: ${safeText(message)}\n`);
+}
 
 export interface ModelOptions {
   model: string;
@@ -13,12 +32,12 @@ export const PROTOCOL_HELP = "a published preprocessing protocol instead of the 
 export const MODEL_HELP = 'a registered name (see `clipmed models`), hf-hub:ORG/NAME[@REVISION], a local folder (open_clip or transformers layout) or an OpenAI-format state dict (.pt/.bin)';
 
 export async function loadModel(opts: ModelOptions): Promise<ClipModel> {
-  const bars = hubProgressBars();
+  const bars = showProgress() ? hubProgressBars() : { onProgress() {}, stop() {} };
   try {
     return await ClipModel.load(opts.model, {
-      threads: opts.threads ? Number(opts.threads) : undefined,
+      threads: opts.threads ? parseNumberOption('threads', opts.threads) : undefined,
       protocol: opts.protocol,
-      log: (m) => process.stderr.write(`clipmed: ${m}\n`),
+      log: info,
       onProgress: bars.onProgress,
     });
   } finally {
@@ -28,7 +47,7 @@ export async function loadModel(opts: ModelOptions): Promise<ClipModel> {
 
 /** A progress bar on stderr when it is a terminal and there is enough work to watch; silent otherwise. */
 export function progress(total: number, label: string): { tick(n?: number): void; stop(): void } {
-  if (!process.stderr.isTTY || total < 8) return { tick() {}, stop() {} };
+  if (!showProgress() || total < 8) return { tick() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
     { format: `${label} [{bar}] {value}/{total} {eta_formatted} left`, stream: process.stderr, hideCursor: true },
     cliProgress.Presets.shades_classic,
@@ -48,13 +67,13 @@ export function rows(m: Float32Array, dim: number): number[][] {
 export class Failures {
   readonly items: Array<{ input: string; error: string }> = [];
   add(input: string, err: unknown) {
-    this.items.push({ input, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+    this.items.push({ input: redact(input), error: describeError(err) });
   }
   /** Print the list to stderr and set a non-zero exit code when there were any. */
   report(): void {
     if (this.items.length === 0) return;
     process.stderr.write(`clipmed: ${this.items.length} input(s) failed:\n`);
-    for (const f of this.items) process.stderr.write(`  ${f.input}: ${f.error}\n`);
+    for (const f of this.items) process.stderr.write(`  ${safeText(f.input)}: ${f.error}\n`);
     process.exitCode = 1;
   }
 }

@@ -46,8 +46,9 @@ test('heatmap writes a PNG overlay and a [H, W] map per prompt; prompts get diff
   let diff = 0;
   for (let i = 0; i < 64 * 64; i++) diff = Math.max(diff, Math.abs((maps[0].data as Float32Array)[i]! - (maps[1].data as Float32Array)[i]!));
   assert.ok(diff > 0.5, `maps differ by at most ${diff}`);
+  // the overlay is over the original image at its size (224 x 224), not the model's 64 x 64 input (issue 8)
   const meta = await sharp(out.heatmaps[0].png).metadata();
-  assert.deepEqual([meta.width, meta.height, meta.channels, meta.format], [64, 64, 3, 'png']);
+  assert.deepEqual([meta.width, meta.height, meta.channels, meta.format], [224, 224, 3, 'png']);
 });
 
 test('a single prompt is compared against neutral reference prompts', () => {

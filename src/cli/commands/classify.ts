@@ -1,11 +1,11 @@
 // clipmed classify: zero-shot (or saved linear-probe / Tip-Adapter) classification of images.
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import {
-  buildClassifier, calibrateConformal, classifyRasters, ConfigError, csvField, fromFlat, getLabelSet, loadFewShot, predictionSets, scoringFor,
+  buildClassifier, calibrateConformal, classifyRasters, ConfigError, csvField, fromFlat, getLabelSet, predictionSets, scoringFor,
   type ConformalCalibration, type ConformalMethod, type Matrix, type Raster,
 } from '../../index.ts';
 import { INPUT_HELP, loadImages, type ImageInputOptions } from '../images.ts';
+import { readProbe } from '../probe-file.ts';
 import { collect, Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, progress, type ModelOptions } from '../shared.ts';
 
 interface ClassifyOptions extends ModelOptions, ImageInputOptions {
@@ -58,6 +58,9 @@ Examples:
   clipmed classify --model biomedclip --labels "normal chest x-ray,pneumonia" chest.dcm
   clipmed classify --model chexzero.pt --label-set chexpert-5 --multilabel --manifest cxr.csv --json`)
     .action(async (inputs: string[], opts: ClassifyOptions) => {
+      if (!opts.probe && !opts.labels?.trim() && !opts.labelSet) {
+        throw new ConfigError('classify needs the classes: --labels a,b,c or --label-set NAME (or a saved --probe)');
+      }
       const failures = new Failures();
       const model = await loadModel(opts);
       const { images } = await loadImages(inputs, opts, failures);
@@ -70,7 +73,7 @@ Examples:
       let labels: string[];
       let score: (rasters: Raster[], tick: (n: number) => void) => Promise<Matrix>;
       if (opts.probe) {
-        const clf = await loadFewShot(model, JSON.parse(await readFile(opts.probe, 'utf8')));
+        const clf = await readProbe(opts.probe, model);
         labels = clf.classes;
         score = async (rasters, tick) => {
           const e = await model.embedRasters(rasters, { normalize: true, batchSize: bs });

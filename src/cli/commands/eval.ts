@@ -1,11 +1,13 @@
 // clipmed eval: zero-shot (or saved probe) classification of a labelled manifest, with the metrics papers
 // report, as JSON and as a self-contained HTML report.
-import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import {
-  buildClassifier, classifyRasters, ConfigError, evaluateClassification, fromFlat, loadFewShot, readManifest, renderEvalReport, scoringFor, type Matrix,
+  buildClassifier, classifyRasters, ConfigError, evaluateClassification, fromFlat, readManifest, renderEvalReport, scoringFor, type Matrix,
 } from '../../index.ts';
+import { writeFileAtomic } from '../files.ts';
 import { loadImages } from '../images.ts';
+import { readProbe } from '../probe-file.ts';
+import { withProgress } from '../progress-model.ts';
 import { collect, Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, progress, type ModelOptions } from '../shared.ts';
 
 interface EvalOptions extends ModelOptions {
@@ -63,11 +65,10 @@ Example:
       const bar = progress(images.length, 'evaluating');
       let probs: Matrix;
       if (opts.probe) {
-        const clf = await loadFewShot(model, JSON.parse(await readFile(opts.probe, 'utf8')));
+        const clf = await readProbe(opts.probe, model);
         if (clf.classes.join('\n') !== classes.join('\n')) throw new ConfigError(`the probe's classes ${JSON.stringify(clf.classes)} differ from ${JSON.stringify(classes)}`, { file: opts.probe });
-        const e = await model.embedRasters(images.map((i) => i.raster), { normalize: true, batchSize: bs });
+        const e = await withProgress(model, 'evaluating').embedRasters(images.map((i) => i.raster), { normalize: true, batchSize: bs });
         probs = await clf.predictProba(fromFlat(e.embeddings, e.dim));
-        bar.tick(images.length);
       } else {
         const classifier = await buildClassifier(model, { labels: classes, templates: opts.template, templateSet: opts.templateSet });
         const scoring = scoringFor(model, false);
@@ -87,7 +88,7 @@ Example:
           ...Object.entries(ev.metrics).map(([name, value]) => ({ name, value })),
           { name: 'macro AUROC', value: ev.auroc.macro.auroc, note: `95% CI ${ev.auroc.macro.lo.toFixed(3)}-${ev.auroc.macro.hi.toFixed(3)}, ${ev.auroc.resamples} bootstrap resamples` },
         ];
-        await writeFile(opts.html, renderEvalReport({
+        await writeFileAtomic(opts.html, renderEvalReport({
           title: `clipmed evaluation: ${model.source.name}`,
           subtitle: `${ev.n} images from ${opts.manifest}${opts.split ? ` (split ${opts.split})` : ''}, ${opts.probe ? `probe ${opts.probe}` : 'zero-shot'}, ${new Date().toISOString().slice(0, 10)}`,
           metrics, auroc: ev.auroc, roc: ev.roc, reliability: ev.reliability,

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { CXR_DESCRIPTORS, explainZeroShot, getCxrDescriptors, xplainerPrompts, type DescriptorEmbeddings } from '../../index.ts';
 import { INPUT_HELP, loadImages } from '../images.ts';
+import { withProgress } from '../progress-model.ts';
 import { Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, type ModelOptions } from '../shared.ts';
 
 interface ExplainOptions extends ModelOptions {
@@ -43,7 +44,7 @@ export function register(program: Command): void {
       });
       const scale = opts.logitScale ? Number(opts.logitScale) : model.meta.score.logitScale;
       const { images } = await loadImages(inputs, opts, failures);
-      const img = await model.embedRasters(images.map((i) => i.raster), { normalize: true });
+      const img = await withProgress(model, 'explaining').embedRasters(images.map((i) => i.raster), { normalize: true });
       const results = images.map((im, i) => ({
         input: im.source,
         diagnoses: explainZeroShot(img.embeddings.subarray(i * img.dim, (i + 1) * img.dim), embedded, scale).sort((a, b) => b.probability - a.probability),

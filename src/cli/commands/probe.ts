@@ -1,8 +1,9 @@
 // clipmed probe: fit a linear probe or Tip-Adapter on a labelled manifest, save it for `classify --probe`.
-import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { accuracy, balancedAccuracy, ConfigError, fitFewShot, fromFlat, readManifest, splitShots, type LabelledRaster } from '../../index.ts';
 import { loadImages } from '../images.ts';
+import { saveProbe } from '../probe-file.ts';
+import { withProgress } from '../progress-model.ts';
 import { Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, type ModelOptions } from '../shared.ts';
 
 interface ProbeOptions extends ModelOptions {
@@ -17,6 +18,7 @@ interface ProbeOptions extends ModelOptions {
   out?: string;
   window?: string;
   json?: boolean;
+  batchSize: string;
 }
 
 export function register(program: Command): void {
@@ -34,8 +36,10 @@ export function register(program: Command): void {
     .option('--val-fraction <f>', 'fraction held out to choose the hyper-parameters', '0.2')
     .option('--seed <n>', 'seed for choosing shots and the validation part', '0')
     .option('--window <preset|C,W>', 'display window for DICOM/NIfTI/16-bit inputs')
-    .option('-o, --out <file.json>', 'save the fitted classifier (reuse it with `clipmed classify --probe`)')
+    .option('-o, --out <file.json>', "save the fitted classifier with the model's checkpoint sha256 (reuse it with `clipmed classify --probe` on the same model)")
     .option('--json', 'print the summary as JSON')
+    .option('--batch-size <n>', 'images per forward pass', '8')
+    .option('--threads <n>', 'CPU threads (default: all cores)')
     .addHelpText('after', `
 Example:
   clipmed probe --model biomedclip --manifest ../shared/data/pneumonia-cxr/manifest.csv --shots 16 --test-split test -o probe.json`)
@@ -57,13 +61,13 @@ Example:
         const labelOf = new Map(chosen.map((r) => [r.path, r.label]));
         return images.map((i) => ({ raster: i.raster, label: labelOf.get(i.source)! }));
       };
-      const fitted = await fitFewShot(model, await labelled(opts.trainSplit, shots), {
-        method: opts.method, valFraction: Number(opts.valFraction), seed: Number(opts.seed),
+      const fitted = await fitFewShot(withProgress(model, 'fitting'), await labelled(opts.trainSplit, shots), {
+        method: opts.method, valFraction: Number(opts.valFraction), seed: Number(opts.seed), batchSize: Number(opts.batchSize),
       });
       const summary: Record<string, unknown> = { model: model.source.name, classes: fitted.classes, ...fitted.summary };
       if (opts.testSplit) {
         const test = await labelled(opts.testSplit);
-        const e = await model.embedRasters(test.map((t) => t.raster), { normalize: true });
+        const e = await withProgress(model, 'testing').embedRasters(test.map((t) => t.raster), { normalize: true, batchSize: Number(opts.batchSize) });
         const p = await fitted.predictProba(fromFlat(e.embeddings, e.dim));
         const pred = Array.from({ length: p.rows }, (_, i) => {
           let best = 0;
@@ -75,7 +79,7 @@ Example:
         summary.test = { images: test.length, accuracy: accuracy(truth, pred), balancedAccuracy: balancedAccuracy(truth, pred), majorityClassAccuracy: majority };
       }
       if (opts.out) {
-        await writeFile(opts.out, JSON.stringify(fitted.toJSON()));
+        await saveProbe(opts.out, fitted, model);
         summary.saved = opts.out;
       }
       if (opts.json) console.log(JSON.stringify(summary));

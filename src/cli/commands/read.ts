@@ -1,9 +1,10 @@
 // clipmed read: decode DICOM, NIfTI or 16-bit rasters (files, folders, DICOMweb URLs) and show or save
 // what is in them: metadata, the values after the modality LUT (.npy), what a reader sees (.png).
-import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import sharp from 'sharp';
 import { decodeDicom, loadInputs, parseWindow, toDisplayRaster, writeNpy, type DecodedImage } from '../../index.ts';
+import { writeFileAtomic } from '../files.ts';
+import { redact } from '../output.ts';
 import { Failures } from '../shared.ts';
 
 interface ReadOptions {
@@ -21,7 +22,7 @@ const numbered = (path: string, i: number, n: number) => (n === 1 ? path : path.
 
 function summary(img: DecodedImage): Record<string, unknown> {
   const { phi, ...meta } = img.meta;
-  return { source: img.source, rows: img.rows, columns: img.columns, frames: img.frames, samples: img.samplesPerPixel, photometric: img.photometric, windows: img.windows, ...meta, ...(phi ? { phi } : {}) };
+  return { source: redact(img.source), rows: img.rows, columns: img.columns, frames: img.frames, samples: img.samplesPerPixel, photometric: img.photometric, windows: img.windows, ...meta, ...(phi ? { phi } : {}) };
 }
 
 export function register(program: Command): void {
@@ -53,12 +54,20 @@ Examples:
       const n = loaded.images.length;
       for (const [i, { image }] of loaded.images.entries()) {
         try {
-          if (opts.npy) await writeFile(numbered(opts.npy, i, n), writeNpy(image.data, [image.frames, image.rows, image.columns, image.samplesPerPixel]));
+          const written: Array<{ file: string; what: string }> = [];
+          if (opts.npy) {
+            const shape = [image.frames, image.rows, image.columns, image.samplesPerPixel];
+            const file = numbered(opts.npy, i, n);
+            await writeFileAtomic(file, writeNpy(image.data, shape));
+            written.push({ file, what: `float32 [${shape.join(', ')}] after the modality LUT` });
+          }
           if (opts.png) {
             const r = toDisplayRaster(image, 0, window);
-            await sharp(Buffer.from(r.data), { raw: { width: r.width, height: r.height, channels: r.channels } }).png().toFile(numbered(opts.png, i, n));
+            const file = numbered(opts.png, i, n);
+            await writeFileAtomic(file, await sharp(Buffer.from(r.data), { raw: { width: r.width, height: r.height, channels: r.channels } }).png().toBuffer());
+            written.push({ file, what: `${r.width}x${r.height} ${r.channels === 1 ? 'grey' : 'RGB'} PNG through the window` });
           }
-          out.push(summary(image));
+          out.push({ ...summary(image), ...(written.length ? { written } : {}) });
         } catch (err) {
           failures.add(image.source, err);
         }
@@ -70,6 +79,7 @@ Examples:
           if (s.transferSyntaxUID) console.log(`  transfer syntax ${s.transferSyntaxUID}, ${s.bitsStored}/${s.bitsAllocated} bits, rescale ${s.rescaleSlope ?? 1} x + ${s.rescaleIntercept ?? 0}`);
           const w = s.windows as Array<{ center: number; width: number }>;
           if (w?.length) console.log(`  windows ${w.map((x) => `${x.center}/${x.width}`).join(', ')}`);
+          for (const f of (s.written ?? []) as Array<{ file: string; what: string }>) console.log(`  wrote ${f.file} (${f.what})`);
         }
       }
       failures.report();

@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { composeReport, ConfigError, embedCorpus, readCorpus, retrieveTexts } from '../../index.ts';
 import { INPUT_HELP, loadImages } from '../images.ts';
-import { Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, type ModelOptions } from '../shared.ts';
+import { withProgress } from '../progress-model.ts';
+import { Failures, info, loadModel, MODEL_HELP, PROTOCOL_HELP, type ModelOptions } from '../shared.ts';
 
 interface ReportOptions extends ModelOptions {
   corpus: string;
@@ -35,9 +36,9 @@ Example:
       const failures = new Failures();
       const texts = await readCorpus(opts.corpus, { columns: opts.column.split(','), sentences: opts.sentences });
       const model = await loadModel(opts);
-      const corpus = await embedCorpus(model, texts, (m) => process.stderr.write(`clipmed: ${m}\n`));
+      const corpus = await embedCorpus(withProgress(model, 'corpus'), texts, info);
       const { images } = await loadImages(inputs, opts, failures);
-      const e = await model.embedRasters(images.map((i) => i.raster), { normalize: true });
+      const e = await withProgress(model, 'report').embedRasters(images.map((i) => i.raster), { normalize: true });
       const results = images.map((img, i) => {
         const v = e.embeddings.subarray(i * e.dim, (i + 1) * e.dim);
         if (opts.sentences) {
