@@ -38,6 +38,9 @@ export interface NiftiVolume {
 
 export const DEFAULT_MAX_VOXELS = 2 ** 28;
 
+/** Largest vox_offset read from a .nii.gz (header extensions of 64 MiB; real ones are a few KB). */
+export const MAX_GZIP_VOX_OFFSET = 64 * 1024 * 1024;
+
 /** nibabel ignores bytes after the voxels; allow this many when inflating before calling it a bomb. */
 const GZIP_TRAILING_SLACK = 16 * 1024 * 1024;
 
@@ -65,6 +68,11 @@ export function readNifti(input: Uint8Array, options: NiftiOptions): NiftiVolume
   if (input[0] === 0x1f && input[1] === 0x8b) {
     // Check the header (and so maxVoxels) on a partial inflate before inflating the whole file.
     h = parseNiftiHeader(gunzip(input.subarray(0, 65536), file, 65536, true), file, maxVoxels);
+    // Everything before vox_offset must be inflated too: a header that puts the voxels gigabytes in would make
+    // a few MB of gzip take gigabytes of memory for nothing (extensions are KB in practice).
+    if (h.voxOffset > MAX_GZIP_VOX_OFFSET) {
+      throw new LimitError(`NIfTI: vox_offset ${h.voxOffset} puts the voxels past the first ${MAX_GZIP_VOX_OFFSET} bytes; a gzip file would have to inflate all of them first`, { file });
+    }
     bytes = gunzip(input, file, h.voxOffset + h.dims.reduce((a, b) => a * b, 1) * h.bytesPerVoxel + GZIP_TRAILING_SLACK, false);
   } else {
     h = parseNiftiHeader(bytes, file, maxVoxels);

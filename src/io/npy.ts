@@ -34,8 +34,12 @@ export function readNpy(bytes: Uint8Array, file: string): NpyArray {
   const dtype = (descr === '<u1' ? '|u1' : descr) as NpyArray['dtype'];
   const Ctor = CTORS[dtype];
   if (!Ctor) throw new UnsupportedError(`dtype '${descr}' (supported: ${Object.keys(CTORS).join(', ')})`, { file });
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  const dimsText = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const shape = dimsText.map((d) => (/^\d+$/.test(d) ? Number(d) : NaN));
+  const badDim = shape.findIndex((d) => !Number.isSafeInteger(d));
+  if (badDim >= 0) throw new DecodeError(`shape (${shapeText}): dimension ${badDim} '${dimsText[badDim]}' is not a non-negative integer`, { file });
   const count = shape.reduce((a, b) => a * b, 1);
+  if (!Number.isSafeInteger(count * Ctor.BYTES_PER_ELEMENT)) throw new DecodeError(`shape [${shape}] holds more elements than any file can`, { file });
   const offset = start + headerLen;
   const need = count * Ctor.BYTES_PER_ELEMENT;
   if (bytes.length - offset < need) throw new DecodeError(`data too short: ${bytes.length - offset} bytes for shape [${shape}] of ${descr} (${need} needed)`, { file });
