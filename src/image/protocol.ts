@@ -12,7 +12,13 @@ export type ProtocolStep =
   | { op: 'resize'; target: 'longest-side' | 'shortest-side' | 'square'; size: number; interpolation: 'bicubic' | 'bilinear' | 'lanczos'; antialias: boolean; note?: string }
   | { op: 'pad'; size: number; value: number; placement: string }
   | { op: 'repeat-channels'; channels: 3 }
-  | { op: 'normalize'; mean: number; std: number; scale: '0-255' | '0-1' };
+  | { op: 'normalize'; mean: number; std: number; scale: '0-255' | '0-1' }
+  // hi-ml's remap_to_uint8: (v - min) / (max - min) * 255 over all channels, truncated (BioViL)
+  | { op: 'minmax-uint8' }
+  // torchvision CenterCrop: top = int(round((h - size) / 2)), left likewise (Python rounds halves to even)
+  | { op: 'center-crop'; size: number }
+  // MedCLIP's pad_img: centre on a square 'L' canvas of side max(minSize, w, h), offset int((side - w) / 2)
+  | { op: 'pad-square'; minSize: number; value: number };
 
 /** A float image, channels first: [channels, height, width]. */
 interface Planes {
@@ -34,6 +40,11 @@ function toGrey(r: Raster): Raster {
 
 function targetSize(w: number, h: number, s: Extract<ProtocolStep, { op: 'resize' }>): [number, number] {
   if (s.target === 'square') return [s.size, s.size];
+  if (s.target === 'shortest-side') {
+    // torchvision Resize(int): the short side becomes size, the long side int(size * long / short)
+    const long = Math.trunc((s.size * Math.max(w, h)) / Math.min(w, h));
+    return w <= h ? [s.size, long] : [long, s.size];
+  }
   // CheXzero: ratio = size / max(w, h); new side = int(side * ratio) (truncation)
   const ratio = s.size / (s.target === 'longest-side' ? Math.max(w, h) : Math.min(w, h));
   return [Math.trunc(w * ratio), Math.trunc(h * ratio)];
@@ -47,6 +58,33 @@ function pad(r: Raster, size: number, value: number): Raster {
   const y0 = Math.floor((size - r.height) / 2);
   for (let y = 0; y < r.height; y++) out.set(r.data.subarray(y * r.width * r.channels, (y + 1) * r.width * r.channels), ((y0 + y) * size + x0) * r.channels);
   return { width: size, height: size, channels: r.channels, data: out };
+}
+
+/** Python's round(): halves to the even neighbour. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** torchvision CenterCrop on a PIL image at least `size` on each side. */
+function centerCrop(r: Raster, size: number): Raster {
+  if (r.width < size || r.height < size) throw new ConfigError(`center-crop to ${size}: the image is ${r.width}x${r.height}, smaller than the crop`);
+  const top = roundHalfEven((r.height - size) / 2);
+  const left = roundHalfEven((r.width - size) / 2);
+  const out = new Uint8Array(size * size * r.channels);
+  for (let y = 0; y < size; y++) out.set(r.data.subarray(((top + y) * r.width + left) * r.channels, ((top + y) * r.width + left + size) * r.channels), y * size * r.channels);
+  return { width: size, height: size, channels: r.channels, data: out };
+}
+
+/** hi-ml `remap_to_uint8` (no percentiles): the full range stretched to 0..255 in float64, truncated. */
+function minMaxUint8(r: Raster): Raster {
+  let lo = 255;
+  let hi = 0;
+  for (const v of r.data) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  const out = new Uint8Array(r.data.length);
+  // numpy: a -= min; a /= max (of the shifted array, 0 for a constant image: NaN, cast to 0); a *= 255
+  if (hi > lo) for (let i = 0; i < out.length; i++) out[i] = Math.trunc(((r.data[i]! - lo) / (hi - lo)) * 255);
+  return { ...r, data: out };
 }
 
 /** Taps and weights of PyTorch's bicubic interpolation (a = -0.75, align_corners=False, edge clamped). */
@@ -130,6 +168,9 @@ export function runProtocol(input: Raster, steps: readonly ProtocolStep[]): Floa
       throw new ConfigError(`protocol: step '${s.op}' after normalize is not supported`);
     } else if (s.op === 'grayscale') r = toGrey(r);
     else if (s.op === 'pad') r = pad(r, s.size, s.value);
+    else if (s.op === 'pad-square') r = pad(r, Math.max(s.minSize, r.width, r.height), s.value);
+    else if (s.op === 'center-crop') r = centerCrop(r, s.size);
+    else if (s.op === 'minmax-uint8') r = minMaxUint8(r);
     else if (s.op === 'repeat-channels') {
       const g = toGrey(r);
       const data = new Uint8Array(g.width * g.height * 3);
@@ -163,6 +204,36 @@ export const PROTOCOLS = {
     { op: 'repeat-channels', channels: 3 },
     { op: 'normalize', mean: 101.48761, std: 83.43944, scale: '0-255' },
     { op: 'resize', target: 'square', size: 224, interpolation: 'bicubic', antialias: false, note: 'torchvision Resize on the normalised float tensor' },
+  ],
+  // BioViL (hi-ml-multimodal image/data/io.py load_image, transforms.py create_chest_xray_transform_for_inference,
+  // image/utils.py: Resize(512), CenterCrop(480)): remap to 0..255, 'L', torchvision Resize on the PIL image
+  // (bilinear), CenterCrop, ToTensor (0..1, no normalisation), the grey channel copied three times.
+  biovil: [
+    { op: 'minmax-uint8' },
+    { op: 'grayscale', method: "PIL 'L' after remap_to_uint8" },
+    { op: 'resize', target: 'shortest-side', size: 512, interpolation: 'bilinear', antialias: true, note: 'torchvision Resize(512) on a PIL image' },
+    { op: 'center-crop', size: 480 },
+    { op: 'repeat-channels', channels: 3 },
+    { op: 'normalize', mean: 0, std: 1, scale: '0-1' },
+  ],
+  // BioViL-T: the same with CenterCrop(448) (hi-ml image/utils.py, ImageModelType.BIOVIL_T)
+  'biovil-t': [
+    { op: 'minmax-uint8' },
+    { op: 'grayscale', method: "PIL 'L' after remap_to_uint8" },
+    { op: 'resize', target: 'shortest-side', size: 512, interpolation: 'bilinear', antialias: true, note: 'torchvision Resize(512) on a PIL image' },
+    { op: 'center-crop', size: 448 },
+    { op: 'repeat-channels', channels: 3 },
+    { op: 'normalize', mean: 0, std: 1, scale: '0-1' },
+  ],
+  // MedCLIP (RyanWangZf/MedCLIP medclip/dataset.py MedCLIPFeatureExtractor, constants.py): paste onto a square
+  // 'L' canvas, PIL bicubic to 224, one-channel normalisation (mean .5862785803043838, std .27950088968644304),
+  // the channel repeated three times by the vision model (pixel_values.repeat((1, 3, 1, 1))).
+  medclip: [
+    { op: 'grayscale', method: "PIL 'L', as pasting onto the 'L' canvas converts" },
+    { op: 'pad-square', minSize: 224, value: 0 },
+    { op: 'resize', target: 'square', size: 224, interpolation: 'bicubic', antialias: true, note: 'transformers feature-extractor resize (PIL BICUBIC)' },
+    { op: 'repeat-channels', channels: 3 },
+    { op: 'normalize', mean: 0.5862785803043838, std: 0.27950088968644304, scale: '0-1' },
   ],
 } as const satisfies Record<string, readonly ProtocolStep[]>;
 
