@@ -76,7 +76,11 @@ const TABLE_PREFIX = 'clip_';
 const INFO_FILE = 'clipmed-index.json';
 
 // LanceDB and Arrow load on first use (about a second), not with every clipmed command.
-const loadLance = () => import('@lancedb/lancedb');
+// Lance logs warnings (empty IVF partitions, deprecations) to stderr unless told otherwise.
+const loadLance = () => {
+  process.env.LANCE_LOG ??= 'error';
+  return import('@lancedb/lancedb');
+};
 
 /** The Arrow schema of a model's table; the spec rides along in the schema metadata. */
 async function tableSchema(spec: TableSpec): Promise<Schema> {
@@ -311,13 +315,8 @@ export class IndexTable {
 
   /** The indexes the table has, by column. */
   async indices(): Promise<Array<{ name: string; type: string; columns: string[]; unindexed: number }>> {
-    const list = await this.table.listIndices();
-    const out = [];
-    for (const i of list) {
-      const stats = await this.table.indexStats(i.name);
-      out.push({ name: i.name, type: i.indexType, columns: i.columns, unindexed: stats?.numUnindexedRows ?? 0 });
-    }
-    return out;
+    const list = (await this.table.listIndices()) as Array<lancedb.IndexConfig & { numUnindexedRows?: number }>;
+    return list.map((i) => ({ name: i.name, type: i.indexType, columns: i.columns, unindexed: i.numUnindexedRows ?? 0 }));
   }
 
   /**
