@@ -2,6 +2,7 @@
 // what is in them: metadata, the values after the modality LUT (.npy), what a reader sees (.png).
 import type { Command } from 'commander';
 import sharp from 'sharp';
+import { readVolume } from '../read-volume.ts';
 import { decodeDicom, loadInputs, parseWindow, toDisplayRaster, writeNpy, type DecodedImage } from '../../index.ts';
 import { writeFileAtomic } from '../files.ts';
 import { redact } from '../output.ts';
@@ -15,6 +16,8 @@ interface ReadOptions {
   window?: string;
   phi?: boolean;
   maxPixels?: string;
+  volume?: boolean;
+  series?: string;
 }
 
 /** `out.png` for one image, `out-2.png` for the third of several. */
@@ -37,11 +40,15 @@ export function register(program: Command): void {
     .option('--window <preset|C,W>', 'window for --png: lung, mediastinum, bone, brain, abdomen, or center,width')
     .option('--phi', 'include patient identifiers (name, ID, birth date, ...) in the output')
     .option('--max-pixels <n>', 'refuse images with more values than this, before decoding')
+    .option('--volume', 'read a DICOM series (a folder) or an enhanced multi-frame file as one 3D volume: slices sorted along the slice normal; --npy writes float32 [slices, rows, columns], --json the affine (RAS+, as NIfTI), spacing and orientation')
+    .option('--series <uid>', 'with --volume: the Series Instance UID to read when the folder holds several')
     .addHelpText('after', `
 Examples:
   clipmed read ../shared/data/dicom/pydicom-test-files/CT_small.dcm --json
-  clipmed read ct.dcm --window lung --png lung.png --npy hu.npy`)
+  clipmed read ct.dcm --window lung --png lung.png --npy hu.npy
+  clipmed read SERIES_DIR --volume --npy volume.npy --json`)
     .action(async (inputs: string[], opts: ReadOptions) => {
+      if (opts.volume) return readVolume(inputs, opts);
       const failures = new Failures();
       const window = opts.window ? parseWindow(opts.window) : undefined;
       const frame = opts.frame !== undefined ? Number(opts.frame) : undefined;
