@@ -7,7 +7,7 @@ import { readCheckpoint } from '../checkpoint/load.ts';
 import type { StateDict } from '../checkpoint/types.ts';
 import { CheckpointError } from '../errors.ts';
 import { GRAPH_VERSION } from '../graph/builder.ts';
-import { checkpointHash, exists, graphDir, writeAtomic } from '../runtime/graph-cache.ts';
+import { checkFiles, checkpointHash, exists, graphDir, recordFiles, writeAtomic, type FileRecord } from '../runtime/graph-cache.ts';
 import type { OpenAIOverrides } from './clip-config.ts';
 import { folderFiles } from '../node/files.ts';
 import { builtModel, specOf } from './families.ts';
@@ -25,7 +25,12 @@ export type ModelMeta = Pick<BuiltModel, 'architecture' | 'embedDim' | 'patchTok
   parameters: { vision: number; text: number };
   /** the model spec the graphs were built from (towers, tokenizer, preprocessing, scoring, files) */
   spec?: ModelSpec;
+  /** size and sha256 of each graph file when it was written; checked before the cached graphs are used */
+  graphFiles?: FileRecord;
 };
+
+/** The files of a cache entry besides meta.json. */
+const GRAPH_FILES = ['vision.onnx', 'vision.onnx.data', 'text.onnx', 'text.onnx.data'];
 
 export interface CompiledModel {
   meta: ModelMeta;
@@ -98,8 +103,17 @@ export async function compileModel(src: ResolvedSource, overrides: OpenAIOverrid
   const textPath = join(dir, 'text.onnx');
   const metaPath = join(dir, 'meta.json');
   if ((await exists(metaPath)) && (await exists(visionPath)) && (await exists(textPath))) {
-    const meta = JSON.parse(await readFile(metaPath, 'utf8')) as ModelMeta;
-    return { meta, dir, visionPath, textPath, cached: true };
+    // a cache is not trusted: an unreadable meta.json or a graph file that no longer matches its size and
+    // hash (truncated, bytes flipped) is rebuilt
+    let meta: ModelMeta | undefined;
+    try {
+      meta = JSON.parse(await readFile(metaPath, 'utf8')) as ModelMeta;
+    } catch (e) {
+      log(`the cached ${metaPath} is unreadable (${(e as Error).message}); rebuilding`);
+    }
+    const why = meta && (await checkFiles(dir, meta.graphFiles, GRAPH_FILES));
+    if (meta && !why) return { meta, dir, visionPath, textPath, cached: true };
+    if (why) log(`the cached graphs in ${dir} do not match what was written (${why}); rebuilding`);
   }
   log(`converting ${src.weightsFile} (sha256 ${sha.slice(0, 12)}) into ONNX graphs`);
   const sd = await readCheckpoint(src.weightsFile);
@@ -122,6 +136,7 @@ export async function compileModel(src: ResolvedSource, overrides: OpenAIOverrid
   await mkdir(dir, { recursive: true });
   built.vision.writeFiles(visionPath); // vision.onnx + vision.onnx.data
   built.text.writeFiles(textPath);
+  meta.graphFiles = await recordFiles(dir, GRAPH_FILES);
   await writeAtomic(metaPath, JSON.stringify(meta, null, 2)); // last: its presence marks a complete entry
   return { meta, dir, visionPath, textPath, cached: false };
 }

@@ -59,3 +59,48 @@ export async function exists(path: string): Promise<boolean> {
     return false;
   }
 }
+
+/** Size and sha256 of each file of a cache entry, recorded when it is written and checked when it is used. */
+export type FileRecord = Record<string, { size: number; sha256: string }>;
+
+/**
+ * Record the size and sha256 of `names` inside `dir` (call after writing them, before the entry is marked complete).
+ * @example await recordFiles(dir, ['vision.onnx', 'vision.onnx.data']) // { 'vision.onnx': { size: 1234, sha256: '9f…' }, ... }
+ */
+export async function recordFiles(dir: string, names: string[]): Promise<FileRecord> {
+  const out: FileRecord = {};
+  for (const name of names) {
+    const path = join(dir, name);
+    if (!(await exists(path))) continue; // a graph without external data has no .data file
+    out[name] = { size: (await stat(path)).size, sha256: await sha256File(path) };
+  }
+  return out;
+}
+
+/**
+ * Why the files in `dir` no longer match their record (a missing, truncated or altered file), or undefined when they
+ * all do. A cache entry that fails this is rebuilt rather than trusted: flipped bytes in a graph's weights would
+ * otherwise change every embedding without an error.
+ * @example await checkFiles(dir, meta.files) // undefined, or "vision.onnx.data: 1048576 bytes, 4194304 recorded"
+ */
+export async function checkFiles(dir: string, record: FileRecord | undefined, names: string[]): Promise<string | undefined> {
+  if (!record || typeof record !== 'object') return 'no size and hash recorded (written by an older clipmed)';
+  for (const name of names) {
+    const want = record[name];
+    const path = join(dir, name);
+    if (!want) {
+      if (await exists(path)) return `${name}: present but not recorded`;
+      continue;
+    }
+    let size: number;
+    try {
+      size = (await stat(path)).size;
+    } catch {
+      return `${name}: missing`;
+    }
+    if (size !== want.size) return `${name}: ${size} bytes, ${want.size} recorded`;
+    const sha = await sha256File(path);
+    if (sha !== want.sha256) return `${name}: sha256 ${sha.slice(0, 12)}…, ${String(want.sha256).slice(0, 12)}… recorded`;
+  }
+  return undefined;
+}
