@@ -30,6 +30,9 @@ export { randomClipStateDict, vitB } from './models/random-weights.ts';
 export type { Backend, Session, SessionOptions, TensorIn, TensorOut } from './runtime/session.ts';
 export { nodeBackend } from './runtime/node-backend.ts';
 export { cacheRoot, checkpointHash } from './runtime/graph-cache.ts';
+export { registerBackend, resolveBackend, listBackends, parseDevice, DEVICES, type Device } from './runtime/backends.ts';
+export { webBackend } from './runtime/web-backend.ts';
+export { nodeWebGpuBackend, nodeProviderBundled } from './node/ort-backend.ts';
 
 // ---- image
 export type { Raster, FloatImage } from './image/types.ts';

@@ -5,7 +5,11 @@ import { decodeImageFile } from '../image/decode.ts';
 import { preprocess } from '../image/preprocess.ts';
 import { getProtocol, runProtocolBatch } from '../image/protocol.ts';
 import type { Raster } from '../image/types.ts';
-import { nodeBackend } from '../runtime/node-backend.ts';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import '../node/ort-backend.ts';
+import { parseDevice, resolveBackend, type Device } from '../runtime/backends.ts';
+import { webBackend } from '../runtime/web-backend.ts';
 import type { Backend, Session } from '../runtime/session.ts';
 import type { OpenAIOverrides } from './clip-config.ts';
 import { compileModel, modelSpecFor, type CompiledModel, type ModelMeta } from './convert.ts';
@@ -20,6 +24,9 @@ import type { HubProgress } from '../hub/settings.ts';
 export interface LoadOptions {
   /** intra-op threads (default: all cores) */
   threads?: number;
+  /** where the graphs run: 'cpu' (default), 'webgpu', or 'wasm' (onnxruntime-web); see src/runtime/backends.ts */
+  device?: Device;
+  /** a backend object, instead of one chosen by `device` */
   backend?: Backend;
   /** for OpenAI-format state dicts: what shapes cannot tell */
   overrides?: OpenAIOverrides;
@@ -93,6 +100,7 @@ export class ClipModel {
    */
   static async load(source: string, options: LoadOptions = {}): Promise<ClipModel> {
     if (options.protocol) getProtocol(options.protocol); // an unknown name fails before any work
+    if (options.device) parseDevice(options.device);
     const { source: src, spec } = await resolveModelSource(source, { onProgress: options.onProgress, log: options.log });
     // a registered model brings its authors' preprocessing protocol unless the caller chose one
     if (!options.protocol && spec?.preprocess) options = { ...options, protocol: spec.preprocess.protocol };
@@ -122,10 +130,18 @@ export class ClipModel {
   }
 
   private session(which: 'vision' | 'text'): Promise<Session> {
-    const backend = this.options.backend ?? nodeBackend;
     const path = which === 'vision' ? this.compiled.visionPath : this.compiled.textPath;
-    if (which === 'vision') return (this.visionSession ??= backend.create(path, { threads: this.options.threads }));
-    return (this.textSession ??= backend.create(path, { threads: this.options.threads }));
+    const open = async (): Promise<Session> => {
+      const device = this.options.device ?? 'cpu';
+      if (!this.options.backend && device === 'wasm') {
+        // onnxruntime-web reads no files: the model and its external weights go in as bytes
+        const [model, data] = await Promise.all([readFile(path), readFile(`${path}.data`)]);
+        return webBackend('wasm', [{ path: `${basename(path)}.data`, data: new Uint8Array(data) }]).create(new Uint8Array(model), { threads: this.options.threads });
+      }
+      return (this.options.backend ?? resolveBackend(device)).create(path, { threads: this.options.threads });
+    };
+    if (which === 'vision') return (this.visionSession ??= open());
+    return (this.textSession ??= open());
   }
 
   /** open_clip token ids, [n, contextLength]. */
@@ -225,7 +241,11 @@ export class ClipModel {
   }
 
   async release(): Promise<void> {
-    for (const s of [this.visionSession, this.textSession]) if (s) await (await s).release();
+    for (const s of [this.visionSession, this.textSession]) {
+      // a session that failed to start (e.g. no WebGPU adapter) has nothing to release
+      const session = await s?.catch(() => undefined);
+      if (session) await session.release();
+    }
     this.visionSession = this.textSession = undefined;
   }
 }

@@ -21,4 +21,6 @@ export const commands: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./worker.ts'),
   () => import('./serve.ts'),
   () => import('./train.ts'),
+  // last: adds --device to the commands above that load a model
+  () => import('./device.ts'),
 ];
