@@ -26,6 +26,8 @@ export interface FileMetadata {
   commit: string;
   /** content hash without quotes: sha256 (64 hex) for LFS files, the git blob sha1 (40 hex) for others */
   etag: string;
+  /** a weak validator (W/"..."): it says the content is equivalent, not which bytes it is, so it never names a blob */
+  weak?: boolean;
   size?: number;
   /** where the bytes are: the redirect's Location, or the resolve URL itself */
   downloadUrl: string;
@@ -58,8 +60,25 @@ function headersFor(url: URL, settings: HubSettings, extra: Record<string, strin
   return h;
 }
 
+/** Where a redirect's Location points, refused unless http(s) (a `file:` or `data:` URL must never be read). */
+export function redirectTarget(location: string, from: URL, ctx: RequestContext): URL {
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch (cause) {
+    throw new NetworkError(`${from.origin} redirected to ${JSON.stringify(location.slice(0, 200))}, which is not a URL`, { file: ctx.url, cause });
+  }
+  if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+    throw new NetworkError(`${from.origin} redirected to a ${next.protocol} URL; only http and https redirects are followed`, { file: ctx.url });
+  }
+  return next;
+}
+
 /** One request, no redirect following; resolves with the response once its headers are in. */
 export function send(method: 'HEAD' | 'GET', url: URL, ctx: RequestContext, extra: Record<string, string>, timeoutMs: number): Promise<IncomingMessage> {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return Promise.reject(new NetworkError(`refusing to request a ${url.protocol} URL; only http and https are used`, { file: ctx.url }));
+  }
   return new Promise((resolve, reject) => {
     const fn = url.protocol === 'https:' ? httpsRequest : httpRequest;
     let response: IncomingMessage | undefined;
@@ -86,7 +105,7 @@ export async function follow(method: 'HEAD' | 'GET', start: string, ctx: Request
     const status = res.statusCode ?? 0;
     if (status < 300 || status >= 400 || !res.headers.location) return { res, url };
     res.resume();
-    url = new URL(res.headers.location, url);
+    url = redirectTarget(res.headers.location, url, ctx);
   }
   throw new NetworkError(`more than ${MAX_REDIRECTS} redirects`, { file: ctx.url });
 }
@@ -158,7 +177,7 @@ export async function fileMetadata(ctx: RequestContext): Promise<FileMetadata> {
     const etag = header(h, 'x-linked-etag') ?? header(h, 'etag');
     const isRedirect = status >= 300 && status < 400 && h.location;
     if (isRedirect && !commit) {
-      url = new URL(h.location!, url);
+      url = redirectTarget(h.location!, url, ctx);
       continue;
     }
     if (status >= 400) throw statusError(res, ctx);
@@ -170,9 +189,20 @@ export async function fileMetadata(ctx: RequestContext): Promise<FileMetadata> {
     if (!/^[A-Za-z0-9_.-]+$/.test(normalizeEtag(etag)) || normalizeEtag(etag).startsWith('.')) {
       throw new NetworkError(`ETag ${JSON.stringify(etag)} is not a content hash`, { file: ctx.url, status });
     }
-    const sizeText = header(h, 'x-linked-size') ?? header(h, 'content-length');
-    const size = sizeText !== undefined && /^\d+$/.test(sizeText) ? Number(sizeText) : undefined;
-    return { commit, etag: normalizeEtag(etag), size, downloadUrl: isRedirect ? new URL(h.location!, url).href : url.href };
+    // The size bounds the download and checks it: a redirect's own Content-Length is the length of its body, not
+    // of the file, so a redirect must say X-Linked-Size (huggingface_hub refuses a file without a size too).
+    const sizeText = isRedirect ? header(h, 'x-linked-size') : header(h, 'x-linked-size') ?? header(h, 'content-length');
+    if (sizeText === undefined || !/^\d{1,15}$/.test(sizeText)) {
+      const which = isRedirect ? 'its redirect has no X-Linked-Size' : 'the answer has neither X-Linked-Size nor Content-Length';
+      throw new NetworkError(`the hub did not say how large ${ctx.file} is (${which}${sizeText === undefined ? '' : `, got ${JSON.stringify(sizeText.slice(0, 40))}`}); a download without a size cannot be bounded or checked`, { file: ctx.url, status });
+    }
+    return {
+      commit,
+      etag: normalizeEtag(etag),
+      weak: /^W\//.test(etag.trim()),
+      size: Number(sizeText),
+      downloadUrl: isRedirect ? redirectTarget(h.location!, url, ctx).href : url.href,
+    };
   }
   throw new NetworkError(`more than ${MAX_REDIRECTS} redirects`, { file: ctx.url });
 }

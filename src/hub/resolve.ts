@@ -4,8 +4,9 @@
 // snapshot; offline (HF_HUB_OFFLINE=1, or the hub unreachable) the answer comes from refs/ and snapshots/ alone.
 import { ConfigError, NetworkError, type ClipmedError } from '../errors.ts';
 import { blobPath, lockPath, cachedCommit, checkRepoFile, exists, isMarkedMissing, linkSnapshot, markMissing, repoCache, snapshotDir, snapshotFile, writeRef, type RepoCache } from './cache.ts';
-import { downloadBlob } from './download.ts';
-import { fileMetadata, isMissingFile, isTransportError, type RequestContext } from './http.ts';
+import { rename, rm } from 'node:fs/promises';
+import { downloadBlob, hashFile } from './download.ts';
+import { fileMetadata, isMissingFile, isTransportError, type FileMetadata, type RequestContext } from './http.ts';
 import { hubSettings, isCommitSha, modelPage, parseHubSpec, resolveUrl, type HubProgress, type HubSettings, type HubSettingsOptions, type HubSpec } from './settings.ts';
 
 /** A wanted file: one name, or alternatives tried in order (the first that exists is taken), possibly optional. */
@@ -115,9 +116,14 @@ async function online(run: Run): Promise<HubSnapshot> {
         commit = meta.commit;
         await writeRef(cache, spec.revision, commit);
       }
-      const blob = blobPath(cache, meta.etag);
-      if (!(await exists(blob))) await downloadBlob({ ctx, meta, blob, lock: lockPath(cache, meta.etag), onProgress: run.onProgress, onWarning: run.onWarning });
-      await linkSnapshot(cache, commit, file, meta.etag, run.onWarning);
+      let name = meta.etag;
+      if (isContentHash(meta)) {
+        const blob = blobPath(cache, meta.etag);
+        if (!(await exists(blob))) await downloadBlob({ ctx, meta, blob, lock: lockPath(cache, meta.etag), onProgress: run.onProgress, onWarning: run.onWarning });
+      } else {
+        name = await downloadUnhashed(run, ctx, meta);
+      }
+      await linkSnapshot(cache, commit, file, name, run.onWarning);
       taken = file;
       break;
     }
@@ -129,6 +135,26 @@ async function online(run: Run): Promise<HubSnapshot> {
   }
   if (!commit) throw new NetworkError(`no file of ${spec.repo} at revision ${spec.revision} was asked for or found`, { file: modelPage(settings.endpoint, spec.repo) });
   return { folder: snapshotDir(cache, commit), repo: spec.repo, revision: spec.revision, commit, files };
+}
+
+/** A strong ETag that is a sha256 (LFS) or a git blob sha1: the download is checked against it and named by it. */
+function isContentHash(meta: FileMetadata): boolean {
+  return !meta.weak && /^(?:[0-9a-f]{64}|[0-9a-f]{40})$/.test(meta.etag);
+}
+
+/**
+ * A file whose ETag is weak or not a content hash (another server than the hub, a proxy): the ETag may name other
+ * bytes tomorrow, so it never names a blob. The file is downloaded afresh under a private name, checked by size,
+ * and stored as `blobs/<sha256 of what was downloaded>`; that name is returned.
+ */
+async function downloadUnhashed(run: Run, ctx: RequestContext, meta: FileMetadata): Promise<string> {
+  const staging = blobPath(run.cache, `${meta.etag}.${process.pid}.unhashed`);
+  await rm(`${staging}.incomplete`, { force: true }); // never resumed: its name does not identify its content
+  await downloadBlob({ ctx, meta, blob: staging, lock: lockPath(run.cache, meta.etag), onProgress: run.onProgress, onWarning: run.onWarning, unhashed: true });
+  const sha = await hashFile(staging, 'sha256');
+  await rename(staging, blobPath(run.cache, sha));
+  run.onWarning(`${ctx.file}: the ETag ${meta.weak ? `W/${meta.etag} is weak` : `${meta.etag} is not a content hash`}, so the download is named by its sha256 ${sha}`);
+  return sha;
 }
 
 /** An error's message without the `file: ` prefix that ClipmedError adds. */

@@ -39,6 +39,13 @@ export interface HubSettings {
   retries: number;
   /** first wait before a retry, ms; doubled each time */
   retryDelayMs: number;
+  /**
+   * slowest download accepted: fewer than this many bytes per second over any `speedWindowMs` ends the attempt
+   * (a server that trickles a byte every few seconds never trips the idle timeout); 0 turns the check off
+   */
+  minBytesPerSecond: number;
+  /** the window the download speed is measured over, ms */
+  speedWindowMs: number;
 }
 
 /** Settings a caller may pass instead of the environment. */
@@ -140,6 +147,8 @@ export function hubSettings(options: HubSettingsOptions = {}): HubSettings {
     downloadTimeoutMs: options.downloadTimeoutMs ?? envSeconds('HF_HUB_DOWNLOAD_TIMEOUT', 10),
     retries: options.retries ?? 5,
     retryDelayMs: options.retryDelayMs ?? 500,
+    minBytesPerSecond: options.minBytesPerSecond ?? 1024,
+    speedWindowMs: options.speedWindowMs ?? 60_000,
   };
 }
 
