@@ -104,3 +104,20 @@ test('train: bad input is a clear error naming the file', () => {
   assert.notEqual(both.code, 0);
   assert.match(both.stderr, /one of --epochs/);
 });
+
+test('train --loss siglip: the folder carries logit_bias, which clipmed loads and scores with the sigmoid', async () => {
+  const out = join(dir, 'siglip');
+  const r = clipmed(...base, '--out', out, '--steps', '2', '--loss', 'siglip', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const cfg = JSON.parse(readFileSync(join(out, 'open_clip_config.json'), 'utf8'));
+  assert.equal(cfg.model_cfg.init_logit_bias, -10); // open_clip creates the parameter only when model_cfg says so
+  const { ClipModel } = await import('../../src/index.ts');
+  const model = await ClipModel.load(out, { threads: 1 });
+  assert.equal(model.meta.score.kind, 'sigmoid');
+  const { readSafetensors } = await import('../../src/checkpoint/safetensors.ts');
+  const sd = readSafetensors(readFileSync(join(out, 'open_clip_model.safetensors')), out);
+  const bias = (sd.get('logit_bias')!.data as Float32Array)[0]!;
+  assert.notEqual(bias, -10); // trained
+  assert.equal((model.meta.score as { logitBias: number }).logitBias, bias);
+  await model.release();
+});

@@ -122,6 +122,12 @@ export interface OpenClipReadInput {
   tokenizerFiles?: ModelFiles;
 }
 
+/** open_clip's `logit_bias` (CLIP with init_logit_bias, SigLIP-style), when the checkpoint has one. */
+function sigmoidBiasOf(sd: StateDict): number | undefined {
+  const t = sd.get('logit_bias');
+  return t && t.data instanceof Float32Array && t.data.length === 1 ? t.data[0]! : undefined;
+}
+
 /**
  * A model spec from an open_clip folder's files and weights: any registered vision tower with any registered
  * text tower.
@@ -165,8 +171,9 @@ export function readOpenClipSpec(input: OpenClipReadInput): ModelSpec {
     patchTokens: getTower(vision.kind, 'vision').patchTokens!(vision.config),
     tokenizer,
     preprocess: openClipPreprocess(imageSize, config.preprocess_cfg as Json | undefined),
-    scoring: { kind: 'softmax', logitScale: logitScaleOf(sd) },
-    ignoredKeys: OPEN_CLIP_NON_WEIGHTS,
+    // SigLIP-style open_clip models (init_logit_bias) carry a learned logit_bias and score with the sigmoid
+    scoring: sigmoidBiasOf(sd) === undefined ? { kind: 'softmax', logitScale: logitScaleOf(sd) } : { kind: 'sigmoid', logitScale: logitScaleOf(sd), logitBias: sigmoidBiasOf(sd)! },
+    ignoredKeys: [...OPEN_CLIP_NON_WEIGHTS, 'logit_bias'],
     files: fileList,
     architecture: { embedDim, ...(usesOpenClipAct ? { act: cfg.quick_gelu ? 'quick_gelu' : 'gelu' } : {}), vision: describe(vision), text: { ...describe(text), contextLength: tokenizer.contextLength } },
   };
