@@ -136,17 +136,41 @@ export class DicomWebClient {
     return res;
   }
 
+  /** The body, read as it streams and abandoned as soon as it passes maxBytes (a chunked body has no length to check first). */
   private async body(res: Response, path: string): Promise<Uint8Array> {
+    const file = this.root + path;
     const length = Number(res.headers.get('content-length') ?? NaN);
-    if (length > this.maxBytes) throw new LimitError(`response of ${length} bytes exceeds maxBytes ${this.maxBytes}`, { file: this.root + path });
+    if (length > this.maxBytes) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new LimitError(`response of ${length} bytes exceeds maxBytes ${this.maxBytes}`, { file });
+    }
+    if (!res.body) return new Uint8Array(0);
+    const reader = res.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let total = 0;
     try {
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      if (bytes.length > this.maxBytes) throw new LimitError(`response of ${bytes.length} bytes exceeds maxBytes ${this.maxBytes}`, { file: this.root + path });
-      return bytes;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        total += value.length;
+        if (total > this.maxBytes) {
+          await reader.cancel().catch(() => undefined);
+          throw new LimitError(`response passed maxBytes ${this.maxBytes} after ${total} bytes (it gave ${Number.isNaN(length) ? 'no Content-Length' : `Content-Length ${length}`})`, { file });
+        }
+        chunks.push(value);
+      }
     } catch (err) {
       if (err instanceof LimitError) throw err;
-      throw new NetworkError(`reading the response failed: ${(err as Error).message}`, { file: this.root + path, cause: err });
+      throw new NetworkError(`reading the response failed: ${(err as Error).message}`, { file, cause: err });
     }
+    if (chunks.length === 1) return chunks[0]!;
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
   }
 }
 
