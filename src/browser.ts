@@ -1,0 +1,39 @@
+// clipmed's browser entry (the `browser` condition of the package's exports): the parts that need no Node
+// module, no sharp and no onnxruntime-node, so that a bundler for the browser resolves every import. It grows
+// as the core moves its file and runtime access behind the Node adapter; `src/index.ts` stays the full API.
+// Checked by test/package/pack.test.ts: `esbuild --bundle --platform=browser` of this entry, from the tarball.
+
+export * from './errors.ts';
+export { parseClipConfig, inferOpenAIConfig, type ClipConfig, type VisionConfig, type TextConfig, type OpenAIOverrides } from './models/clip-config.ts';
+export type { Raster, FloatImage } from './image/types.ts';
+export { applyWindow, applyVoiLut, parseWindow, toBytes, WINDOW_PRESETS, type Window, type VoiFunction, type WindowPreset, type VoiLut } from './image/window.ts';
+export { resize, type ResampleFilter } from './image/resample.ts';
+export { preprocess, preprocessRaster, type PreprocessConfig } from './image/preprocess.ts';
+export type { DType, Tensor, StateDict } from './checkpoint/types.ts';
+export { readSafetensors, readSafetensorsMetadata, writeSafetensors } from './checkpoint/safetensors.ts';
+export { halfToFloat, floatToHalf } from './checkpoint/dtype.ts';
+export { asMatrix, fromFlat, toRows, softmaxRows, type Matrix, type MatrixLike } from './tasks/matrix.ts';
+export { TEMPLATE_SETS, LABEL_SETS, listTemplateSets, getTemplateSet, getLabelSet, fillTemplate, buildPrompts, type TemplateSet, type TemplateSetName, type LabelSetName } from './tasks/templates.ts';
+export { buildZeroShotClassifier, classifyZeroShot, predictLabels, type Scoring, type ZeroShotClassifier, type ZeroShotResult } from './tasks/zero-shot.ts';
+export { CXR_DESCRIPTORS, xplainerPrompts, getCxrDescriptors, explainZeroShot, type DescriptorEmbeddings, type Explanation } from './tasks/xplainer.ts';
+export { conformalScores, conformalQuantile, calibrateConformal, predictionSets, setCoverage, type ConformalMethod, type ConformalCalibration } from './tasks/conformal.ts';
+export { minimizeLbfgs, type LbfgsOptions, type LbfgsResult } from './tasks/lbfgs.ts';
+export { LinearProbe, fitLinearProbe, fitLinearProbeCV, logGrid, type LinearProbeJSON } from './tasks/linear-probe.ts';
+export { TipAdapter, buildTipAdapter, searchTipAdapter, type TipAdapterJSON } from './tasks/tip-adapter.ts';
+export { similarityMatrix, topK, topKPerRow, evaluateRetrieval, retrievalMetrics, type RetrievalMetrics } from './tasks/retrieval.ts';
+export { retrieveTexts, composeReport, splitSentences, type TextCorpus, type RetrievedText } from './tasks/report-retrieval.ts';
+export { patchSimilarity, removeSharedComponent, minMaxNormalize, promptHeatmaps, upsampleBilinear, jet, overlayHeatmap } from './tasks/heatmap.ts';
+export { mulberry32, gaussian, randomInt, type Random } from './eval/prng.ts';
+export { rocAuc, rocCurve, percentile, aurocWithCI, confusionMatrix, accuracy, balancedAccuracy, macroF1, matthewsCorrcoef, recallAtK, firstRelevantRanks, type AurocCI, type AurocReport } from './eval/metrics.ts';
+export { nllAtTemperature, fitTemperature, applyTemperature, reliabilityBins, expectedCalibrationError, type ReliabilityBin } from './eval/calibration.ts';
+export { renderEvalReport, rocSvg, reliabilitySvg, escapeHtml, type EvalReportInput, type RocSeries } from './eval/report-html.ts';
+export { htmlUnescape, cleanLower } from './text/clean.ts';
+export { SentencePieceModel, PieceType, type Piece, type NormalizerSpec } from './text/sentencepiece.ts';
+export { SiglipTokenizer, canonicalizeText, type SiglipTokenizerOptions } from './text/siglip-tokenizer.ts';
+export { parseNiftiHeader, niftiAffine, NIFTI_DATATYPES, type NiftiHeader, type NiftiDatatype, type AffineSource } from './io/nifti-header.ts';
+export { niftiSlices, voxelOrientation, axisCodes, type NiftiSliceOptions, type SliceAxis } from './io/nifti-slices.ts';
+export { readNpy, writeNpy, type NpyArray } from './io/npy.ts';
+export { parseCsv, parseCsvRecords, csvField } from './io/csv.ts';
+export { evaluateClassification, type ClassificationEvaluation } from './eval/classification.ts';
+export { PRETRAINED, listModels, getSpec, type PretrainedSpec, type PretrainedName, type PretrainedFamily } from './models/pretrained.ts';
+export { runProtocol, runProtocolBatch, getProtocol, PROTOCOLS, type ProtocolStep, type ProtocolName } from './image/protocol.ts';
