@@ -106,6 +106,25 @@ function bertLayer(g: GraphBuilder, w: Weights, x: Value, key: string, c: BertCo
   return layerNorm(g, w, g.add(linear(g, w, h, `${key}.output.dense`, W, c.intermediate), x), `${key}.output.LayerNorm`, W, c.eps);
 }
 
+/**
+ * BertModel's embeddings and encoder, keys `t(...)` (e.g. `text.transformer.embeddings...`): ids and the 0/1
+ * attention mask [B, T] -> the last hidden states [B, T, W] and the mask as float32 [B, T].
+ */
+export function bertEncode(g: GraphBuilder, w: Weights, c: BertConfig, ids: Value, maskIn: Value, t: (k: string) => string): { x: Value; m: Value } {
+  const W = c.width;
+  const seqLen = g.shape(ids, 1, 2);
+  let x = g.gather(w.param(g, t('embeddings.word_embeddings.weight'), [c.vocabSize, W]), ids); // [B, T, W]
+  x = g.add(x, g.slice(w.param(g, t('embeddings.position_embeddings.weight'), [c.maxPositions, W]), g.ints([0]), seqLen, g.ints([0])));
+  x = g.add(x, g.gather(w.param(g, t('embeddings.token_type_embeddings.weight'), [c.typeVocab, W]), g.ints([0], [], 'token_type'))); // row 0: [W]
+  x = layerNorm(g, w, x, t('embeddings.LayerNorm'), W, c.eps);
+
+  const m = g.cast(maskIn, 'float32'); // [B, T]
+  // (mask - 1) * float32 max: 0 for real tokens, the float32 minimum for padding, as BertModel's extended mask
+  const additive = g.reshape(g.mul(g.sub(m, g.floats([1], [], 'one')), g.floats([3.4028234663852886e38], [], 'f32_max')), [0, 1, 1, -1]); // [B, 1, 1, T]
+  for (let i = 0; i < c.layers; i++) x = bertLayer(g, w, x, t(`encoder.layer.${i}`), c, additive);
+  return { x, m };
+}
+
 /** The config of the `hf-bert` tower: the resolved BERT and open_clip's HFTextEncoder head around it. */
 export type BertTowerConfig = BertConfig & { pooler: HfPooler; proj: HfProj; embedDim: number; contextLength: number };
 
@@ -126,17 +145,7 @@ export function buildBertText(c: BertTowerConfig, w: Weights, prefix = 'text.'):
   const t = (k: string) => `${prefix}transformer.${k}`;
   const ids = g.input('input_ids', 'int64', ['batch', 'tokens']);
   const maskIn = g.input('attention_mask', 'int64', ['batch', 'tokens']);
-  const seqLen = g.shape(ids, 1, 2);
-
-  let x = g.gather(w.param(g, t('embeddings.word_embeddings.weight'), [c.vocabSize, W]), ids); // [B, T, W]
-  x = g.add(x, g.slice(w.param(g, t('embeddings.position_embeddings.weight'), [c.maxPositions, W]), g.ints([0]), seqLen, g.ints([0])));
-  x = g.add(x, g.gather(w.param(g, t('embeddings.token_type_embeddings.weight'), [c.typeVocab, W]), g.ints([0], [], 'token_type'))); // row 0: [W]
-  x = layerNorm(g, w, x, t('embeddings.LayerNorm'), W, c.eps);
-
-  const m = g.cast(maskIn, 'float32'); // [B, T]
-  // (mask - 1) * float32 max: 0 for real tokens, the float32 minimum for padding, as BertModel's extended mask
-  const additive = g.reshape(g.mul(g.sub(m, g.floats([1], [], 'one')), g.floats([3.4028234663852886e38], [], 'f32_max')), [0, 1, 1, -1]); // [B, 1, 1, T]
-  for (let i = 0; i < c.layers; i++) x = bertLayer(g, w, x, t(`encoder.layer.${i}`), c, additive);
+  const { x, m } = bertEncode(g, w, c, ids, maskIn, t);
 
   let pooled: Value;
   if (c.pooler === 'mean_pooler') {

@@ -4,3 +4,4 @@ export { buildModifiedResNet, inferModifiedResNetConfig, modifiedResNetCells, mo
 export { buildTorchvisionResNet, inferResNetTrunk, torchvisionResNetCells, type ResNetHead, type TorchvisionResNetConfig } from './torchvision-resnet.ts';
 export { buildSwin, swinCells, swinConfigFromHf, type SwinConfig } from './swin.ts';
 export { buildConchText, buildConchVision, conchConfigs, type ConchTextConfig, type ConchVisionConfig } from './coca.ts';
+export { buildCxrBertText, cxrBertConfig, type CxrBertConfig } from './cxr-bert.ts';

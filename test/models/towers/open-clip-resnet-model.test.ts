@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { readCheckpoint } from '../../../src/checkpoint/load.ts';
 import type { StateDict } from '../../../src/checkpoint/types.ts';
 import { ClipModel } from '../../../src/models/clip-model.ts';
-import { FIXTURES, isolateCache, loadReference, maxRelError, tempDir } from '../../helpers/reference.ts';
+import { cli } from '../../helpers/cli.ts';
+import { DATA, FIXTURES, isolateCache, loadReference, maxRelError, tempDir } from '../../helpers/reference.ts';
 import { torchSave } from '../../helpers/torch-writer.ts';
 import { loadTowerFixture } from './tower-helpers.ts';
 
-isolateCache();
+const cache = isolateCache();
 const { dir: rnDir, ref } = loadTowerFixture('modified-resnet');
 const textRef = loadReference('tiny-quickgelu');
 
@@ -73,4 +74,28 @@ test('an OpenAI-format RN state dict (.pt, no config, as PubMedCLIP publishes RN
   assert.equal(model.meta.preprocess.size, ref.config.image_size);
   await checkAgainstReferences(model);
   await model.release();
+});
+
+test('clipmed classify (zero-shot) runs on the RN folder: softmax over labels as the library computes it', async () => {
+  const dir = await rnFolder();
+  const xrays = ['pneumonia-cxr/test/NORMAL/IM-0023-0001.jpeg', 'pneumonia-cxr/test/PNEUMONIA/person100_bacteria_475.jpeg'].map((f) => join(DATA, f));
+  const r = cli({ CLIPMED_CACHE: cache })('classify', '--model', dir, '--labels', 'normal,pneumonia', '-T', 'a chest x-ray showing {}', ...xrays, '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.results.length, 2);
+  const m = await ClipModel.load(dir, { threads: 1 });
+  const img = await m.embedImageFiles(xrays, { normalize: true });
+  const txt = await m.embedTexts(['a chest x-ray showing normal', 'a chest x-ray showing pneumonia'], { normalize: true });
+  const E = m.embedDim;
+  const scale = m.meta.score.logitScale;
+  for (let i = 0; i < 2; i++) {
+    const z = [0, 1].map((j) => {
+      let s = 0;
+      for (let k = 0; k < E; k++) s += img.embeddings[i * E + k]! * txt.embeddings[j * E + k]!;
+      return scale * s;
+    });
+    const p0 = 1 / (1 + Math.exp(z[1]! - z[0]!));
+    assert.ok(Math.abs(out.results[i].scores.normal - p0) < 1e-5, `${out.results[i].scores.normal} vs ${p0}`);
+  }
+  await m.release();
 });
