@@ -63,9 +63,9 @@ test('open_clip RN folder: the ModifiedResNet tower is chosen from vision_cfg an
   await model.release();
 });
 
-test('an OpenAI-format RN state dict (.pt, no config, as PubMedCLIP publishes RN50) loads with sizes from its shapes', async () => {
-  const file = join(tempDir('clipmed-rn-'), 'RN50-tiny.pt');
-  writeFileSync(file, torchSave(await rnStateDict()));
+test('an OpenAI-format RN state dict inside a training checkpoint (PubMedCLIP RN50 best_model.pth: {epoch, state_dict}) loads with sizes from its shapes', async () => {
+  const file = join(tempDir('clipmed-rn-'), 'best_model.pth');
+  writeFileSync(file, torchSave(await rnStateDict(), { wrap: 'state_dict' }));
   // shapes cannot tell head counts: the tiny text tower's heads are 16 wide (OpenAI's are 64)
   const model = await ClipModel.load(file, { threads: 1, overrides: { textHeadWidth: 16 } });
   assert.equal(model.meta.format, 'openai');
