@@ -1,9 +1,10 @@
 // One entry point for "the images the user named": files, folders (recursive, sorted) and dicomweb+http(s)
 // URLs, each decoded by what its bytes are (not its name): DICOM, NIfTI (.nii/.nii.gz) or PNG/JPEG/TIFF.
 // A file that fails is reported with its error and the rest go on; nothing is dropped without a record.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ClipmedError, ConfigError, UnsupportedError } from '../errors.ts';
+import { ClipmedError, ConfigError, DecodeError, UnsupportedError } from '../errors.ts';
 import { parseWindow, type Window } from '../image/window.ts';
 import { isDicomWebUrl, resolveDicomWebUrl, type DicomWebOptions } from './dicomweb.ts';
 import { looksLikeNifti, readNifti } from './nifti.ts';
@@ -84,7 +85,12 @@ export async function loadInputs(pathsOrUrls: string[], options: LoadInputsOptio
     try {
       const st = await stat(input);
       inFolder = st.isDirectory();
-      files = inFolder ? await walk(input) : [input];
+      // a FIFO or device named directly would block readFile forever, or read something that is not a file
+      if (!inFolder && !st.isFile()) {
+        out.failures.push({ input, error: new UnsupportedError(`not a regular file or folder (${kindOf(st)})`, { file: input }) });
+        continue;
+      }
+      files = inFolder ? await walk(input, out.skipped) : [input];
     } catch (err) {
       const code = (err as { code?: string }).code;
       out.failures.push({ input, error: code === 'ENOENT' ? new ConfigError('no such file or folder', { file: input, cause: err }) : asError(err) });
@@ -95,7 +101,7 @@ export async function loadInputs(pathsOrUrls: string[], options: LoadInputsOptio
       try {
         bytes = await readFile(file);
       } catch (err) {
-        out.failures.push({ input: file, error: asError(err) });
+        out.failures.push({ input: file, error: new DecodeError(`cannot read the file: ${(err as Error).message}`, { file, cause: err }) });
         continue;
       }
       await decodeInto(out, input, file, bytes, opts, inFolder);
@@ -128,16 +134,52 @@ async function decodeInto(out: LoadedInputs, input: string, source: string, byte
   }
 }
 
-/** Files under a folder, recursively, sorted by path (code-point order) so runs are reproducible. */
-async function walk(dir: string): Promise<string[]> {
+/**
+ * Files under a folder, recursively, sorted by path (byte order) so runs are reproducible. Symbolic links are
+ * followed (Hugging Face snapshots, DVC and git-annex folders are links to blobs), folders once each; what cannot
+ * be read as a file is listed in `skipped` with why: broken links, FIFOs, sockets, devices, names that are not
+ * UTF-8 (they cannot be named in a report). Nothing is left out without a record.
+ */
+async function walk(dir: string, skipped: LoadedInputs['skipped'], seen = new Set<string>()): Promise<string[]> {
+  seen.add(await realpath(dir));
   const out: string[] = [];
-  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const entries = (await readdir(dir, { withFileTypes: true, encoding: 'buffer' })).sort((a, b) => Buffer.compare(a.name, b.name));
   for (const e of entries) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await walk(p)));
-    else if (e.isFile()) out.push(p);
+    const name = utf8Name(e.name);
+    if (name === undefined) {
+      skipped.push({ input: join(dir, e.name.toString('latin1')), reason: `the name is not valid UTF-8 (bytes ${e.name.toString('hex')}); rename it to read it` });
+      continue;
+    }
+    const p = join(dir, name);
+    let st: Stats = e as unknown as Stats;
+    if (e.isSymbolicLink()) {
+      try {
+        st = await stat(p);
+      } catch {
+        skipped.push({ input: p, reason: `broken symbolic link (to ${await readlink(p).catch(() => '?')})` });
+        continue;
+      }
+    }
+    if (st.isDirectory()) {
+      const real = await realpath(p);
+      if (seen.has(real)) skipped.push({ input: p, reason: `a link to ${real}, a folder already read (a loop)` });
+      else out.push(...(await walk(p, skipped, seen)));
+    } else if (st.isFile()) out.push(p);
+    else skipped.push({ input: p, reason: `not a regular file (${kindOf(st)})` });
   }
   return out;
+}
+
+function utf8Name(raw: Buffer): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+function kindOf(st: Pick<Stats, 'isFIFO' | 'isSocket' | 'isCharacterDevice' | 'isBlockDevice'>): string {
+  return st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a file';
 }
 
 function asError(err: unknown): Error {

@@ -1,8 +1,8 @@
 // Labelled manifests: a CSV naming image files (relative to the manifest) with a label and optionally a split,
 // as `../shared/data/pneumonia-cxr/manifest.csv` (image,split,label,subtype).
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { parseCsvRecords } from './csv.ts';
 
@@ -46,11 +46,34 @@ export async function readManifest(file: string, opts: ManifestOptions = {}): Pr
   const splitColumn = opts.splitColumn ?? (columns.includes('split') ? 'split' : undefined);
   const rows: ManifestRow[] = [];
   const missing: ManifestRow[] = [];
-  for (const r of records) {
-    if (opts.split && splitColumn && r[splitColumn] !== opts.split) continue;
+  // Rows that would change an answer without an error: an empty image cell (joined to the root it names the
+  // manifest's whole folder), a folder, one image under two labels. All are listed in one ConfigError.
+  const problems: string[] = [];
+  const seen = new Map<string, { line: number; label?: string }>();
+  records.forEach((r, i) => {
+    const line = i + 2; // the header is line 1 (fields with newlines aside)
+    if (opts.split && splitColumn && r[splitColumn] !== opts.split) return;
     const rel = r[imageColumn]!;
+    if (rel.trim() === '') return void problems.push(`row ${line}: the ${imageColumn} cell is empty`);
     const row: ManifestRow = { path: isAbsolute(rel) ? rel : join(root, rel), label: labelColumn ? r[labelColumn] : undefined, split: splitColumn ? r[splitColumn] : undefined, record: r };
-    (existsSync(row.path) ? rows : missing).push(row);
+    const key = resolve(row.path);
+    const before = seen.get(key);
+    if (before && before.label !== row.label) {
+      problems.push(`row ${line}: ${rel} is labelled '${row.label}', and '${before.label}' on line ${before.line}`);
+    }
+    if (!before) seen.set(key, { line, label: row.label });
+    let st: ReturnType<typeof statSync> | undefined;
+    try {
+      st = statSync(row.path);
+    } catch {
+      st = undefined;
+    }
+    if (st?.isDirectory()) return void problems.push(`row ${line}: ${rel} is a folder, not an image file`);
+    (st ? rows : missing).push(row);
+  });
+  if (problems.length) {
+    const shown = problems.slice(0, 10).join('; ');
+    throw new ConfigError(`${problems.length} row(s) cannot be used as they are: ${shown}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''}`, { file });
   }
   if (rows.length === 0) throw new ConfigError(`no usable rows${opts.split ? ` in split '${opts.split}'` : ''} (${missing.length} rows name missing files)`, { file });
   return { rows, missing, columns };

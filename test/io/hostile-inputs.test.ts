@@ -2,6 +2,14 @@
 // would silently change an answer, and folders holding symlinks, FIFOs and names that are not UTF-8.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, UnsupportedError } from '../../src/errors.ts';
+import { loadInputs } from '../../src/io/inputs.ts';
+import { readManifest } from '../../src/io/manifest.ts';
+import { dicomFile, greyImage } from './build-dicom.ts';
 import { OUTCOME, runChild } from './child-rss.ts';
 
 const CEILING_MIB = 320;
@@ -32,4 +40,62 @@ test('a chunked DICOMweb body is abandoned once it passes maxBytes, not buffered
   assert.match(out.message, /\/studies\/1\.2\/series\/1\.3\/instances\/1\.4: response passed maxBytes 33554432 after \d+ bytes \(it gave no Content-Length\)/);
   assert.ok(out.sentMiB < 512, `the server got to send ${out.sentMiB} MiB`);
   assert.ok(r.maxRssMiB < CEILING_MIB, `peak RSS ${r.maxRssMiB.toFixed(0)} MiB`);
+});
+
+// ---- manifests and folders ----
+
+const image = (v: number) => dicomFile(greyImage({ rows: 2, columns: 2, pixels: new Uint8Array(4).fill(v) }));
+
+function folderWith(files: Record<string, Uint8Array | string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'clipmed-inputs-'));
+  for (const [name, bytes] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), bytes);
+  }
+  return dir;
+}
+
+test('a manifest row with an empty image cell, or naming a folder, is a ConfigError naming the rows (it loaded the whole folder)', async () => {
+  const dir = folderWith({ 'a.dcm': image(1), 'b.dcm': image(2), 'sub/c.dcm': image(3) });
+  writeFileSync(join(dir, 'm.csv'), 'image,label\na.dcm,normal\n,pneumonia\nsub,pneumonia\nb.dcm,pneumonia\n');
+  await assert.rejects(readManifest(join(dir, 'm.csv')), (e: Error) => e instanceof ConfigError && e.message === `${join(dir, 'm.csv')}: 2 row(s) cannot be used as they are: row 3: the image cell is empty; row 4: sub is a folder, not an image file`);
+});
+
+test('one image under two labels is a ConfigError; the same label twice is kept', async () => {
+  const dir = folderWith({ 'a.dcm': image(1), 'b.dcm': image(2) });
+  writeFileSync(join(dir, 'm.csv'), 'image,label\na.dcm,normal\nb.dcm,normal\n./a.dcm,pneumonia\n');
+  await assert.rejects(readManifest(join(dir, 'm.csv')), (e: Error) => e instanceof ConfigError && /row 4: \.\/a\.dcm is labelled 'pneumonia', and 'normal' on line 2/.test(e.message));
+  writeFileSync(join(dir, 'ok.csv'), 'image,label\na.dcm,normal\na.dcm,normal\nmissing.dcm,normal\n');
+  const m = await readManifest(join(dir, 'ok.csv'));
+  assert.deepEqual([m.rows.length, m.missing.length], [2, 1]);
+});
+
+test('symlinked files inside a folder are read; broken links and link loops are listed as skipped', async () => {
+  const blobs = folderWith({ 'blob1': image(5), 'blob2': image(6) });
+  const dir = folderWith({ 'real.dcm': image(4) });
+  symlinkSync(join(blobs, 'blob1'), join(dir, 'linked.dcm'));
+  symlinkSync('../nowhere.dcm', join(dir, 'broken.dcm'));
+  mkdirSync(join(dir, 'snap'));
+  symlinkSync(join(blobs, 'blob2'), join(dir, 'snap', 'x.dcm'));
+  symlinkSync(dir, join(dir, 'snap', 'loop'));
+  const r = await loadInputs([dir]);
+  assert.deepEqual(r.images.map((i) => i.image.source), [join(dir, 'linked.dcm'), join(dir, 'real.dcm'), join(dir, 'snap', 'x.dcm')]);
+  assert.deepEqual(r.images.map((i) => i.image.data[0]), [5, 4, 6]);
+  assert.deepEqual(r.skipped, [
+    { input: join(dir, 'broken.dcm'), reason: 'broken symbolic link (to ../nowhere.dcm)' },
+    { input: join(dir, 'snap', 'loop'), reason: `a link to ${dir}, a folder already read (a loop)` },
+  ]);
+  assert.deepEqual(r.failures, []);
+});
+
+test('a FIFO or a name that is not UTF-8 inside a folder is listed as skipped; a FIFO named directly is an UnsupportedError, not a hang', async () => {
+  const dir = folderWith({ 'a.dcm': image(1) });
+  execFileSync('mkfifo', [join(dir, 'pipe')]);
+  writeFileSync(Buffer.concat([Buffer.from(dir + '/'), Buffer.from([0x62, 0xff, 0xfe, 0x2e, 0x64, 0x63, 0x6d])]), image(2));
+  const r = await loadInputs([dir, join(dir, 'pipe')]);
+  assert.deepEqual(r.images.map((i) => i.image.source), [join(dir, 'a.dcm')]);
+  assert.deepEqual(r.skipped.map((s) => s.reason), ['the name is not valid UTF-8 (bytes 62fffe2e64636d); rename it to read it', 'not a regular file (a FIFO)']);
+  assert.equal(r.failures.length, 1);
+  assert.ok(r.failures[0]!.error instanceof UnsupportedError);
+  assert.equal(r.failures[0]!.error.message, `${join(dir, 'pipe')}: not a regular file or folder (a FIFO)`);
 });
