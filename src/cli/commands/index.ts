@@ -16,6 +16,7 @@ export const commands: Array<() => Promise<{ register: Registrar }>> = [
   () => import('./heatmap.ts'),
   () => import('./eval.ts'),
   () => import('./explain.ts'),
+  () => import('./cache.ts'),
   () => import('./index-cmd.ts'),
   () => import('./search.ts'),
   () => import('./worker.ts'),
