@@ -20,6 +20,8 @@ import { registerRoutes } from './routes.ts';
 export interface ServerOptions {
   /** loaded models; the first is the default */
   models: ClipModel[];
+  /** the preprocessing protocol the models were loaded with (`--protocol`), reported to the browser app */
+  protocol?: string;
   /** bearer token every /v1 request must carry; none: /v1 is open (loopback only, enforced by `clipmed serve`) */
   token?: string;
   /** largest request body, bytes (default 64 MiB) */

@@ -141,6 +141,13 @@ export async function decodeImages(input: RequestInput, limits: RequestLimits): 
   const window = w ? parseWindow(w) : undefined;
   const frame = numberField(input, 'frame', 0, 0) ?? 0;
   if (!Number.isInteger(frame)) throw new ConfigError(`field 'frame': expected a whole number, got ${frame}`);
+  // the server fetches only from origins its operator allowed (no request can make it reach anywhere else)
+  for (const url of input.urls) {
+    const origin = dicomwebOrigin(url);
+    if (!limits.dicomwebOrigins.includes(origin)) {
+      throw new HttpError(`DICOMweb origin ${origin} is not allowed: start the server with --dicomweb-origin ${origin}`, 403);
+    }
+  }
   const images: InputImage[] = [];
   const failures: Failure[] = [];
   const errors: unknown[] = [];
@@ -158,12 +165,6 @@ export async function decodeImages(input: RequestInput, limits: RequestLimits): 
     } catch (err) {
       failures.push({ input: f.name, error: describe(err) });
       errors.push(err);
-    }
-  }
-  for (const url of input.urls) {
-    const origin = dicomwebOrigin(url);
-    if (!limits.dicomwebOrigins.includes(origin)) {
-      throw new HttpError(`DICOMweb origin ${origin} is not allowed: start the server with --dicomweb-origin ${origin}`, 403);
     }
   }
   if (input.urls.length > 0) {

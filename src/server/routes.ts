@@ -5,7 +5,8 @@ import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
-import { CXR_DESCRIPTORS, ConfigError, embedCorpus, heatmaps, readCorpus, writeNpy, type ClipModel, type TextCorpus } from '../index.ts';
+import { CXR_DESCRIPTORS, ConfigError, embedCorpus, heatmaps, modelSpec, openIndex, readCorpus, writeNpy, type ClipIndex, type ClipModel, type TextCorpus } from '../index.ts';
+import { overlayOnOriginal, placement } from '../cli/overlay.ts';
 import type { ServerContext } from './app.ts';
 import { decodeImages, field, flag, HttpError, numberField, readRequest, type RequestInput } from './inputs.ts';
 import { classifyImages, embedImages, explainImages, reportImages } from './tasks.ts';
@@ -53,6 +54,9 @@ export async function registerRoutes(app: FastifyInstance, ctx: ServerContext): 
       preprocess: m.meta.preprocess,
       text: m.meta.text,
       patchTokens: m.meta.patchTokens,
+      // what the browser's local mode needs to preprocess and score as this server does
+      protocol: ctx.options.protocol ?? m.pretrained?.preprocess?.protocol,
+      pretrained: m.pretrained ? { scoring: m.pretrained.scoring, templates: m.pretrained.templates } : undefined,
       files: ['meta.json', 'vision.onnx', 'vision.onnx.data', 'text.onnx', 'text.onnx.data'],
     })),
   }));
@@ -90,7 +94,8 @@ export async function registerRoutes(app: FastifyInstance, ctx: ServerContext): 
       labelSet: field(input, 'label_set'),
       templates,
       templateSet: field(input, 'template_set'),
-      multilabel: flag(input, 'multilabel'),
+      // absent: the model's registry entry decides (as the CLI without --multilabel)
+      multilabel: field(input, 'multilabel') === undefined ? undefined : flag(input, 'multilabel'),
       logitScale: numberField(input, 'logit_scale', undefined, 0),
     };
     return withImages(input, (model, d) => classifyImages(model, d.images, d.failures, params, ctx.classifiers));
@@ -126,7 +131,7 @@ export async function registerRoutes(app: FastifyInstance, ctx: ServerContext): 
   });
 
   app.post('/v1/heatmap', {
-    schema: schema('zero-shot localization of a prompt in the first image: a PNG overlay, or the float map', {
+    schema: schema('zero-shot localization of a prompt in the first image: a PNG overlay on the image (as `clipmed heatmap` writes it), or the float map over the model input', {
       prompt: { type: 'array', items: { type: 'string' }, description: 'prompt(s) to localize; the map returned is for the first (one prompt: neutral reference prompts are added)' },
       format: { type: 'string', description: 'png (overlay, default), npy (float32 [H, W] in [0, 1]) or json (every prompt\'s map)' },
       alpha: { type: 'string', description: 'overlay opacity (default 0.5)' },
@@ -138,11 +143,16 @@ export async function registerRoutes(app: FastifyInstance, ctx: ServerContext): 
     const format = field(input, 'format') ?? 'png';
     if (!['png', 'npy', 'json'].includes(format)) throw new ConfigError(`field 'format': expected png, npy or json, got ${JSON.stringify(format)}`);
     const alpha = numberField(input, 'alpha', 0.5, 0, 1)!;
-    const { model, source, r } = await withImages(input, async (model, d) => ({ model, source: d.images[0]!.source, r: await heatmaps(model, d.images[0]!.raster, prompts, alpha) }));
+    const { model, image, r } = await withImages(input, async (model, d) => ({ model, image: d.images[0]!, r: await heatmaps(model, d.images[0]!.raster, prompts, alpha) }));
     const first = r.heatmaps[0]!;
     reply.header('x-clipmed-flat', String(first.flat));
+    const source = image.source;
     if (format === 'png') {
-      const png = await sharp(Buffer.from(first.overlay), { raw: { width: r.width, height: r.height, channels: 3 } }).png().toBuffer();
+      // over the original image at its size, as `clipmed heatmap` writes it (a protocol fits the longest side and pads)
+      const protocol = ctx.options.protocol ?? model.pretrained?.preprocess?.protocol;
+      const where = placement(image.raster.width, image.raster.height, r.width, r.height, protocol ? 'longest' : model.meta.preprocess.resizeMode);
+      const overlay = overlayOnOriginal(image.raster, first.map, r.width, r.height, where, alpha);
+      const png = await sharp(Buffer.from(overlay), { raw: { width: image.raster.width, height: image.raster.height, channels: 3 } }).png().toBuffer();
       return reply.type('image/png').send(png);
     }
     if (format === 'npy') return reply.type('application/x-npy').send(Buffer.from(writeNpy(first.map, [r.height, r.width])));
@@ -175,12 +185,48 @@ export async function registerRoutes(app: FastifyInstance, ctx: ServerContext): 
     });
   });
 
+  // the search index (`clipmed index`), opened on first use
+  let opened: Promise<ClipIndex> | undefined;
+  const openDb = (dir: string) => {
+    if (!opened) {
+      opened = openIndex(dir);
+      opened.catch(() => (opened = undefined));
+    }
+    return opened;
+  };
+  app.addHook('onClose', async () => {
+    if (opened) (await opened.catch(() => undefined))?.close();
+  });
   app.post('/v1/search', {
-    schema: schema('search the index given to `clipmed serve --db` by text or image', {
-      text: { type: 'string', description: 'query text' },
+    schema: schema('search the archive given to `clipmed serve --db` (made by `clipmed index`) by text or by image; answers what `clipmed search --json` prints', {
+      text: { type: 'string', description: 'query text (else the first image is the query)' },
       k: { type: 'string', description: 'how many hits (default 10)' },
+      where: { type: 'string', description: "SQL filter over the scalar columns, e.g. label = 'pneumonia'" },
+      exact: { type: 'string', description: 'brute-force cosine over every row instead of the vector index (true/false)' },
+      hybrid: { type: 'string', description: "rank rows whose report matches the text's words higher (true/false)" },
     }),
-  }, async () => {
-    throw new HttpError('search is not available in this build: the index (src/index/) is not part of clipmed yet', 501);
+  }, async (req) => {
+    const db = ctx.options.db;
+    if (!db) throw new HttpError('no search index: start the server with --db DIR (an archive made by `clipmed index`)', 501);
+    const input = await readRequest(req, limits);
+    const text = field(input, 'text');
+    const k = numberField(input, 'k', 10, 1, 10_000)!;
+    if (!Number.isInteger(k)) throw new ConfigError(`field 'k': expected a whole number, got ${k}`);
+    const options = { k, where: field(input, 'where'), exact: flag(input, 'exact'), hybrid: flag(input, 'hybrid') };
+    const hasImage = input.files.length + input.urls.length > 0;
+    if ((text === undefined) === !hasImage) throw new ConfigError("give exactly one query: a 'text' field or an image");
+    const model = ctx.model(field(input, 'model'));
+    const index = await openDb(db);
+    // the table of this model with the preprocessing this server applies (image queries must be embedded alike)
+    const protocol = ctx.options.protocol ?? model.pretrained?.preprocess?.protocol;
+    const want = modelSpec(model, model.source.name, protocol).specHash;
+    const table = (await index.tables()).find((t) => t.spec.specHash === want);
+    if (!table) throw new HttpError(`the index has no table for model '${model.source.name}'${protocol ? ` with protocol ${protocol}` : ''} (run clipmed index --model ... first)`, 404);
+    const o = { ...options, modelSource: table.spec.model, protocol: table.spec.protocol };
+    if (text !== undefined) return queue.run(() => index.search(model, { text }, o));
+    return withImages(input, async (m, d) => {
+      const vector = (await m.embedRasters([d.images[0]!.raster], { normalize: true })).embeddings;
+      return index.search(m, { vector }, o);
+    });
   });
 }

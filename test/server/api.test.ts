@@ -104,7 +104,7 @@ test('embed, explain, report and heatmap answer what their CLI commands compute'
   assert.equal(png.status, 200);
   assert.equal(png.type, 'image/png');
   const meta = await sharp(png.data).metadata();
-  assert.deepEqual([meta.width, meta.height, meta.channels], [64, 64, 3]); // the fixture's input size
+  assert.deepEqual([meta.width, meta.height, meta.channels], [224, 224, 3]); // over the original image
   const npy = await post('/v1/heatmap', form(FILES.slice(0, 1), { prompt: 'pleural effusion', format: 'npy' }));
   const out = tempDir();
   const cliMap = clipmedIn(NORMAL, env, 'heatmap', '--model', MODEL, '-t', 'pleural effusion', '--npy', '-o', out, FILES[0]!, '--json');
@@ -113,7 +113,7 @@ test('embed, explain, report and heatmap answer what their CLI commands compute'
   const got = readNpy(new Uint8Array(npy.data), 'response.npy');
   assert.deepEqual(got.shape, want.shape);
   assert.deepEqual(Array.from(got.data as Float32Array), Array.from(want.data as Float32Array));
-  assert.ok(readFileSync(join(out, 'im-0001-0001-pleural-effusion.png')).equals(png.data), 'the PNG overlay equals the CLI\'s');
+  assert.ok(readFileSync(JSON.parse(cliMap.stdout).heatmaps[0].png).equals(png.data), 'the PNG overlay equals the CLI\'s');
 });
 
 test('limits: too many files, too large a body, too many pixels are 413 problems', async () => {
@@ -175,13 +175,14 @@ test('bad input: a malformed image, a non-image and a wrong content type are cle
   assert.equal((await post('/v1/classify', form(FILES.slice(0, 1), { labels: 'a,b' }))).status, 200);
 });
 
-test('OpenAPI document and docs page; search says it is not available yet', async () => {
+test('OpenAPI document and docs page; search without --db is 501', async () => {
   const doc = await (await fetch(`${server.url}/openapi.json`)).json();
   for (const p of ['/v1/embed', '/v1/classify', '/v1/explain', '/v1/heatmap', '/v1/report', '/v1/search', '/v1/models', '/healthz']) assert.ok(doc.paths[p], p);
   assert.deepEqual(doc.components.securitySchemes.bearer, { type: 'http', scheme: 'bearer' });
   assert.equal((await fetch(`${server.url}/docs/`)).status, 200);
   const s = await post('/v1/search', JSON.stringify({ text: 'pneumonia' }), { ...auth, 'content-type': 'application/json' });
   assert.equal(s.status, 501);
+  assert.match(s.data.detail, /no search index: start the server with --db/);
   const models = await (await fetch(`${server.url}/v1/models`, { headers: auth })).json();
   assert.equal(models.models[0].name, 'tiny-quickgelu');
   assert.equal(models.models[0].embedDim, 32);

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { DATA, isolateCache } from '../helpers/reference.ts';
+import { DATA, isolateCache, tempDir } from '../helpers/reference.ts';
 import { clipmedIn, MODEL, ROOT, serve, XRAYS, type Served } from '../server/serve.ts';
 
 const cache = isolateCache();
@@ -21,6 +21,7 @@ const FILES = [
   join(DATA, 'nifti/example_nifti2.nii.gz'),
 ];
 const LABELS = 'normal,pneumonia,pleural effusion';
+const DB = join(tempDir(), 'archive');
 let server: Served;
 let browser: Browser;
 let expected: Map<string, Record<string, number>>;
@@ -30,7 +31,10 @@ before(async () => {
   const build = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', 'web', '--logLevel', 'warn'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(build.status, 0, build.stderr + build.stdout);
   mkdirSync(SHOTS, { recursive: true });
-  server = await serve(['--model', MODEL, '--quiet'], env);
+  // an archive of the two X-rays for the page's search
+  const indexed = clipmedIn(ROOT, env, 'index', '--db', DB, '--model', MODEL, FILES[0]!, FILES[1]!, '--quiet');
+  assert.equal(indexed.code, 0, indexed.stderr);
+  server = await serve(['--model', MODEL, '--quiet', '--db', DB], env);
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -87,7 +91,7 @@ function assertClose(shown: Map<string, Record<string, number>>) {
   }
 }
 
-test('server mode: dropped DICOM, NIfTI and JPEG files get the CLI\'s scores; heatmap and window views', async () => {
+test('server mode: dropped DICOM, NIfTI and JPEG files get the CLI\'s scores; window, slice, heatmap and search views', async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   await page.goto(`${server.url}/?mode=server&labels=${encodeURIComponent(LABELS)}`);
   await page.waitForSelector('body[data-ready="true"]');
@@ -113,13 +117,17 @@ test('server mode: dropped DICOM, NIfTI and JPEG files get the CLI\'s scores; he
   await page.fill('#prompt', 'pneumonia');
   await page.click('#heatmap-run');
   await settled(page, /^heatmap/);
-  assert.equal(await page.$eval('#heatmap-canvas', (c) => (c as HTMLCanvasElement).width), 64);
+  assert.equal(await page.$eval('#heatmap-canvas', (c) => (c as HTMLCanvasElement).width), 224); // over the original image
   await page.screenshot({ path: join(SHOTS, 'server-heatmap.png'), fullPage: true });
 
   await page.fill('#query', 'consolidation');
   await page.click('#search-run');
-  await page.waitForFunction(() => document.getElementById('status')!.dataset.state !== 'busy');
-  assert.match((await page.textContent('#status'))!, /501: search is not available/);
+  await settled(page, /^2 hit\(s\)$/);
+  const hits = await page.$$eval('li.hit', (lis) => lis.map((li) => ({ path: (li as HTMLElement).dataset.path!, score: Number((li as HTMLElement).dataset.score) })));
+  const cli = JSON.parse(clipmedIn(ROOT, env, 'search', '--db', DB, '--text', 'consolidation', '--k', '10', '--json').stdout);
+  assert.deepEqual(hits.map((h) => h.path), cli.results.map((h: { path: string }) => h.path));
+  hits.forEach((h, i) => assert.ok(Math.abs(h.score - cli.results[i].score) < 1e-6));
+  await page.screenshot({ path: join(SHOTS, 'server-search.png'), fullPage: true });
   await page.close();
 });
 

@@ -7,6 +7,7 @@ import bpeUrl from '../../data/clip-bpe/bpe_simple_vocab_16e6.txt.gz?url';
 import { ClipTokenizer } from '../../src/text/clip-bpe.ts';
 import { PaddedClipTokenizer } from '../../src/models/tokenizers.ts';
 import { preprocess } from '../../src/image/preprocess.ts';
+import { getProtocol, runProtocolBatch } from '../../src/image/protocol.ts';
 import type { Raster } from '../../src/image/types.ts';
 import type { ModelMeta } from '../../src/models/convert.ts';
 import type { TextTokenizer } from '../../src/models/family.ts';
@@ -34,9 +35,20 @@ async function providers(force?: string): Promise<string[]> {
   return ['wasm'];
 }
 
+/** A model as GET /v1/models describes it (the parts local mode uses). */
+export interface ServedModel {
+  name: string;
+  /** a published preprocessing protocol the server applies instead of the checkpoint's transform */
+  protocol?: string;
+  /** the registry's scoring and templates, the defaults of zero-shot classification */
+  pretrained?: { scoring: 'softmax' | 'sigmoid' | 'positive-negative-pair'; templates: string };
+}
+
 export class LocalModel {
   private constructor(
     readonly source: { name: string },
+    readonly pretrained: ServedModel['pretrained'],
+    private readonly protocol: string | undefined,
     readonly meta: ModelMeta,
     private readonly tokenizer: TextTokenizer,
     private readonly vision: ort.InferenceSession,
@@ -45,7 +57,8 @@ export class LocalModel {
   ) {}
 
   /** Fetch a served model's graphs and build both sessions in the page. */
-  static async load(api: Api, name: string, force?: string): Promise<LocalModel> {
+  static async load(api: Api, served: ServedModel, force?: string): Promise<LocalModel> {
+    const name = served.name;
     ort.env.wasm.numThreads = 1; // no SharedArrayBuffer needed (the page is not cross-origin isolated)
     const meta = (await (await api.get(`/v1/models/${encodeURIComponent(name)}/files/meta.json`)).json()) as ModelMeta;
     if (meta.text.tokenizer.kind !== 'clip-bpe') throw new Error(`local mode runs CLIP BPE models; ${name} uses ${meta.text.tokenizer.kind}: use server mode`);
@@ -61,7 +74,7 @@ export class LocalModel {
     const tokenizer = meta.text.padId === 0 ? bpe : new PaddedClipTokenizer(bpe, meta.text.padId);
     const vision = await session('vision');
     const text = await session('text');
-    return new LocalModel({ name }, meta, tokenizer, vision, text, eps[0]!);
+    return new LocalModel({ name }, served.pretrained, served.protocol, meta, tokenizer, vision, text, eps[0]!);
   }
 
   get embedDim(): number {
@@ -73,8 +86,14 @@ export class LocalModel {
     return this as unknown as ClipModel;
   }
 
+  /** As ClipModel.preprocessRasters: the checkpoint's transform, or the protocol the server uses. */
   preprocessRasters(images: Raster[]): Float32Array {
-    return preprocess(images, this.meta.preprocess);
+    if (!this.protocol) return preprocess(images, this.meta.preprocess);
+    const out = runProtocolBatch(images, getProtocol(this.protocol));
+    const s = this.meta.preprocess.size;
+    const [h, w] = typeof s === 'number' ? [s, s] : s;
+    if (out.length !== images.length * 3 * h * w) throw new Error(`protocol '${this.protocol}' does not make ${w}x${h} images`);
+    return out;
   }
 
   async embedPixels(pixels: Float32Array, n: number, opts: { normalize?: boolean; batchSize?: number; patchEmbeds?: boolean } = {}) {

@@ -6,7 +6,7 @@ import { getLabelSet } from '../../src/tasks/templates.ts';
 import { parseWindow, type Window } from '../../src/image/window.ts';
 import { Api } from './api.ts';
 import { openFile, rasterOf, type OpenedFile } from './decode.ts';
-import { LocalModel } from './local-model.ts';
+import { LocalModel, type ServedModel } from './local-model.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
@@ -34,6 +34,7 @@ const ui = {
   heatmapCanvas: $<HTMLCanvasElement>('heatmap-canvas'),
   query: $<HTMLInputElement>('query'),
   searchRun: $<HTMLButtonElement>('search-run'),
+  searchImage: $<HTMLButtonElement>('search-image'),
   hits: $('hits'),
   status: $('status'),
 };
@@ -44,6 +45,7 @@ const api = new Api('', () => ui.token.value);
 const opened: OpenedFile[] = [];
 let current = -1;
 const local = new Map<string, Promise<LocalModel>>();
+let served: ServedModel[] = [];
 
 function status(text: string, state: 'idle' | 'busy' | 'done' | 'error') {
   ui.status.textContent = text;
@@ -67,7 +69,7 @@ function localModel(): Promise<LocalModel> {
   const name = ui.model.value;
   let m = local.get(name);
   if (!m) {
-    m = LocalModel.load(api, name, params.get('device') ?? undefined);
+    m = LocalModel.load(api, served.find((s) => s.name === name) ?? { name }, params.get('device') ?? undefined);
     m.catch(() => local.delete(name));
     local.set(name, m);
   }
@@ -202,7 +204,8 @@ async function classify() {
     const m = await localModel();
     const model = m.asClipModel();
     const wanted = labelSet ? [...getLabelSet(labelSet)] : labels.split(',');
-    const classifier = await buildClassifier(model, { labels: wanted, templates: [], multilabel });
+    // an unticked box leaves the choice to the model's registry entry, as the CLI without --multilabel
+    const classifier = await buildClassifier(model, { labels: wanted, templates: [], multilabel: multilabel || undefined });
     const scoring = scoringFor(model, multilabel);
     const rows: Row[] = [];
     const win = chosenWindow();
@@ -258,12 +261,39 @@ async function heatmap() {
 ui.heatmapRun.addEventListener('click', () => heatmap());
 
 // ---- search
+function renderHits(out: { results?: Array<{ path: string; score: number; meta?: Record<string, unknown> }> }) {
+  ui.hits.replaceChildren(
+    ...(out.results ?? []).map((h) => {
+      const li = document.createElement('li');
+      li.className = 'hit';
+      li.dataset.path = h.path;
+      li.dataset.score = String(h.score);
+      const extra = [h.meta?.label, h.meta?.modality].filter((x) => x !== undefined && x !== null).join(', ');
+      li.textContent = `${h.score.toFixed(4)}  ${h.path}${extra ? `  [${extra}]` : ''}`;
+      return li;
+    }),
+  );
+  return `${ui.hits.children.length} hit(s)`;
+}
+const serverOnly = () => {
+  if (mode() === 'local') throw new Error("search uses the server's index: switch to server mode");
+};
 ui.searchRun.addEventListener('click', () =>
   act('searching', async () => {
-    if (mode() === 'local') throw new Error("search uses the server's index: switch to server mode");
-    const out = await (await api.post('/v1/search', JSON.stringify({ text: ui.query.value, model: ui.model.value }), true)).json();
-    ui.hits.replaceChildren(...(out.results ?? out.hits ?? []).map((h: Record<string, unknown>) => Object.assign(document.createElement('li'), { textContent: JSON.stringify(h) })));
-    return `${ui.hits.children.length} hit(s)`;
+    serverOnly();
+    return renderHits(await (await api.post('/v1/search', JSON.stringify({ text: ui.query.value, model: ui.model.value, k: 10 }), true)).json());
+  }),
+);
+ui.searchImage.addEventListener('click', () =>
+  act('searching by image', async () => {
+    serverOnly();
+    const f = opened[current];
+    if (!f) throw new Error('open an image first');
+    const form = new FormData();
+    form.append('file', f.file, f.name);
+    form.append('model', ui.model.value);
+    form.append('k', '10');
+    return renderHits(await (await api.post('/v1/search', form)).json());
   }),
 );
 
@@ -281,6 +311,7 @@ async function start() {
   ui.device.textContent = mode() === 'local' ? 'model runs in this page' : 'model runs on the server';
   await act('loading the model list', async () => {
     const { models } = await (await api.get('/v1/models')).json();
+    served = models;
     ui.model.replaceChildren(...models.map((m: { name: string }) => Object.assign(document.createElement('option'), { value: m.name, textContent: m.name })));
     const wanted = params.get('model');
     if (wanted) {

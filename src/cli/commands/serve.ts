@@ -40,7 +40,7 @@ export function register(program: Command): void {
     .requiredOption('-m, --model <source>', `${MODEL_HELP}; repeatable (the first is the default, a request's 'model' field picks another)`, collect, [])
     .option('--protocol <name>', PROTOCOL_HELP)
     .option('--threads <n>', 'CPU threads per model (default: all cores)')
-    .option('--db <dir>', 'search index folder for /v1/search')
+    .option('--db <dir>', 'an archive made by `clipmed index`, searched by /v1/search')
     .option('--host <host>', 'address to listen on; anything but loopback needs --token', '127.0.0.1')
     .option('-p, --port <n>', 'port (0: any free port)', '8787')
     .option('--token <t>', 'bearer token every /v1 request must carry (or set CLIPMED_TOKEN, which keeps it out of the process list)')
@@ -69,6 +69,7 @@ Examples:
         host: opts.host,
         port,
         token: token || undefined,
+        protocol: opts.protocol,
         maxBodyBytes: positive('--max-body-mb', opts.maxBodyMb) * 2 ** 20,
         maxPixels: positive('--max-pixels', opts.maxPixels),
         maxFiles: positive('--max-files', opts.maxFiles),
