@@ -108,9 +108,10 @@ function bertLayer(g: GraphBuilder, w: Weights, x: Value, key: string, c: BertCo
 
 /**
  * BertModel's embeddings and encoder, keys `t(...)` (e.g. `text.transformer.embeddings...`): ids and the 0/1
- * attention mask [B, T] -> the last hidden states [B, T, W] and the mask as float32 [B, T].
+ * attention mask [B, T] -> the last hidden states [B, T, W], the mask as float32 [B, T] and every hidden state
+ * (transformers' `hidden_states`: embeddings, layer 1, ..., layer L).
  */
-export function bertEncode(g: GraphBuilder, w: Weights, c: BertConfig, ids: Value, maskIn: Value, t: (k: string) => string): { x: Value; m: Value } {
+export function bertEncode(g: GraphBuilder, w: Weights, c: BertConfig, ids: Value, maskIn: Value, t: (k: string) => string): { x: Value; m: Value; states: Value[] } {
   const W = c.width;
   const seqLen = g.shape(ids, 1, 2);
   let x = g.gather(w.param(g, t('embeddings.word_embeddings.weight'), [c.vocabSize, W]), ids); // [B, T, W]
@@ -121,8 +122,9 @@ export function bertEncode(g: GraphBuilder, w: Weights, c: BertConfig, ids: Valu
   const m = g.cast(maskIn, 'float32'); // [B, T]
   // (mask - 1) * float32 max: 0 for real tokens, the float32 minimum for padding, as BertModel's extended mask
   const additive = g.reshape(g.mul(g.sub(m, g.floats([1], [], 'one')), g.floats([3.4028234663852886e38], [], 'f32_max')), [0, 1, 1, -1]); // [B, 1, 1, T]
-  for (let i = 0; i < c.layers; i++) x = bertLayer(g, w, x, t(`encoder.layer.${i}`), c, additive);
-  return { x, m };
+  const states = [x]; // transformers' hidden_states: the embeddings, then every layer's output
+  for (let i = 0; i < c.layers; i++) states.push((x = bertLayer(g, w, x, t(`encoder.layer.${i}`), c, additive)));
+  return { x, m, states };
 }
 
 /** The config of the `hf-bert` tower: the resolved BERT and open_clip's HFTextEncoder head around it. */

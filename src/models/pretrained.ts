@@ -256,7 +256,7 @@ export const PRETRAINED = {
     sizeMB: 540,
     paper: 'Boecking et al. 2022, "Making the Most of Text Semantics to Improve Biomedical Vision-Language Processing", ECCV 2022',
     unverified: true,
-    note: "Image weights file, revision v1.1 and md5 02ce6ee460f72efd599295f440dbb453 from hi-ml-multimodal image/model/pretrained.py. The image tower exists (torchvision-resnet with BioViL's 1x1-conv projector, checked against hi-ml's ImageModel); not built end to end: the model is two weight files (the image .pt and the CXR-BERT text model), the text tower (CXR-BERT's projection head) is not written, and the spec path reads one weights file. Text-side file list, licence of the weights and size unconfirmed; BioViL's own zero-shot prompts are not a template set.",
+    note: "Image weights file, revision v1.1 and md5 02ce6ee460f72efd599295f440dbb453 from hi-ml-multimodal image/model/pretrained.py. Both towers exist (torchvision-resnet with BioViL's 1x1-conv projector, checked against hi-ml's ImageModel; cxr-bert, hi-ml's CXRBertModel over a BERT stand-in); not built end to end: the model is two weight files (the image .pt and the CXR-BERT text model) and the spec path reads one weights file. Text-side file list, licence of the weights and size unconfirmed; BioViL's own zero-shot prompts are not a template set.",
   },
   'biovil-t': {
     title: 'BioViL-T (chest X-ray, temporal: ResNet-50 + ViT pooler, CXR-BERT)',
@@ -291,7 +291,7 @@ export const PRETRAINED = {
     sizeMB: 800,
     paper: 'Wang et al. 2022, "MedCLIP: Contrastive Learning from Unpaired Medical Images and Text", EMNLP 2022',
     unverified: true,
-    note: "The image tower exists (hf-swin with MedCLIP's projection head; its reference is written from transformers' modeling_swin.py, which cannot run here). Not built end to end: the text tower (MedCLIPTextModel: the mean over tokens of hidden states 1, 2 and the last, averaged, then a bias-free projection) is not written, and the Swin and BERT configs come from two other hub repositories. Licence and size unconfirmed; MedCLIP's prompts are generated from CHEXPERT_CLASS_PROMPTS, not a template set.",
+    note: "Both towers exist: hf-swin with MedCLIP's projection head (its reference written from transformers' modeling_swin.py, which cannot run here) and medclip-text (MedCLIPTextModel run as written over a BERT stand-in: the unmasked mean over tokens of hidden states 1, 2 and the last, averaged, then a bias-free projection, so an embedding depends on how far its batch is padded). Not built end to end: no reader yet maps this bare pytorch_model.bin to a spec (the Swin-T and Bio_ClinicalBERT configs and the WordPiece vocabulary live in two other hub repositories). Licence and size unconfirmed; MedCLIP's prompts are generated from CHEXPERT_CLASS_PROMPTS, not a template set.",
   },
 } as const satisfies Record<string, PretrainedSpec>;
 

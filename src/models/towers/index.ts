@@ -5,3 +5,4 @@ export { buildTorchvisionResNet, inferResNetTrunk, torchvisionResNetCells, type 
 export { buildSwin, swinCells, swinConfigFromHf, type SwinConfig } from './swin.ts';
 export { buildConchText, buildConchVision, conchConfigs, type ConchTextConfig, type ConchVisionConfig } from './coca.ts';
 export { buildCxrBertText, cxrBertConfig, type CxrBertConfig } from './cxr-bert.ts';
+export { buildMedclipText, type MedclipTextConfig } from './medclip-text.ts';

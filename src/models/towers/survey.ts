@@ -8,9 +8,11 @@
 // | hf-swin                   | vision   | transformers SwinModel + Linear head (MedCLIP)             | {trunk}embeddings.*, {trunk}encoder.layers.N.*, {head} |
 // | conch-vision              | vision   | CONCH VisualModel: timm ViT trunk + attentional poolers    | trunk.*, attn_pool_contrast.*, ln_contrast, proj_contrast, attn_pool_caption.*, ln_caption |
 // | cxr-bert                  | text     | hi-ml CXRBertModel (BioViL): BERT + cls_projection_head    | bert.*, cls_projection_head.* |
+// | medclip-text              | text     | MedCLIPTextModel: BERT, mean of hidden states 1, 2, last   | model.*, projection_head |
 // | conch-text                | text     | CONCH TextTransformer with embed_cls                       | token_embedding, positional_embedding, cls_emb, transformer.resblocks.N, ln_final, text_projection |
 import { buildConchText, buildConchVision, type ConchTextConfig, type ConchVisionConfig } from './coca.ts';
 import { buildCxrBertText, type CxrBertConfig } from './cxr-bert.ts';
+import { buildMedclipText, type MedclipTextConfig } from './medclip-text.ts';
 import { buildModifiedResNet, modifiedResNetCells, modifiedResNetFromOpenClip, type ModifiedResNetConfig } from './modified-resnet.ts';
 import { registerTower } from './registry.ts';
 import { buildSwin, swinCells, type SwinConfig } from './swin.ts';
@@ -32,5 +34,6 @@ export function registerSurveyTowers(): void {
   registerTower<ConchVisionConfig>({ kind: 'conch-vision', modality: 'vision', build: buildConchVision, patchTokens: (c) => ({ grid: Math.floor(c.imageSize / c.patchSize), width: c.width }) });
   registerTower<ConchTextConfig>({ kind: 'conch-text', modality: 'text', build: buildConchText });
   registerTower<CxrBertConfig>({ kind: 'cxr-bert', modality: 'text', build: buildCxrBertText });
+  registerTower<MedclipTextConfig>({ kind: 'medclip-text', modality: 'text', build: buildMedclipText });
 }
 
