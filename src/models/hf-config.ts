@@ -1,9 +1,6 @@
 // A model folder in the Hugging Face transformers layout (as the hub repo is laid out): `config.json`,
 // `preprocessor_config.json`, tokenizer files and `model.safetensors` or `pytorch_model.bin`.
 // This reads the JSON files once; the families (hf-clip-family.ts, siglip-family.ts) interpret them.
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { ConfigError, UnsupportedError } from '../errors.ts';
 import type { PreprocessConfig } from '../image/preprocess.ts';
 
@@ -22,50 +19,6 @@ export interface HfFolder {
   specialTokens?: Json;
   /** the bytes of a file of the folder (tokenizer models), when the folder came as bytes */
   read?: (name: string) => Uint8Array | undefined;
-}
-
-/** Tokenizer model files whose content goes into the graph cache key. */
-const TOKENIZER_FILES = ['spiece.model', 'tokenizer.model', 'vocab.json', 'merges.txt'];
-
-/** Weights files of a transformers folder, in order of preference. */
-export const HF_WEIGHTS = ['model.safetensors', 'pytorch_model.bin'];
-
-async function readJson(dir: string, name: string, files: string[]): Promise<{ json?: Json; text: string }> {
-  if (!files.includes(name)) return { text: '' };
-  const file = join(dir, name);
-  const text = await readFile(file, 'utf8');
-  try {
-    const json = JSON.parse(text);
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('not a JSON object');
-    return { json, text };
-  } catch (e) {
-    throw new ConfigError(`${name} is not a valid JSON object: ${(e as Error).message}`, { file });
-  }
-}
-
-/**
- * Read a transformers model folder. `configText` covers every JSON file that shapes the graphs, the
- * preprocessing or the tokenizer, so that the graph cache key changes with any of them.
- */
-export async function readHfFolder(dir: string, files: string[]): Promise<{ folder: HfFolder; weightsFile: string; configText: string }> {
-  const weights = HF_WEIGHTS.find((f) => files.includes(f));
-  if (!weights) {
-    const sharded = files.find((f) => f.endsWith('.index.json'));
-    if (sharded) throw new UnsupportedError(`sharded checkpoints (${sharded}) are not supported; expected one of ${HF_WEIGHTS.join(', ')}`, { file: dir });
-    throw new ConfigError(`no weights in the folder: expected one of ${HF_WEIGHTS.join(', ')}`, { file: dir });
-  }
-  const parts = await Promise.all(['config.json', 'preprocessor_config.json', 'tokenizer_config.json', 'special_tokens_map.json'].map((n) => readJson(dir, n, files)));
-  const [config, preprocessor, tokenizerConfig, specialTokens] = parts;
-  if (!config!.json) throw new ConfigError('no config.json in the folder', { file: dir });
-  // tokenizer model files shape the token ids that the cached metadata describes (pad and end ids)
-  const tokenizerHashes = await Promise.all(
-    TOKENIZER_FILES.filter((n) => files.includes(n)).map(async (n) => `${n} ${createHash('sha256').update(await readFile(join(dir, n))).digest('hex')}`),
-  );
-  return {
-    folder: { dir, files, config: config!.json, preprocessor: preprocessor!.json, tokenizerConfig: tokenizerConfig!.json, specialTokens: specialTokens!.json },
-    weightsFile: join(dir, weights),
-    configText: [...parts.map((p) => p.text), ...tokenizerHashes].join('\n'),
-  };
 }
 
 /** A number field (with a default), or a ConfigError naming the file and the field. */
@@ -128,7 +81,7 @@ export function hfPreprocess(
   defaults: { mean: [number, number, number]; std: [number, number, number]; centerCrop: boolean },
 ): PreprocessConfig {
   if (!pp) throw new ConfigError('no preprocessor_config.json in the folder: the image preprocessing is unknown', { file });
-  const f = join(file, 'preprocessor_config.json');
+  const f = `${file}/preprocessor_config.json`;
   const flag = (k: string, d: boolean) => (pp[k] === undefined ? d : Boolean(pp[k]));
   if (!flag('do_resize', true)) throw new UnsupportedError('do_resize false: images must already be at the model size', { file: f });
   if (!flag('do_rescale', true) || Math.abs(((pp.rescale_factor as number) ?? 1 / 255) - 1 / 255) > 1e-12) {
