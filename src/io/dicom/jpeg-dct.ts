@@ -82,13 +82,14 @@ const extend = (v: number, t: number) => (t === 0 ? 0 : v < 1 << (t - 1) ? v - (
  * Decode one sequential Huffman DCT JPEG stream (8 or 12 bits). `transform` converts YCbCr to RGB as libjpeg
  * does; leave it off for components that are already R, G, B.
  */
-export function decodeJpegDct(b: Uint8Array, file: string, transform: boolean, expect?: { width: number; height: number }): DctImage {
+export function decodeJpegDct(b: Uint8Array, file: string, transform: boolean | 'auto', expect?: { width: number; height: number }): DctImage {
   if (b[0] !== 0xff || b[1] !== 0xd8) throw new DecodeError('JPEG stream does not start with SOI', { file });
   const qt: Int32Array[] = [];
   const dcTables: Huffman[] = [];
   const acTables: Huffman[] = [];
   let frame: { precision: number; height: number; width: number; comps: Component[]; hmax: number; vmax: number; mcusX: number; mcusY: number } | undefined;
   let restartInterval = 0;
+  let adobeTransform: number | undefined;
   let pos = 2;
   const u16 = (p: number) => (b[p]! << 8) | b[p + 1]!;
   while (pos + 4 <= b.length) {
@@ -118,6 +119,8 @@ export function decodeJpegDct(b: Uint8Array, file: string, transform: boolean, e
       }
     } else if (m === 0xdd) {
       restartInterval = u16(seg);
+    } else if (m === 0xee && len >= 14 && String.fromCharCode(...b.subarray(seg, seg + 5)) === 'Adobe') {
+      adobeTransform = b[seg + 11];
     } else if (m === 0xc0 || m === 0xc1) {
       const precision = b[seg]!;
       if (precision !== 8 && precision !== 12) throw new UnsupportedError(`JPEG sample precision ${precision}`, { file });
@@ -159,7 +162,11 @@ export function decodeJpegDct(b: Uint8Array, file: string, transform: boolean, e
     pos = end;
   }
   if (!frame) throw new DecodeError('JPEG stream has no frame header', { file });
-  return output(frame, qt, transform, file);
+  // 'auto' decides as libjpeg does (jdapimin.c): an Adobe marker's transform flag, else components named
+  // 'R', 'G', 'B' are RGB, else three components are YCbCr
+  const rgbIds = frame.comps.map((c) => c.id).join() === '82,71,66';
+  const ycc = transform === 'auto' ? (adobeTransform !== undefined ? adobeTransform !== 0 : !rgbIds) : transform;
+  return output(frame, qt, ycc, file);
 }
 
 function decodeBlock(r: BitReader, c: Component, offset: number): void {
