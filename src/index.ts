@@ -123,4 +123,9 @@ export { differentiate, appendLowered, RULES as GRADIENT_RULES } from './graph/a
 export { decodeDicom, readDicomFile, DEFAULT_MAX_DICOM_VALUES, type DicomOptions } from './io/dicom/index.ts';
 export { seriesVolumes, seriesVolume, SeriesError, type DicomVolume, type SeriesInstance, type SeriesOptions, type SeriesProblem, type SeriesResult, type VolumeSlice } from './io/series.ts';
 export { readSeriesDir, readSeriesVolume } from './io/series-files.ts';
+export { openSlide, openSlideTiff, DEFAULT_MAX_LEVEL_PIXELS, type Slide, type SlideLevel } from './io/wsi/slide.ts';
+export { openSlideFile, isSlidePath, isSlideFile } from './io/wsi/slide-files.ts';
+export { detectTissue, otsuThreshold, tileGrid, readGridTile, type Tile, type TileGrid, type TileSpec, type TissueMask } from './io/wsi/tiles.ts';
+export { slideHeatmap, ramp } from './io/wsi/heatmap.ts';
+export { poolTopK, type SlideScores } from './tasks/mi-zero.ts';
 export type { DecodedImage } from './io/types.ts';
