@@ -56,7 +56,8 @@ export function contrastiveMetrics(img: FloatArray, txt: FloatArray, dim: number
     for (let i = 0; i < n; i++) {
       const own = get(i, i);
       let rank = 0;
-      for (let j = 0; j < n; j++) if (j !== i && get(i, j) > own) rank++;
+      // the rank a stable descending sort gives (open_clip ranks with argsort): ties before i count as ahead
+      for (let j = 0; j < n; j++) if (j !== i && (get(i, j) > own || (j < i && get(i, j) === own))) rank++;
       if (rank < k) hits++;
     }
     return hits / n;
