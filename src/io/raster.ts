@@ -21,13 +21,18 @@ export interface RasterOptions {
   source?: string;
   /** display window (or preset name / "center,width"); default as described at the top of this file */
   window?: Window | string;
-  /** refuse images with more pixels (all pages together) than this before decoding; default 2^28 */
+  /** refuse images with more pixels (all pages together) than this before decoding; default DEFAULT_MAX_PIXELS */
   maxPixels?: number;
 }
 
 /** libvips interpretations we accept, and how many samples per pixel each has. */
 const SPACES: Record<string, 1 | 3> = { 'b-w': 1, grey16: 1, srgb: 3, rgb: 3, rgb16: 3 };
-export const DEFAULT_MAX_PIXELS = 2 ** 28;
+/**
+ * 2^25 (33.5 million) pixels: past the largest single medical images read as rasters (full-field mammograms
+ * of 4096 x 5355 are 22 million), while a 783 KB PNG of 2^28 flat pixels decoded to 4 GB under the old default.
+ * Raise it with `maxPixels` (the CLI's `--max-pixels`) for larger scans.
+ */
+export const DEFAULT_MAX_PIXELS = 2 ** 25;
 
 /**
  * True for PNG, JPEG and TIFF signatures.
@@ -69,7 +74,7 @@ export async function readRaster(input: string | Uint8Array, options: RasterOpti
   const rows = meta.pageHeight ?? meta.height;
   const columns = meta.width;
   if (!rows || !columns) throw new DecodeError('image has no size', { file });
-  if (rows * columns * pages > maxPixels) throw new LimitError(`${columns} x ${rows} x ${pages} pages exceed maxPixels ${maxPixels}`, { file });
+  if (rows * columns * pages > maxPixels) throw new LimitError(`${columns} x ${rows} x ${pages} pages exceed maxPixels ${maxPixels} (raise it with maxPixels / --max-pixels)`, { file });
 
   let raw: { data: Buffer; info: OutputInfo };
   try {

@@ -3,7 +3,8 @@
 // Decoding is sharp's (libvips, libjpeg-turbo/libpng/libtiff/libwebp); resampling is not done here.
 import { readFile } from 'node:fs/promises';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
-import { ConfigError, DecodeError, UnsupportedError } from '../errors.ts';
+import { ConfigError, DecodeError, LimitError, UnsupportedError } from '../errors.ts';
+import { DEFAULT_MAX_PIXELS } from '../io/raster.ts';
 import type { Raster } from '../image/types.ts';
 
 /** libvips interpretations that PIL opens as 'L'/'LA' (1 channel after dropping alpha) or 'RGB'/'RGBA'/'P'. */
@@ -30,24 +31,29 @@ const FORMATS = new Set(['jpeg', 'png', 'tiff', 'webp']);
  * @example const r = await decodeImageFile('covid-cxr-notes/images/4e43e48d52c9e2d4c6c1fb9bc1544f_jumbo.jpg');
  *   [r.width, r.height, r.channels] // [510, 512, 1]
  */
-export async function decodeImageFile(path: string): Promise<Raster> {
+export async function decodeImageFile(path: string, options: { maxPixels?: number } = {}): Promise<Raster> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
   } catch (cause) {
     throw new DecodeError(`cannot read file: ${(cause as Error).message}`, { file: path, cause });
   }
-  return decodeImageBytes(bytes, path);
+  return decodeImageBytes(bytes, path, options);
 }
 
 /** `decodeImageFile` for bytes already in memory; `path` names them in errors. */
-export async function decodeImageBytes(input: Uint8Array, path = 'image'): Promise<Raster> {
+export async function decodeImageBytes(input: Uint8Array, path = 'image', options: { maxPixels?: number } = {}): Promise<Raster> {
   const bytes = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   let meta: Metadata;
   try {
     meta = await sharp(bytes).metadata();
   } catch (cause) {
     throw new DecodeError(`not a readable JPEG, PNG, TIFF or WebP image: ${(cause as Error).message}`, { file: path, cause });
+  }
+  // the size from the header, before anything is decoded: a small PNG of flat colour can hold gigapixels
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if ((meta.width ?? 0) * (meta.pageHeight ?? meta.height ?? 0) > maxPixels) {
+    throw new LimitError(`${meta.width} x ${meta.pageHeight ?? meta.height} pixels exceed maxPixels ${maxPixels} (raise it with maxPixels / --max-pixels)`, { file: path });
   }
   if (!FORMATS.has(meta.format ?? '')) {
     throw new UnsupportedError(`image format '${meta.format}'; expected jpeg, png, tiff or webp`, { file: path });
@@ -64,7 +70,7 @@ export async function decodeImageBytes(input: Uint8Array, path = 'image'): Promi
   let raw: { data: Buffer; info: OutputInfo };
   try {
     // toColourspace(own space) and keepIccProfile stop sharp's default conversion to colour-managed sRGB.
-    raw = await sharp(bytes)
+    raw = await sharp(bytes, { limitInputPixels: Math.max(1, maxPixels) })
       .keepIccProfile()
       .toColourspace(meta.space as string)
       .removeAlpha()

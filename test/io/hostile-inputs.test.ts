@@ -6,7 +6,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, UnsupportedError } from '../../src/errors.ts';
+import { deflateSync } from 'node:zlib';
+import { crc32 } from '../../src/checkpoint/zip.ts';
+import { ConfigError, LimitError, UnsupportedError } from '../../src/errors.ts';
+import { decodeImageFile } from '../../src/node/image-decode.ts';
+import { readRaster } from '../../src/io/raster.ts';
 import { loadInputs } from '../../src/io/inputs.ts';
 import { readManifest } from '../../src/io/manifest.ts';
 import { dicomFile, greyImage } from './build-dicom.ts';
@@ -98,4 +102,50 @@ test('a FIFO or a name that is not UTF-8 inside a folder is listed as skipped; a
   assert.equal(r.failures.length, 1);
   assert.ok(r.failures[0]!.error instanceof UnsupportedError);
   assert.equal(r.failures[0]!.error.message, `${join(dir, 'pipe')}: not a regular file or folder (a FIFO)`);
+});
+
+// ---- the default pixel limit ----
+
+/** A 1-bit greyscale PNG of width x height, all black: KBs of file that decode to width x height bytes or more. */
+function flatPng(width: number, height: number): Uint8Array {
+  const chunk = (type: string, data: Uint8Array) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([1, 0, 0, 0, 0], 8); // bit depth 1, greyscale
+  const idat = deflateSync(Buffer.alloc((1 + Math.ceil(width / 8)) * height), { level: 9 }); // filter byte 0, black rows
+  return new Uint8Array(Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', new Uint8Array(0))]));
+}
+
+test('a small PNG of 12000 x 12000 flat pixels is refused by the default limit before decoding (child peak RSS checked); the limit can be raised', async () => {
+  const png = flatPng(12000, 12000);
+  assert.ok(png.length < 100_000, `${png.length} bytes`);
+  const dir = mkdtempSync(join(tmpdir(), 'clipmed-png-'));
+  writeFileSync(join(dir, 'flat.png'), png);
+  const r = runChild(`
+    import { readRaster } from '$ROOT/src/io/raster.ts';
+    import { decodeImageFile } from '$ROOT/src/node/image-decode.ts';
+    ${OUTCOME}
+    const file = process.env.PNG!;
+    report([await outcome(async () => (await readRaster(file)).rows), await outcome(async () => (await decodeImageFile(file)).height)]);
+  `, { PNG: join(dir, 'flat.png') });
+  assert.equal(r.status, 0, r.stderr.slice(-1500));
+  const [raster, decoded] = r.result as Array<{ error: string; message: string }>;
+  assert.equal(raster!.error, 'LimitError');
+  assert.match(raster!.message, /12000 x 12000 x 1 pages exceed maxPixels 33554432 \(raise it with maxPixels \/ --max-pixels\)/);
+  assert.equal(decoded!.error, 'LimitError');
+  assert.match(decoded!.message, /12000 x 12000 pixels exceed maxPixels 33554432/);
+  assert.ok(r.maxRssMiB < CEILING_MIB, `peak RSS ${r.maxRssMiB.toFixed(0)} MiB`);
+
+  writeFileSync(join(dir, 'small.png'), flatPng(300, 200));
+  assert.equal((await readRaster(join(dir, 'small.png'))).rows, 200);
+  await assert.rejects(readRaster(join(dir, 'small.png'), { maxPixels: 50_000 }), (e: Error) => e instanceof LimitError);
+  assert.equal((await decodeImageFile(join(dir, 'small.png'), { maxPixels: 60_000 })).height, 200);
 });
