@@ -22,6 +22,7 @@ const FILES = [
 ];
 const LABELS = 'normal,pneumonia,pleural effusion';
 const DB = join(tempDir(), 'archive');
+const TOKEN = 'web-test-token-42';
 let server: Served;
 let browser: Browser;
 let expected: Map<string, Record<string, number>>;
@@ -34,7 +35,7 @@ before(async () => {
   // an archive of the two X-rays for the page's search
   const indexed = clipmedIn(ROOT, env, 'index', '--db', DB, '--model', MODEL, FILES[0]!, FILES[1]!, '--quiet');
   assert.equal(indexed.code, 0, indexed.stderr);
-  server = await serve(['--model', MODEL, '--quiet', '--db', DB], env);
+  server = await serve(['--model', MODEL, '--quiet', '--db', DB], { ...env, CLIPMED_TOKEN: TOKEN });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -73,6 +74,15 @@ async function settled(page: Page, pattern: RegExp) {
   assert.equal(await s.getAttribute('data-state'), 'done', await s.textContent() ?? '');
 }
 
+/** The server wants a token: the page says so (401), and works once the token is typed. */
+async function unlock(page: Page, loaded: RegExp) {
+  await page.waitForFunction(() => document.getElementById('status')!.dataset.state === 'error');
+  assert.match((await page.textContent('#status'))!, /^401: this server needs Authorization/);
+  await page.fill('#token', TOKEN);
+  await page.dispatchEvent('#token', 'change');
+  await settled(page, loaded);
+}
+
 async function shownScores(page: Page): Promise<Map<string, Record<string, number>>> {
   const rows = await page.$$eval('tr.finding', (trs) => trs.map((tr) => ({ input: (tr as HTMLElement).dataset.input!, label: (tr as HTMLElement).dataset.label!, score: Number((tr as HTMLElement).dataset.score) })));
   const out = new Map<string, Record<string, number>>();
@@ -95,6 +105,7 @@ test('server mode: dropped DICOM, NIfTI and JPEG files get the CLI\'s scores; wi
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   await page.goto(`${server.url}/?mode=server&labels=${encodeURIComponent(LABELS)}`);
   await page.waitForSelector('body[data-ready="true"]');
+  await unlock(page, /^1 model\(s\) on the server$/);
   await drop(page, FILES);
   await settled(page, /^classified 4 image/);
   assertClose(await shownScores(page));
@@ -139,7 +150,7 @@ test('local mode: the model runs in the page, the same scores, and no image leav
   });
   await page.goto(`${server.url}/?mode=local&model=tiny-quickgelu&labels=${encodeURIComponent(LABELS)}`);
   await page.waitForSelector('body[data-ready="true"]');
-  await settled(page, /loaded into this page \(wasm\)/);
+  await unlock(page, /loaded into this page \(wasm\)/);
   await drop(page, FILES);
   await settled(page, /^classified 4 image\(s\) in this page/);
   assertClose(await shownScores(page));

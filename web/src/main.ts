@@ -298,17 +298,8 @@ ui.searchImage.addEventListener('click', () =>
 );
 
 // ---- start: models from the server, settings from the URL
-async function start() {
-  ui.mode.value = params.get('mode') === 'local' ? 'local' : 'server';
-  if (params.get('labels')) ui.labels.value = params.get('labels')!;
-  if (params.get('label_set')) ui.labelSet.value = params.get('label_set')!;
-  if (params.get('multilabel') === 'true') ui.multilabel.checked = true;
-  ui.mode.addEventListener('change', () => {
-    params.set('mode', mode());
-    history.replaceState(null, '', `?${params}`);
-    ui.device.textContent = mode() === 'local' ? 'model runs in this page' : 'model runs on the server';
-  });
-  ui.device.textContent = mode() === 'local' ? 'model runs in this page' : 'model runs on the server';
+/** The server's models into the picker; in local mode, the chosen one loaded into the page. */
+async function loadModels() {
   await act('loading the model list', async () => {
     const { models } = await (await api.get('/v1/models')).json();
     served = models;
@@ -324,6 +315,28 @@ async function start() {
     }
     return `${models.length} model(s) on the server`;
   });
+}
+
+async function start() {
+  ui.mode.value = params.get('mode') === 'local' ? 'local' : 'server';
+  if (params.get('labels')) ui.labels.value = params.get('labels')!;
+  if (params.get('label_set')) ui.labelSet.value = params.get('label_set')!;
+  if (params.get('multilabel') === 'true') ui.multilabel.checked = true;
+  const describe = () => (ui.device.textContent = mode() === 'local' ? 'model runs in this page' : 'model runs on the server');
+  ui.mode.addEventListener('change', () => {
+    params.set('mode', mode());
+    history.replaceState(null, '', `?${params}`);
+    describe();
+    if (mode() === 'local' && ui.model.value) act('loading the model into this page', async () => `model ${(await localModel()).source.name} loaded into this page (${(await localModel()).device})`);
+  });
+  ui.model.addEventListener('change', () => {
+    params.set('model', ui.model.value);
+    history.replaceState(null, '', `?${params}`);
+  });
+  // a token typed after a 401 takes effect at once
+  ui.token.addEventListener('change', () => loadModels());
+  describe();
+  await loadModels();
   document.body.dataset.ready = 'true';
 }
 start();
