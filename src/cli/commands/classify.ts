@@ -6,6 +6,8 @@ import {
 } from '../../index.ts';
 import { INPUT_HELP, loadImages, type ImageInputOptions } from '../images.ts';
 import { readProbe } from '../probe-file.ts';
+import { classifySlide, type SlideOptions } from '../classify-slide.ts';
+import { isSlideFile } from '../../index.ts';
 import { collect, Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, progress, type ModelOptions } from '../shared.ts';
 
 interface ClassifyOptions extends ModelOptions, ImageInputOptions {
@@ -53,14 +55,21 @@ export function register(program: Command): void {
     .option('--csv', 'print CSV: input, then one column per label')
     .option('--batch-size <n>', 'images per forward pass', '8')
     .option('--threads <n>', 'CPU threads (default: all cores)')
+    .option('--magnification <x>', 'whole-slide image (.svs, pyramidal .tif): tile at this magnification, e.g. 20 (default: the slide\'s own)')
+    .option('--tile-size <px>', 'whole-slide image: tile side at that magnification (default: the model\'s input size)')
+    .option('--top-k <k>', 'whole-slide image: MI-Zero pooling, mean of the K highest tile logits per class', '10')
+    .option('--min-tissue <f>', 'whole-slide image: least tissue fraction of a tile (Otsu on the lowest level)', '0.5')
+    .option('--heatmap <out.png>', 'whole-slide image: each tile\'s probability of the slide\'s class over the thumbnail')
     .addHelpText('after', `
 Examples:
   clipmed classify --model biomedclip --labels "normal chest x-ray,pneumonia" chest.dcm
-  clipmed classify --model chexzero.pt --label-set chexpert-5 --multilabel --manifest cxr.csv --json`)
+  clipmed classify --model chexzero.pt --label-set chexpert-5 --multilabel --manifest cxr.csv --json
+  clipmed classify --model plip --labels "tumor,normal tissue" slide.svs --magnification 20 --heatmap map.png`)
     .action(async (inputs: string[], opts: ClassifyOptions) => {
       if (!opts.probe && !opts.labels?.trim() && !opts.labelSet) {
         throw new ConfigError('classify needs the classes: --labels a,b,c or --label-set NAME (or a saved --probe)');
       }
+      if (inputs.length === 1 && !opts.manifest && !opts.probe && (await isSlideFile(inputs[0]!))) return classifySlide(inputs[0]!, opts as unknown as SlideOptions);
       const failures = new Failures();
       const model = await loadModel(opts);
       const { images } = await loadImages(inputs, opts, failures);
