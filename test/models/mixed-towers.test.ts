@@ -3,16 +3,13 @@
 // (test/fixtures/mixed-towers/make_reference.py).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClipModel } from '../../src/models/clip-model.ts';
-import { isolateCache, maxRelError } from '../helpers/reference.ts';
+import { isolateCache } from '../helpers/reference.ts';
 
 isolateCache();
 
 const HERE = new URL('../fixtures/mixed-towers/', import.meta.url).pathname;
-const ref = JSON.parse(readFileSync(join(HERE, 'reference.json'), 'utf8')) as Record<string, any>;
-const E = 24;
 
 test('mixed towers: timm ViT + open_clip text reads as a pair of registered towers', async () => {
   const model = await ClipModel.load(join(HERE, 'tiny'), { threads: 1 });
@@ -25,18 +22,4 @@ test('mixed towers: timm ViT + open_clip text reads as a pair of registered towe
   await model.release();
 });
 
-test('mixed towers: tokens, image, patch and text embeddings agree with open_clip to 1e-4', async () => {
-  const model = await ClipModel.load(join(HERE, 'tiny'), { threads: 1 });
-  assert.deepEqual(Array.from(model.tokenize(ref.texts)), ref.tokens.flat());
-  const img = await model.embedPixels(Float32Array.from(ref.pixel_values), ref.pixel_values_shape[0], { patchTokens: true, patchEmbeds: true });
-  const txt = await model.embedTexts(ref.texts);
-  const errs = {
-    image: maxRelError(img.embeddings, ref.image_features, E),
-    patchTokens: maxRelError(img.patchTokens!, ref.patch_tokens, ref.patch_tokens_shape[2]),
-    patchEmbeds: maxRelError(img.patchEmbeds!, ref.patch_embeds, E),
-    text: maxRelError(txt.embeddings, ref.text_features, E),
-  };
-  for (const [k, e] of Object.entries(errs)) assert.ok(e < 1e-4, `${k}: max relative error ${e}`);
-  assert.ok(Math.abs(model.meta.score.logitScale - ref.logit_scale) < 1e-5 * ref.logit_scale);
-  await model.release();
-});
+// tokens, image, patch and text embeddings against open_clip: the 'mixed towers' row of conformance.test.ts
