@@ -82,6 +82,11 @@ function textSpecOf(text: TowerSpec, vocab: ModelFiles, tokenizerRepo: string | 
   if (text.kind === 'open_clip-text') {
     return { tokenizer: { kind: 'clip-bpe' }, contextLength: c.contextLength as number, padId: c.padId as number, cutToEnd: Boolean(c.causalMask) && c.poolType === 'argmax', attentionMask: false, tokenTypeIds: false };
   }
+  if (text.kind === 'open_clip-coca-text') {
+    // CoCa: the class token is appended after the tokenizer's context_length ids and its position depends on the
+    // length, so a batch is fed whole
+    return { tokenizer: { kind: 'clip-bpe' }, contextLength: (c.contextLength as number) - 1, padId: c.padId as number, cutToEnd: false, attentionMask: false, tokenTypeIds: false };
+  }
   if (text.kind === 'hf-bert') {
     const vocabFile = WORDPIECE_VOCAB_FILES.find((f) => vocab.names.includes(f));
     if (!vocabFile) {
@@ -161,7 +166,8 @@ export function readOpenClipSpec(input: OpenClipReadInput): ModelSpec {
   if (typeof imageSize !== 'number') throw new UnsupportedError(`vision tower '${vision.kind}' does not state a square imageSize`, { file });
   const fileList = openClipFiles(config, ownVocab || !input.tokenizerFiles);
   fileList.weights = [{ name: baseName(file) }];
-  const usesOpenClipAct = vision.kind === 'open_clip-vit' || text.kind === 'open_clip-text';
+  // one activation for the whole model only when both towers are open_clip's (timm and BERT keep exact GELU)
+  const usesOpenClipAct = vision.kind === 'open_clip-vit' && text.kind === 'open_clip-text';
   return {
     format: 'open_clip',
     family: hfText ? 'open_clip_custom_text' : 'open_clip',
@@ -173,7 +179,8 @@ export function readOpenClipSpec(input: OpenClipReadInput): ModelSpec {
     preprocess: openClipPreprocess(imageSize, config.preprocess_cfg as Json | undefined),
     // SigLIP-style open_clip models (init_logit_bias) carry a learned logit_bias and score with the sigmoid
     scoring: sigmoidBiasOf(sd) === undefined ? { kind: 'softmax', logitScale: logitScaleOf(sd) } : { kind: 'sigmoid', logitScale: logitScaleOf(sd), logitBias: sigmoidBiasOf(sd)! },
-    ignoredKeys: [...OPEN_CLIP_NON_WEIGHTS, 'logit_bias'],
+    // CoCa's captioning decoder (text_decoder.*) is not part of the two towers
+    ignoredKeys: [...OPEN_CLIP_NON_WEIGHTS, 'logit_bias', ...[...sd.keys()].filter((k) => k.startsWith('text_decoder.'))],
     files: fileList,
     architecture: { embedDim, ...(usesOpenClipAct ? { act: cfg.quick_gelu ? 'quick_gelu' : 'gelu' } : {}), vision: describe(vision), text: { ...describe(text), contextLength: tokenizer.contextLength } },
   };

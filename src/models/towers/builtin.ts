@@ -30,7 +30,7 @@ function registerBuiltins(): void {
     build: buildOpenClipVit,
     patchTokens: (c) => ({ grid: grid(c.imageSize, c.patchSize), width: c.width }),
     openClip: {
-      matches: (v) => !v.timm_model_name && typeof (v.layers ?? 12) === 'number',
+      matches: (v) => !v.timm_model_name && !v.attentional_pool && typeof (v.layers ?? 12) === 'number',
       config: (v, ctx) => ({ ...parseOpenClipVision(v, ctx.file), act: ctx.quickGelu ? 'quick_gelu' : 'gelu', embedDim: ctx.embedDim }),
     },
   });
@@ -61,7 +61,7 @@ function registerBuiltins(): void {
     modality: 'text',
     build: buildOpenClipText,
     openClip: {
-      matches: (t) => !t.hf_model_name,
+      matches: (t) => !t.hf_model_name && !t.embed_cls,
       config: (t, ctx) => ({ ...parseOpenClipText(t, ctx.file), act: ctx.quickGelu ? 'quick_gelu' : 'gelu', embedDim: ctx.embedDim }),
     },
   });

@@ -10,7 +10,8 @@ import { GraphBuilder, type BuiltGraph, type Value } from '../../graph/builder.t
 import { ConfigError } from '../../errors.ts';
 import { attend } from '../hf-transformer.ts';
 import { block as timmBlock, type TimmVitConfig } from '../timm-vit.ts';
-import { activation, layerNorm, linear } from '../transformer.ts';
+import type { Activation } from '../clip-config.ts';
+import { activation, layerNorm, linear, residualBlock, type BlockSpec } from '../transformer.ts';
 import type { Weights } from '../weights.ts';
 import { afterClassToken, patchEmbed, prependClassToken } from './parts.ts';
 
@@ -29,8 +30,26 @@ export interface ConchVisionConfig {
   poolerHeads: number;
 }
 
+/** open_clip's CoCa image tower: its VisionTransformer with `attentional_pool: true` (coca_ViT-B-32, coca_ViT-L-14). */
+export interface OpenClipCocaVisionConfig {
+  imageSize: number;
+  patchSize: number;
+  width: number;
+  layers: number;
+  heads: number;
+  mlpWidth: number;
+  act: Activation;
+  layerScale: boolean;
+  lnPre: boolean;
+  embedDim: number;
+  queries: number;
+  poolerHeads: number;
+}
+
 export interface ConchTextConfig {
-  /** positions including the class token (CONCH: 128; the tokenizer gives 127 ids) */
+  /** GELU (CONCH, open_clip's CoCa configs) or QuickGELU (an open_clip config with quick_gelu) */
+  act?: Activation;
+  /** positions including the class token (CONCH: 128, its tokenizer gives 127 ids; open_clip: context_length + 1) */
   contextLength: number;
   vocabSize: number;
   width: number;
@@ -71,6 +90,50 @@ export function conchConfigs(cfg: Record<string, any>, file = 'open_clip_config.
       heads: num(t, 'heads', 8, 'text_cfg'), layers: num(t, 'layers', 12, 'text_cfg'), embedDim: num(cfg, 'embed_dim', undefined, 'model_cfg'),
       padId: num(t, 'pad_id', 0, 'text_cfg'),
     },
+  };
+}
+
+type Json = Record<string, unknown>;
+
+function positive(o: Json, k: string, d: number, where: string, file: string): number {
+  const x = o[k] ?? d;
+  if (typeof x !== 'number' || !(x > 0)) throw new ConfigError(`${where}.${k}: expected a positive number, got ${JSON.stringify(o[k])}`, { file });
+  return x;
+}
+
+/**
+ * open_clip's `vision_cfg` with `attentional_pool: true` (CLIPVisionCfg defaults), as `_build_vision_tower` reads it.
+ * @example openClipCocaVisionConfig({ width: 768, layers: 12, patch_size: 32, attentional_pool: true }, 512, false, 'open_clip_config.json').queries // 256
+ */
+export function openClipCocaVisionConfig(v: Json, embedDim: number, quickGelu: boolean, file: string): OpenClipCocaVisionConfig {
+  if (v.attentional_pool !== true) throw new ConfigError(`vision_cfg.attentional_pool ${JSON.stringify(v.attentional_pool)}: the open_clip CoCa tower builds the boolean pooler ('parallel' / 'cascade' are open_clip's untested variants)`, { file });
+  if ((v.pool_type ?? 'tok') !== 'tok') throw new ConfigError(`vision_cfg.pool_type '${String(v.pool_type)}': the CoCa tower takes the first query ('tok')`, { file });
+  if ((v.pos_embed_type ?? 'learnable') !== 'learnable') throw new ConfigError(`vision_cfg.pos_embed_type '${String(v.pos_embed_type)}'`, { file });
+  const num = (k: string, d: number) => positive(v, k, d, 'vision_cfg', file);
+  const width = num('width', 768);
+  const heads = width / num('head_width', 64);
+  if (!Number.isInteger(heads)) throw new ConfigError(`vision_cfg: head_width does not divide width ${width}`, { file });
+  return {
+    imageSize: num('image_size', 224), patchSize: num('patch_size', 16), width, layers: num('layers', 12), heads,
+    mlpWidth: Math.round(width * num('mlp_ratio', 4)), act: quickGelu ? 'quick_gelu' : 'gelu', layerScale: v.ls_init_value != null,
+    lnPre: !v.no_ln_pre, embedDim, queries: num('attn_pooler_queries', 256), poolerHeads: num('attn_pooler_heads', 8),
+  };
+}
+
+/**
+ * open_clip's `text_cfg` with `embed_cls: true` (CoCa) as the class-token text tower: positions = context_length + 1.
+ * @example openClipCocaTextConfig({ context_length: 76, width: 512, heads: 8, layers: 12, embed_cls: true }, 512, false, 'open_clip_config.json').contextLength // 77
+ */
+export function openClipCocaTextConfig(t: Json, embedDim: number, quickGelu: boolean, file: string): ConchTextConfig {
+  if (t.embed_cls !== true) throw new ConfigError('text_cfg.embed_cls: the CoCa text tower pools at its appended class token', { file });
+  for (const k of ['proj_bias', 'no_causal_mask', 'ls_init_value'] as const) if (t[k]) throw new ConfigError(`text_cfg.${k} ${JSON.stringify(t[k])} is not built by the CoCa text tower`, { file });
+  if ((t.mlp_ratio ?? 4) !== 4) throw new ConfigError(`text_cfg.mlp_ratio ${JSON.stringify(t.mlp_ratio)}: the CoCa text tower is built with 4`, { file });
+  const num = (k: string, d: number) => positive(t, k, d, 'text_cfg', file);
+  const padId = t.pad_id ?? 0;
+  if (typeof padId !== 'number') throw new ConfigError(`text_cfg.pad_id: expected a number, got ${JSON.stringify(t.pad_id)}`, { file });
+  return {
+    act: quickGelu ? 'quick_gelu' : 'gelu', contextLength: num('context_length', 77) + 1, vocabSize: num('vocab_size', 49408),
+    width: num('width', 512), heads: num('heads', 8), layers: num('layers', 12), embedDim, padId,
   };
 }
 
@@ -161,6 +224,42 @@ export function buildConchVision(cfg: ConchVisionConfig, w: Weights, prefix = 'v
   return g.built();
 }
 
+/**
+ * open_clip v2.24.0's VisionTransformer with `attentional_pool: true` ("the original OpenCLIP CoCa setup",
+ * transformer.py): conv1 -> [class; patches] + pos -> ln_pre -> resblocks -> attn_pool (n queries of embedDim over
+ * all tokens) -> ln_post -> the first query ('tok' pool) @ proj.
+ * Outputs: `image_embeds` [batch, embedDim] (`encode_image(normalize=False)`), `patch_tokens` [batch, P, width]
+ * (the resblocks' tokens, class token dropped; open_clip has no norm there) and `patch_embeds` [batch, P,
+ * embedDim]: each token through the pool's value path alone, ln_post(out_proj(v_proj(ln_k(t)))) @ proj.
+ */
+export function buildOpenClipCocaVision(cfg: OpenClipCocaVisionConfig, w: Weights, prefix = 'visual.'): BuiltGraph {
+  const g = new GraphBuilder('open_clip_coca_vision');
+  const p = (k: string) => `${prefix}${k}`;
+  const { width: W, patchSize: PS, imageSize: S, embedDim: E } = cfg;
+  const grid = Math.floor(S / PS);
+  const P = grid * grid;
+  const pixels = g.input('pixel_values', 'float32', ['batch', 3, S, S]);
+  const patches = patchEmbed(g, pixels, w.param(g, p('conv1.weight'), [W, 3, PS, PS]), null, W, PS, P);
+  let x = prependClassToken(g, pixels, patches, w.param(g, p('class_embedding'), [W]), W); // [B, 1 + P, W]
+  x = g.add(x, w.param(g, p('positional_embedding'), [P + 1, W]));
+  if (cfg.lnPre) x = layerNorm(g, w, x, p('ln_pre'), W);
+  const spec: BlockSpec = { width: W, heads: cfg.heads, mlpWidth: cfg.mlpWidth, act: cfg.act, layerScale: cfg.layerScale };
+  for (let i = 0; i < cfg.layers; i++) x = residualBlock(g, w, x, p(`transformer.resblocks.${i}`), spec);
+
+  const pool = attentionalPooler(g, w, x, p('attn_pool'), E, W, cfg.queries, cfg.poolerHeads);
+  const lnPost = sharedLayerNorm(g, w, p('ln_post'), E);
+  const proj = w.param(g, p('proj'), [E, E]);
+  const first = g.slice(lnPost(pool.out), g.ints([0]), g.ints([1]), g.ints([1])); // [B, 1, E]
+  const embeds = g.matmul(g.reshape(first, [-1, E]), proj); // [B, E]
+  const tokens = afterClassToken(g, x, P); // [B, P, W]
+  const value = g.add(g.matmul(pool.proj.lnK(tokens), pool.proj.wv), pool.proj.bv); // [B, P, E]
+  const dense = g.matmul(lnPost(pool.proj.out(value)), proj); // [B, P, E]
+  g.output(embeds, 'image_embeds', 'float32', ['batch', E]);
+  g.output(tokens, 'patch_tokens', 'float32', ['batch', P, W]);
+  g.output(dense, 'patch_embeds', 'float32', ['batch', P, E]);
+  return g.built();
+}
+
 /** open_clip's ResidualAttentionBlock with a per-row mask [B, 1, T, T] (nn.MultiheadAttention's packed in_proj, exact GELU). */
 function textBlock(g: GraphBuilder, w: Weights, x: Value, key: string, c: ConchTextConfig, mask: Value): Value {
   const W = c.width;
@@ -170,7 +269,7 @@ function textBlock(g: GraphBuilder, w: Weights, x: Value, key: string, c: ConchT
   const part = (i: number) => g.slice(qkv, g.ints([i * W]), g.ints([(i + 1) * W]), g.ints([2]));
   x = g.add(x, linear(g, w, attend(g, part(0), part(1), part(2), W, c.heads, mask), k('attn.out_proj'), W, W));
   const m = linear(g, w, layerNorm(g, w, x, k('ln_2'), W), k('mlp.c_fc'), 4 * W, W);
-  return g.add(x, linear(g, w, activation(g, m, 'gelu'), k('mlp.c_proj'), W, 4 * W));
+  return g.add(x, linear(g, w, activation(g, m, c.act ?? 'gelu'), k('mlp.c_proj'), W, 4 * W));
 }
 
 /**

@@ -7,10 +7,15 @@
 // | torchvision-resnet        | vision   | torchvision ResNet + head (BioViL's hi-ml ImageModel)      | {trunk}conv1, {trunk}layerN.M.*, {head}* |
 // | hf-swin                   | vision   | transformers SwinModel + Linear head (MedCLIP)             | {trunk}embeddings.*, {trunk}encoder.layers.N.*, {head} |
 // | conch-vision              | vision   | CONCH VisualModel: timm ViT trunk + attentional poolers    | trunk.*, attn_pool_contrast.*, ln_contrast, proj_contrast, attn_pool_caption.*, ln_caption |
+// | open_clip-coca-vision     | vision   | open_clip VisionTransformer with attentional_pool (CoCa)   | conv1, class_embedding, transformer.resblocks.N, attn_pool.*, ln_post, proj |
+// | open_clip-coca-text       | text     | open_clip TextTransformer with embed_cls (CoCa; = conch-text) | token_embedding, cls_emb, transformer.resblocks.N, ln_final, text_projection |
 // | cxr-bert                  | text     | hi-ml CXRBertModel (BioViL): BERT + cls_projection_head    | bert.*, cls_projection_head.* |
 // | medclip-text              | text     | MedCLIPTextModel: BERT, mean of hidden states 1, 2, last   | model.*, projection_head |
 // | conch-text                | text     | CONCH TextTransformer with embed_cls                       | token_embedding, positional_embedding, cls_emb, transformer.resblocks.N, ln_final, text_projection |
-import { buildConchText, buildConchVision, type ConchTextConfig, type ConchVisionConfig } from './coca.ts';
+import {
+  buildConchText, buildConchVision, buildOpenClipCocaVision, openClipCocaTextConfig, openClipCocaVisionConfig,
+  type ConchTextConfig, type ConchVisionConfig, type OpenClipCocaVisionConfig,
+} from './coca.ts';
 import { buildCxrBertText, type CxrBertConfig } from './cxr-bert.ts';
 import { buildMedclipText, type MedclipTextConfig } from './medclip-text.ts';
 import { buildModifiedResNet, modifiedResNetCells, modifiedResNetFromOpenClip, type ModifiedResNetConfig } from './modified-resnet.ts';
@@ -33,6 +38,19 @@ export function registerSurveyTowers(): void {
   registerTower<SwinConfig>({ kind: 'hf-swin', modality: 'vision', build: buildSwin, patchTokens: swinCells });
   registerTower<ConchVisionConfig>({ kind: 'conch-vision', modality: 'vision', build: buildConchVision, patchTokens: (c) => ({ grid: Math.floor(c.imageSize / c.patchSize), width: c.width }) });
   registerTower<ConchTextConfig>({ kind: 'conch-text', modality: 'text', build: buildConchText });
+  registerTower<OpenClipCocaVisionConfig>({
+    kind: 'open_clip-coca-vision',
+    modality: 'vision',
+    build: buildOpenClipCocaVision,
+    patchTokens: (c) => ({ grid: Math.floor(c.imageSize / c.patchSize), width: c.width }),
+    openClip: { matches: (v) => v.attentional_pool === true, config: (v, ctx) => openClipCocaVisionConfig(v, ctx.embedDim, ctx.quickGelu, ctx.file) },
+  });
+  registerTower<ConchTextConfig>({
+    kind: 'open_clip-coca-text',
+    modality: 'text',
+    build: buildConchText,
+    openClip: { matches: (t) => t.embed_cls === true && !t.hf_model_name, config: (t, ctx) => openClipCocaTextConfig(t, ctx.embedDim, ctx.quickGelu, ctx.file) },
+  });
   registerTower<CxrBertConfig>({ kind: 'cxr-bert', modality: 'text', build: buildCxrBertText });
   registerTower<MedclipTextConfig>({ kind: 'medclip-text', modality: 'text', build: buildMedclipText });
 }
