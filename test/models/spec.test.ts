@@ -58,3 +58,17 @@ test('spec: every float parameter of the graphs is a checkpoint tensor under its
     }
   }
 });
+
+test('spec: clipmed info prints the towers and gives the spec in --json', async () => {
+  const { cli } = await import('../helpers/cli.ts');
+  const { tempDir } = await import('../helpers/reference.ts');
+  const dir = new URL('../fixtures/mixed-towers/tiny/', import.meta.url).pathname;
+  const clipmed = cli({ CLIPMED_CACHE: tempDir('clipmed-info-') });
+  const j = clipmed('info', '--model', dir, '--json');
+  assert.equal(j.code, 0, j.stderr);
+  const spec = JSON.parse(j.stdout).spec;
+  assert.deepEqual([spec.vision.kind, spec.text.kind, spec.files.weights[0].name], ['timm-vit', 'open_clip-text', 'open_clip_pytorch_model.bin']);
+  const t = clipmed('info', '--model', dir);
+  assert.match(t.stdout, /towers\s+vision timm-vit \(keys visual\.\), text open_clip-text \(keys at the top level\)/);
+  assert.doesNotMatch(t.stdout, /vision\s+ViT.*quick_gelu/, 'the timm tower is not described with open_clip\'s activation');
+});

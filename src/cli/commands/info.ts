@@ -24,6 +24,8 @@ export function register(program: Command): void {
         parameters: { ...m.parameters, total: m.parameters.vision + m.parameters.text },
         preprocess: m.preprocess,
         graphCache: model.compiled.dir,
+        // the model spec: towers (kind, config, key prefix), tokenizer, preprocessing, scoring, files
+        spec: m.spec,
       };
       if (opts.json) {
         console.log(JSON.stringify(info, null, 2));
@@ -32,6 +34,7 @@ export function register(program: Command): void {
       console.log(`${info.model} (${m.family} family, ${m.format} format)`);
       console.log(`  weights      ${info.weights} (sha256 ${m.checkpointSha256.slice(0, 16)}...)`);
       for (const line of describeArchitecture(m.architecture)) console.log(`  ${line}`);
+      if (m.spec) console.log(`  towers       vision ${m.spec.vision.kind} (keys ${m.spec.vision.prefix || 'at the top level'}), text ${m.spec.text.kind} (keys ${m.spec.text.prefix || 'at the top level'})`);
       const score = m.score.kind === 'softmax' ? `softmax, logit scale ${m.score.logitScale.toFixed(4)}` : `sigmoid, logit scale ${m.score.logitScale.toFixed(4)}, bias ${m.score.logitBias.toFixed(4)}`;
       console.log(`  embedding    ${m.embedDim}; scoring ${score}`);
       console.log(`  tokenizer    ${m.text.tokenizer.kind}, context ${m.text.contextLength}, pad id ${m.text.padId}`);
