@@ -1,0 +1,65 @@
+// The platform boundary: the core (models, runtime, pipeline, tasks, image) imports no `node:` module, sharp or
+// onnxruntime-node itself; the Node side lives in src/node/. The browser-facing modules do not reach one through
+// their imports either, apart from the exceptions listed (each with its owner's reason).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+
+const SRC = new URL('../../src/', import.meta.url).pathname;
+const NODE_ONLY = /^(node:|sharp$|onnxruntime-node$)/;
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** Static and dynamic import specifiers of a module (type-only imports excluded: they vanish at runtime). */
+function imports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(/^\s*(import|export)\s+(type\s+)?[^'";]*?from\s+'([^']+)'/gm)) if (!m[2]) out.push(m[3]!);
+  for (const m of text.matchAll(/^\s*import\s+'([^']+)'/gm)) out.push(m[1]!);
+  for (const m of text.matchAll(/import\(\s*'([^']+)'\s*\)/g)) out.push(m[1]!);
+  return out;
+}
+
+test('boundary: no core module imports node:, sharp or onnxruntime-node directly', () => {
+  const offenders: string[] = [];
+  for (const dir of ['models', 'runtime', 'pipeline', 'tasks', 'image']) {
+    for (const f of files(join(SRC, dir))) for (const s of imports(f)) if (NODE_ONLY.test(s)) offenders.push(`${relative(SRC, f)} -> ${s}`);
+  }
+  assert.deepEqual(offenders, []);
+});
+
+/** Modules reached from `entry` (relative imports followed), with the node-only specifiers each imports. */
+function reach(entry: string): Map<string, string[]> {
+  const seen = new Map<string, string[]>();
+  const stack = [entry];
+  while (stack.length) {
+    const f = stack.pop()!;
+    if (seen.has(f)) continue;
+    const specs = imports(f);
+    seen.set(f, specs.filter((s) => NODE_ONLY.test(s)));
+    for (const s of specs) if (s.startsWith('.')) {
+      const p = resolve(dirname(f), s);
+      if (existsSync(p)) stack.push(p);
+    }
+  }
+  return seen;
+}
+
+// Known exceptions outside this engineer's folders: the graph builder writes external-data files (src/graph,
+// its writeFiles), and the CLIP BPE tokenizer reads its bundled merges when not handed the bytes (src/text).
+const KNOWN = new Set(['graph/builder.ts', 'text/clip-bpe.ts', 'text/wordpiece.ts']);
+
+test('boundary: the spec readers, tower registry, tokenizers, backends and pipeline API reach no Node-only module', () => {
+  const entries = ['models/readers/index.ts', 'models/towers/builtin.ts', 'models/tokenizers.ts', 'runtime/backends.ts', 'runtime/web-backend.ts', 'pipeline/api.ts', 'pipeline/zero-shot.ts'];
+  for (const e of entries) {
+    const bad = [...reach(join(SRC, e))].filter(([f, specs]) => specs.length > 0 && !KNOWN.has(relative(SRC, f))).map(([f, specs]) => `${relative(SRC, f)} (${specs.join(', ')})`);
+    assert.deepEqual(bad, [], `${e} reaches ${bad.join('; ')}`);
+    for (const f of reach(join(SRC, e)).keys()) assert.ok(!relative(SRC, f).startsWith('node/'), `${e} reaches ${relative(SRC, f)}`);
+  }
+});
