@@ -4,6 +4,7 @@
 // Reference: the opcode table documented in CPython's Lib/pickletools.py and PEP 3154 (protocol 4), PEP 574 (5).
 
 import { DecodeError, SecurityError, LimitError } from '../errors.ts';
+import { printable } from './printable.ts';
 
 /** Globals a torch state dict may name. Everything else is refused when the opcode is read. */
 export const ALLOWED_GLOBALS: ReadonlySet<string> = new Set([
@@ -108,10 +109,10 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
   const resolve = (module: string, name: string): PyGlobal => {
     const q = `${module}.${name}`;
     if (!ALLOWED_GLOBALS.has(q)) {
-      throw new SecurityError(`pickle names the global ${q} at offset ${opAt}, which is not on the allowlist of a weights file; refusing to load (nothing was executed)`, { file });
+      throw new SecurityError(`pickle names the global ${printable(q)} at offset ${opAt}, which is not on the allowlist of a weights file; refusing to load (nothing was executed)`, { file });
     }
     const g = options.resolveGlobal(q);
-    if (!g) throw new SecurityError(`pickle names the global ${q} at offset ${opAt}, which this reader does not implement`, { file });
+    if (!g) throw new SecurityError(`pickle names the global ${printable(q)} at offset ${opAt}, which this reader does not implement`, { file });
     return g;
   };
   const callable = (f: unknown, args: unknown): unknown => {

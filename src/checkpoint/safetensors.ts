@@ -3,6 +3,7 @@
 // tensor bytes. Reference: the format description in github.com/huggingface/safetensors (README, "Format").
 
 import { DecodeError, LimitError, ShapeError, UnsupportedError } from '../errors.ts';
+import { printable } from './printable.ts';
 import type { DType, StateDict, Tensor } from './types.ts';
 import { ITEM_SIZE, decodeElements, floatToHalf, numel } from './dtype.ts';
 
@@ -41,17 +42,17 @@ function parseHeader(bytes: Uint8Array, file: string): { entries: Entry[]; dataS
     if (name === '__metadata__') {
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new DecodeError('safetensors __metadata__ is not an object', { file });
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== 'string') throw new DecodeError(`safetensors __metadata__.${k} is not a string`, { file });
+        if (typeof v !== 'string') throw new DecodeError(`safetensors __metadata__.${printable(k)} is not a string`, { file });
         metadata[k] = v;
       }
       continue;
     }
-    const bad = (what: string): never => { throw new DecodeError(`safetensors tensor '${name}': ${what}`, { file }); };
+    const bad = (what: string): never => { throw new DecodeError(`safetensors tensor '${printable(name)}': ${what}`, { file }); };
     if (raw === null || typeof raw !== 'object') bad('header entry is not an object');
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e.dtype !== 'string') bad('dtype missing');
     const dtype = DTYPES[e.dtype as string];
-    if (!dtype) throw new UnsupportedError(`safetensors tensor '${name}': dtype ${String(e.dtype)} is not supported (expected one of ${Object.keys(DTYPES).join(', ')})`, { file });
+    if (!dtype) throw new UnsupportedError(`safetensors tensor '${printable(name)}': dtype ${printable(String(e.dtype))} is not supported (expected one of ${Object.keys(DTYPES).join(', ')})`, { file });
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) bad(`shape ${JSON.stringify(e.shape)} is not a list of non-negative integers`);
     const offs = e.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0)) bad(`data_offsets ${JSON.stringify(offs)} is not [begin, end]`);
@@ -60,7 +61,7 @@ function parseHeader(bytes: Uint8Array, file: string): { entries: Entry[]; dataS
     if (end > dataLen) bad(`data_offsets [${begin}, ${end}] run past the ${dataLen} data bytes (truncated?)`);
     const shape = e.shape as number[];
     const expected = numel(shape) * ITEM_SIZE[dtype];
-    if (end - begin !== expected) bad(`${end - begin} bytes for shape [${shape.join(', ')}] of ${e.dtype}, expected ${expected}`);
+    if (end - begin !== expected) bad(`${end - begin} bytes for shape [${shape.join(', ')}] of ${printable(String(e.dtype))}, expected ${expected}`);
     entries.push({ name, dtype, shape, begin, end });
   }
   // The data region must be covered exactly once, in order: no gaps, no overlap, nothing trailing.

@@ -3,6 +3,7 @@
 // Reference: the layout described in PyTorch's torch/serialization.py docs ("torch.save ... zipfile-based").
 
 import { CheckpointError, DecodeError, LimitError, UnsupportedError } from '../errors.ts';
+import { printable } from './printable.ts';
 import type { DType, StateDict, Tensor } from './types.ts';
 import { ITEM_SIZE, decodeElements, numel } from './dtype.ts';
 import { readZip, type ZipEntry } from './zip.ts';
@@ -112,7 +113,7 @@ export function readTorchObject(bytes: Uint8Array, file: string): unknown {
   const order = entries.get(`${prefix}byteorder`);
   if (order) {
     const text = new TextDecoder().decode(order.read()).trim();
-    if (text !== 'little') throw new UnsupportedError(`torch zip byteorder is '${text}'; only little-endian archives are supported`, { file });
+    if (text !== 'little') throw new UnsupportedError(`torch zip byteorder is '${printable(text)}'; only little-endian archives are supported`, { file });
   }
   const storages = new Map<string, Storage>();
   const persistentLoad = (pid: unknown): Storage => {
@@ -124,14 +125,14 @@ export function readTorchObject(bytes: Uint8Array, file: string): unknown {
     if (cached) return cached;
     const dtype = STORAGE_DTYPES[type.qualname]!;
     const entry: ZipEntry | undefined = entries.get(`${prefix}data/${key}`);
-    if (!entry) throw new DecodeError(`storage '${key}' is missing from the archive (no ${prefix}data/${key})`, { file });
+    if (!entry) throw new DecodeError(`storage '${printable(key)}' is missing from the archive (no ${printable(`${prefix}data/${key}`)})`, { file });
     // the declared size first: a deflated entry is inflated only once its claim matches the storage
     if (entry.size !== count * ITEM_SIZE[dtype]) {
-      throw new DecodeError(`storage '${key}' holds ${entry.size} bytes, expected ${count} ${dtype} elements (${count * ITEM_SIZE[dtype]} bytes)`, { file });
+      throw new DecodeError(`storage '${printable(key)}' holds ${entry.size} bytes, expected ${count} ${dtype} elements (${count * ITEM_SIZE[dtype]} bytes)`, { file });
     }
     const data = entry.read();
     if (data.length !== count * ITEM_SIZE[dtype]) {
-      throw new DecodeError(`storage '${key}' holds ${data.length} bytes, expected ${count} ${dtype} elements (${count * ITEM_SIZE[dtype]} bytes)`, { file });
+      throw new DecodeError(`storage '${printable(key)}' holds ${data.length} bytes, expected ${count} ${dtype} elements (${count * ITEM_SIZE[dtype]} bytes)`, { file });
     }
     const s = { key, dtype, numel: count, bytes: data };
     storages.set(key, s);
@@ -209,16 +210,16 @@ function materialize(root: unknown, file: string, budget: number): unknown {
   const walk = (v: unknown, path: string, depth = 0): unknown => {
     if (v === null || typeof v !== 'object') return v;
     if (done.has(v)) return done.get(v);
-    if (depth > MAX_NESTING) throw new LimitError(`the pickle nests containers more than ${MAX_NESTING} deep (at '${path.slice(0, 80)}...')`, { file });
+    if (depth > MAX_NESTING) throw new LimitError(`the pickle nests containers more than ${MAX_NESTING} deep (at '${printable(path, 80)}')`, { file });
     if (v instanceof PendingTensor) {
       const id = `${v.storage.key}|${v.offset}|${v.size}|${v.stride}`;
       let t = views.get(id);
       if (!t) {
         const n = v.size.every((d) => Number.isSafeInteger(d) && d >= 0) ? numel(v.size) : 0;
         if (n <= MAX_ELEMENTS && gathered + n > budget) { // past MAX_ELEMENTS, rebuildTensor names that limit
-          throw new LimitError(`tensor '${path}': size [${v.size}] would bring the tensors to ${gathered + n} elements, more than twice the ${(budget - MATERIALIZE_SLACK) / 2} the storages hold (stride-0 or overlapping views)`, { file });
+          throw new LimitError(`tensor '${printable(path)}': size [${v.size}] would bring the tensors to ${gathered + n} elements, more than twice the ${(budget - MATERIALIZE_SLACK) / 2} the storages hold (stride-0 or overlapping views)`, { file });
         }
-        t = rebuildTensor(v.storage, v.offset, v.size, v.stride, file, `tensor '${path}'`);
+        t = rebuildTensor(v.storage, v.offset, v.size, v.stride, file, `tensor '${printable(path)}'`);
         gathered += n;
         views.set(id, t);
       }
@@ -267,7 +268,7 @@ export function findStateDict(obj: unknown, file: string): StateDict {
       if (sd) return sd;
     }
     const keys = [...obj.keys()].map(String).slice(0, 20);
-    throw new CheckpointError(`no state dict found: the top-level dict (keys ${keys.join(', ')}) is not a dict of tensors and none of ${STATE_DICT_KEYS.join(', ')} holds one`, { file });
+    throw new CheckpointError(`no state dict found: the top-level dict (keys ${keys.map((k) => printable(k, 60)).join(', ')}) is not a dict of tensors and none of ${STATE_DICT_KEYS.join(', ')} holds one`, { file });
   }
   throw new CheckpointError(`no state dict found: the checkpoint holds ${Array.isArray(obj) ? 'a list or tuple' : typeof obj}, not a dict`, { file });
 }

@@ -4,6 +4,7 @@
 
 import * as zlib from 'node:zlib';
 import { DecodeError, UnsupportedError } from '../errors.ts';
+import { printable } from './printable.ts';
 
 const SIG_LOCAL = 0x04034b50;
 const SIG_CENTRAL = 0x02014b50;
@@ -135,11 +136,11 @@ export function readZip(bytes: Uint8Array, file: string): Map<string, ZipEntry> 
     while (x + 4 <= xEnd) {
       const id = dv.getUint16(x, true);
       const len = dv.getUint16(x + 2, true);
-      if (x + 4 + len > xEnd) throw new DecodeError(`entry '${name}': extra field runs past its end`, { file });
+      if (x + 4 + len > xEnd) throw new DecodeError(`entry '${printable(name)}': extra field runs past its end`, { file });
       if (id === 0x0001) {
         let q = x + 4;
         const take = (what: string): number => {
-          if (q + 8 > x + 4 + len) throw new DecodeError(`entry '${name}': ZIP64 extra field lacks the ${what}`, { file });
+          if (q + 8 > x + 4 + len) throw new DecodeError(`entry '${printable(name)}': ZIP64 extra field lacks the ${what}`, { file });
           const v = u64(dv, q, what, file); q += 8; return v;
         };
         if (size === 0xffffffff) size = take('size');
@@ -148,9 +149,9 @@ export function readZip(bytes: Uint8Array, file: string): Map<string, ZipEntry> 
       }
       x += 4 + len;
     }
-    if (flags & 1) throw new UnsupportedError(`entry '${name}' is encrypted`, { file });
-    if (method !== 0 && method !== 8) throw new UnsupportedError(`entry '${name}' uses compression method ${method} (only stored and deflated are supported)`, { file });
-    if (entries.has(name)) throw new DecodeError(`entry '${name}' appears twice in the central directory`, { file });
+    if (flags & 1) throw new UnsupportedError(`entry '${printable(name)}' is encrypted`, { file });
+    if (method !== 0 && method !== 8) throw new UnsupportedError(`entry '${printable(name)}' uses compression method ${method} (only stored and deflated are supported)`, { file });
+    if (entries.has(name)) throw new DecodeError(`entry '${printable(name)}' appears twice in the central directory`, { file });
     entries.set(name, makeEntry(bytes, dv, file, { name, method, compressedSize, size, crc32: crc, localOffset }));
     p = end;
   }
@@ -163,37 +164,37 @@ function makeEntry(bytes: Uint8Array, dv: DataView, file: string, e: Omit<ZipEnt
     read(): Uint8Array {
       const at = e.localOffset;
       if (at + 30 > bytes.length || dv.getUint32(at, true) !== SIG_LOCAL) {
-        throw new DecodeError(`entry '${e.name}': bad local file header at ${at}`, { file });
+        throw new DecodeError(`entry '${printable(e.name)}': bad local file header at ${at}`, { file });
       }
       const start = at + 30 + dv.getUint16(at + 26, true) + dv.getUint16(at + 28, true);
       if (start + e.compressedSize > bytes.length) {
-        throw new DecodeError(`entry '${e.name}': data [${start}, ${start + e.compressedSize}) runs past the ${bytes.length}-byte file (truncated?)`, { file });
+        throw new DecodeError(`entry '${printable(e.name)}': data [${start}, ${start + e.compressedSize}) runs past the ${bytes.length}-byte file (truncated?)`, { file });
       }
       const raw = bytes.subarray(start, start + e.compressedSize);
       let data: Uint8Array;
       if (e.method === 0) {
-        if (e.compressedSize !== e.size) throw new DecodeError(`entry '${e.name}': stored but sizes differ (${e.compressedSize} vs ${e.size})`, { file });
+        if (e.compressedSize !== e.size) throw new DecodeError(`entry '${printable(e.name)}': stored but sizes differ (${e.compressedSize} vs ${e.size})`, { file });
         data = raw;
       } else {
         // Deflate expands at most 1032:1 (RFC 1951: a 258-byte match per 2 bits at best); a larger claim is a lie,
         // and the inflater stops at the declared size instead of filling memory first and comparing after.
         if (e.size > e.compressedSize * MAX_DEFLATE_RATIO + 1024) {
-          throw new DecodeError(`entry '${e.name}': declares ${e.size} bytes from ${e.compressedSize} deflated, more than deflate can expand to`, { file });
+          throw new DecodeError(`entry '${printable(e.name)}': declares ${e.size} bytes from ${e.compressedSize} deflated, more than deflate can expand to`, { file });
         }
         try {
           const buf = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
           data = new Uint8Array(buf.buffer, buf.byteOffset, buf.length); // a plain Uint8Array, not a Buffer
         } catch (cause) {
           if ((cause as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || cause instanceof RangeError) {
-            throw new DecodeError(`entry '${e.name}': inflates past its declared ${e.size} bytes`, { file, cause });
+            throw new DecodeError(`entry '${printable(e.name)}': inflates past its declared ${e.size} bytes`, { file, cause });
           }
-          throw new DecodeError(`entry '${e.name}': deflate stream is corrupt (${(cause as Error).message})`, { file, cause });
+          throw new DecodeError(`entry '${printable(e.name)}': deflate stream is corrupt (${(cause as Error).message})`, { file, cause });
         }
-        if (data.length !== e.size) throw new DecodeError(`entry '${e.name}': inflated to ${data.length} bytes, expected ${e.size}`, { file });
+        if (data.length !== e.size) throw new DecodeError(`entry '${printable(e.name)}': inflated to ${data.length} bytes, expected ${e.size}`, { file });
       }
       const got = crc32(data);
       if (got !== e.crc32) {
-        throw new DecodeError(`entry '${e.name}': CRC-32 mismatch (stored ${hex(e.crc32)}, computed ${hex(got)})`, { file });
+        throw new DecodeError(`entry '${printable(e.name)}': CRC-32 mismatch (stored ${hex(e.crc32)}, computed ${hex(got)})`, { file });
       }
       return data;
     },

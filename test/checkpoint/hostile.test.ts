@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { createDeflateRaw } from 'node:zlib';
 import { readTorchObject, readTorchZip } from '../../src/checkpoint/torch.ts';
 import { readZip } from '../../src/checkpoint/zip.ts';
-import { CheckpointError, DecodeError, LimitError } from '../../src/errors.ts';
-import { PickleWriter, torchZip } from '../helpers/torch-writer.ts';
+import { CheckpointError, DecodeError, LimitError, SecurityError } from '../../src/errors.ts';
+import { PickleWriter, torchZip, writeZip } from '../helpers/torch-writer.ts';
 import { OUTCOME, runChild } from '../io/child-rss.ts';
 
 const CEILING_MIB = 320;
@@ -163,4 +163,17 @@ test('APPENDS of 500,000 items (a spread that would overflow the stack) is read,
   const bytes = torchZip(p.op(0x65).stop().bytes());
   assert.equal((readTorchObject(bytes, 'wide.pt') as unknown[]).length, 500_000);
   assert.throws(() => readTorchZip(bytes, 'wide.pt'), (e: Error) => e instanceof CheckpointError && /wide\.pt: no state dict found: the checkpoint holds a list or tuple/.test(e.message));
+});
+
+test('names from the file reach error messages without terminal escapes (pickle globals, zip entries, tensor keys)', () => {
+  const esc = '\u001b[2J\u001b]0;pwned\u0007';
+  const g = new PickleWriter().proto(2).global(`os${esc}`, 'system').stop();
+  assert.throws(() => readTorchObject(torchZip(g.bytes()), 'g.pt'), (e: Error) => e instanceof SecurityError && e.message.includes('os\\u001b[2J\\u001b]0;pwned\\u0007.system') && !/[\u0000-\u001f]/.test(e.message));
+  const zip = writeZip([{ name: `a${esc}`, data: new Uint8Array(1) }, { name: `a${esc}`, data: new Uint8Array(1) }]);
+  assert.throws(() => readZip(zip, 'z.pt'), (e: Error) => e instanceof DecodeError && e.message.includes("entry 'a\\u001b[2J") && !/[\u0000-\u001f]/.test(e.message));
+  const p = new PickleWriter().proto(2).op(0x7d).str(`k${esc}\u202e`).global('torch._utils', '_rebuild_tensor_v2').mark();
+  p.mark().str('storage').global('torch', 'FloatStorage').str('0').str('cpu').int(1).tuple().op(0x51);
+  p.int(0).intTuple([4]).intTuple([1]).op(0x89).global('collections', 'OrderedDict').emptyTuple().reduce().tuple().reduce().op(0x73).stop();
+  const t = torchZip(p.bytes(), [['0', new Uint8Array(4)]]);
+  assert.throws(() => readTorchZip(t, 't.pt'), (e: Error) => e instanceof DecodeError && e.message.includes("tensor 'k\\u001b[2J") && e.message.includes('\\u202e') && !/[\u0000-\u001f\u202e]/.test(e.message));
 });
