@@ -293,6 +293,26 @@ export const PRETRAINED = {
     unverified: true,
     note: "Both towers exist: hf-swin with MedCLIP's projection head (its reference written from transformers' modeling_swin.py, which cannot run here) and medclip-text (MedCLIPTextModel run as written over a BERT stand-in: the unmasked mean over tokens of hidden states 1, 2 and the last, averaged, then a bias-free projection, so an embedding depends on how far its batch is padded). Not built end to end: no reader yet maps this bare pytorch_model.bin to a spec (the Swin-T and Bio_ClinicalBERT configs and the WordPiece vocabulary live in two other hub repositories). Licence and size unconfirmed; MedCLIP's prompts are generated from CHEXPERT_CLASS_PROMPTS, not a template set.",
   },
+  'medclip-resnet': {
+    title: 'MedCLIP-ResNet (chest X-ray, ResNet-50 + Bio_ClinicalBERT)',
+    family: 'medclip',
+    supported: false,
+    source: {
+      kind: 'manual',
+      url: 'https://storage.googleapis.com/pytrial/medclip-pretrained.zip',
+      files: ['pytorch_model.bin'],
+      note: 'The URL is the content of medclip/medclip_resnet_weight.txt in RyanWangZf/MedCLIP; MedCLIPModel(vision_cls=MedCLIPVisionModel).from_pretrained loads pytorch_model.bin from the zip (vision_model.model.* = torchvision resnet50 whose fc is Linear(2048, 512, bias=False); text_model.* as in medclip-vit).',
+    },
+    preprocess: { protocol: 'medclip', source: 'RyanWangZf/MedCLIP medclip/dataset.py MedCLIPFeatureExtractor and constants.py', steps: PROTOCOLS.medclip },
+    scoring: 'softmax',
+    templates: 'clip-medical',
+    license: 'BSD (setup.py classifier of RyanWangZf/MedCLIP; the repository has no LICENSE file)',
+    gated: false,
+    sizeMB: 600,
+    paper: 'Wang et al. 2022, "MedCLIP: Contrastive Learning from Unpaired Medical Images and Text", EMNLP 2022',
+    unverified: true,
+    note: "Both towers exist: torchvision-resnet with a linear head on the pooled features (trunk 'model.', head 'model.fc', no bias; checked against torchvision's ResNet.forward) and medclip-text. Not built end to end, for the reasons given under medclip-vit. Licence and size unconfirmed.",
+  },
 } as const satisfies Record<string, PretrainedSpec>;
 
 export type PretrainedName = keyof typeof PRETRAINED;

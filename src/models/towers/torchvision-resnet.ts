@@ -12,7 +12,12 @@ export type ResNetHead =
   /** no head: image_embeds = the average-pooled trunk features, patch_embeds = the cells */
   | { kind: 'pool' }
   /** hi-ml's MLP(use_1x1_convs): conv 1x1 (no bias) -> BatchNorm -> ReLU -> conv 1x1 on every cell, then the mean */
-  | { kind: 'conv-mlp'; key: string; hidden: number; embedDim: number };
+  | { kind: 'conv-mlp'; key: string; hidden: number; embedDim: number }
+  /**
+   * a Linear on the average-pooled features, as torchvision's own `fc` (MedCLIP-ResNet replaces it by
+   * Linear(2048, 512, bias=False)); patch_embeds = the same Linear on every cell (their mean is image_embeds)
+   */
+  | { kind: 'linear'; key: string; embedDim: number; bias: boolean };
 
 export interface TorchvisionResNetConfig {
   /** Bottleneck blocks per stage: [3, 4, 6, 3] for ResNet-50 */
@@ -66,7 +71,8 @@ export function buildTorchvisionResNet(cfg: TorchvisionResNetConfig, w: Weights,
       inplanes = planes * cfg.expansion;
     }
   });
-  w.ignore(t('fc.weight'), t('fc.bias')); // the ImageNet classifier: kept in the checkpoints, unused by the towers
+  // the ImageNet classifier: kept in the checkpoints, unused by the towers unless it is the head
+  if (!(cfg.head.kind === 'linear' && `${cfg.trunk}fc` === cfg.head.key)) w.ignore(t('fc.weight'), t('fc.bias'));
   const C = inplanes;
   const cells = side * side;
   const tokens = cellTokens(g, x, C, cells); // [B, cells, C]
@@ -77,6 +83,14 @@ export function buildTorchvisionResNet(cfg: TorchvisionResNetConfig, w: Weights,
   if (cfg.head.kind === 'pool') {
     dense = tokens;
     embeds = g.reduceMean(tokens, [1]); // adaptive_avg_pool2d(x, 1) flattened: [B, C]
+  } else if (cfg.head.kind === 'linear') {
+    const h = cfg.head;
+    E = h.embedDim;
+    const weight = w.linearT(g, `${prefix}${h.key}.weight`, E, C);
+    const bias = h.bias ? w.param(g, `${prefix}${h.key}.bias`, [E]) : null;
+    const apply = (v: Value) => (bias ? g.add(g.matmul(v, weight), bias) : g.matmul(v, weight));
+    embeds = apply(g.reduceMean(tokens, [1])); // fc(avgpool(x)): [B, E]
+    dense = apply(tokens); // [B, cells, E]
   } else {
     const h = cfg.head;
     const k = (s: string) => `${prefix}${h.key}${s}`;

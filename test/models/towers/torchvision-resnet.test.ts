@@ -53,3 +53,13 @@ test('torchvision-resnet: a projector of the wrong size is a CheckpointError nam
   buildTorchvisionResNet(await config({ kind: 'conv-mlp', key: 'projector.model.', hidden: 2 * E, embedDim: E }), w);
   assert.throws(() => w.finish(['']), (e: unknown) => e instanceof CheckpointError && /projector\.model\.0\.weight/.test(e.message) && e.message.includes(file));
 });
+
+test('torchvision-resnet: a linear head on the pooled features (torchvision fc; MedCLIP-ResNet) is ResNet.forward', async () => {
+  const sd = await readCheckpoint(file);
+  const w = new Weights(sd, file);
+  const graph = buildTorchvisionResNet(await config({ kind: 'linear', key: 'encoder.encoder.fc', embedDim: ref.config.num_classes, bias: true }), w);
+  const out = await runImageTower(graph, ref);
+  const err = maxRelError(out.image_embeds!.data, ref.fc_out, ref.config.num_classes);
+  assert.ok(err < 1e-4, `fc: relative error ${err}`);
+  assert.deepEqual(out.patch_embeds!.dims, [2, 9, ref.config.num_classes]);
+});
