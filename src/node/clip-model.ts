@@ -13,6 +13,7 @@ import { webBackend } from '../runtime/web-backend.ts';
 import type { Backend, Session } from '../runtime/session.ts';
 import type { OpenAIOverrides } from '../models/clip-config.ts';
 import { compileModel, modelSpecFor, type CompiledModel, type ModelMeta } from './compile.ts';
+import { parseDType, quantizedGraphs, type DType } from './quantized.ts';
 import type { TextSpec, TextTokenizer } from '../models/family.ts';
 import type { ModelSpec } from '../models/spec.ts';
 import type { PretrainedSpec } from '../models/pretrained.ts';
@@ -36,6 +37,8 @@ export interface LoadOptions {
   protocol?: string;
   /** download progress for hub sources */
   onProgress?: (p: HubProgress) => void;
+  /** weights: 'fp32' (default), 'fp16', 'int8' (dynamic activation quantisation) or 'q4' (4-bit weights); quantised graphs are made once and cached */
+  dtype?: DType;
 }
 
 export interface EmbedOptions {
@@ -101,10 +104,16 @@ export class ClipModel {
   static async load(source: string, options: LoadOptions = {}): Promise<ClipModel> {
     if (options.protocol) getProtocol(options.protocol); // an unknown name fails before any work
     if (options.device) parseDevice(options.device);
+    if (options.dtype) parseDType(options.dtype);
     const { source: src, spec } = await resolveModelSource(source, { onProgress: options.onProgress, log: options.log });
     // a registered model brings its authors' preprocessing protocol unless the caller chose one
     if (!options.protocol && spec?.preprocess) options = { ...options, protocol: spec.preprocess.protocol };
-    const compiled = await compileModel(src, options.overrides, options.log);
+    let compiled = await compileModel(src, options.overrides, options.log);
+    const dtype = options.dtype ? parseDType(options.dtype) : 'fp32';
+    if (dtype !== 'fp32') {
+      const q = await quantizedGraphs(compiled.visionPath, compiled.textPath, dtype, options.log);
+      compiled = { ...compiled, visionPath: q.visionPath, textPath: q.textPath, cached: compiled.cached && q.cached };
+    }
     const tokenizer = await loadTokenizer(compiled.meta.text, src);
     const model = new ClipModel(src, compiled, tokenizer, options);
     model.pretrained = spec;
@@ -135,8 +144,9 @@ export class ClipModel {
       const device = this.options.device ?? 'cpu';
       if (!this.options.backend && device === 'wasm') {
         // onnxruntime-web reads no files: the model and its external weights go in as bytes
-        const [model, data] = await Promise.all([readFile(path), readFile(`${path}.data`)]);
-        return webBackend('wasm', [{ path: `${basename(path)}.data`, data: new Uint8Array(data) }]).create(new Uint8Array(model), { threads: this.options.threads });
+        // (quantised graphs hold their weights inside the model file)
+        const [model, data] = await Promise.all([readFile(path), readFile(`${path}.data`).catch(() => undefined)]);
+        return webBackend('wasm', data ? [{ path: `${basename(path)}.data`, data: new Uint8Array(data) }] : []).create(new Uint8Array(model), { threads: this.options.threads });
       }
       return (this.options.backend ?? resolveBackend(device)).create(path, { threads: this.options.threads });
     };
