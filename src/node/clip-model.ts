@@ -13,6 +13,7 @@ import { webBackend } from '../runtime/web-backend.ts';
 import type { Backend, Session } from '../runtime/session.ts';
 import type { OpenAIOverrides } from '../models/clip-config.ts';
 import { compileModel, modelSpecFor, type CompiledModel, type ModelMeta } from './compile.ts';
+import { mapLimit } from './map-limit.ts';
 import { parseDType, quantizedGraphs, type DType } from './quantized.ts';
 import type { TextSpec, TextTokenizer } from '../models/family.ts';
 import type { ModelSpec } from '../models/spec.ts';
@@ -205,7 +206,7 @@ export class ClipModel {
 
   /** Decode image files (JPEG, PNG, TIFF, ...) and embed them. */
   async embedImageFiles(paths: string[], opts: EmbedOptions = {}): Promise<ImageEmbeddings> {
-    const rasters = await Promise.all(paths.map((p) => decodeImageFile(p)));
+    const rasters = await mapLimit(paths, 4, (p) => decodeImageFile(p)); // not all at once: each decode holds its file and buffers
     return this.embedRasters(rasters, opts);
   }
 
