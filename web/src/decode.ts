@@ -1,14 +1,13 @@
 // Opening files in the page with clipmed's own readers: DICOM (decodeDicom), NIfTI (readNifti, niftiSlices),
 // and PNG/JPEG through the browser's decoder into the same DecodedImage that clipmed's readRaster gives
-// (values as stored, identity window for 8 bits). Display goes through clipmed's toDisplayRaster.
+// (values as stored, identity window for 8 bits). Display goes through clipmed's toDisplayRaster. The readers
+// not yet in clipmed's browser entry import a few Node modules at the top; web/vite.config.ts shims those.
 import { decodeDicom } from '../../src/io/dicom/index.ts';
 import { sniffFormat } from '../../src/io/inputs.ts';
 import { readNifti, type NiftiVolume } from '../../src/io/nifti.ts';
-import { niftiSlices, voxelOrientation } from '../../src/io/nifti-slices.ts';
+import { niftiSlices, voxelOrientation, type Raster, type Window } from '../../src/browser.ts';
 import { toDisplayRaster } from '../../src/io/raster.ts';
 import type { DecodedImage } from '../../src/io/types.ts';
-import type { Raster } from '../../src/image/types.ts';
-import type { Window } from '../../src/image/window.ts';
 
 /** An opened file: its frames (DICOM, multi-page) or slices (NIfTI), and the one the CLI would classify. */
 export interface OpenedFile {

@@ -1,9 +1,9 @@
 // The clipmed browser app. Server mode calls the API of the server the page came from; local mode runs the
 // model in the page (local-model.ts) and no image or result leaves it. URL: ?mode=local|server&model=&labels=a,b
+// clipmed's browser entry first; the pipeline modules below import no Node module either (not yet in the entry)
+import { getLabelSet, parseWindow, type Window } from '../../src/browser.ts';
 import { buildClassifier, classifyRasters, scoringFor } from '../../src/pipeline/zero-shot.ts';
 import { heatmaps } from '../../src/pipeline/heatmap.ts';
-import { getLabelSet } from '../../src/tasks/templates.ts';
-import { parseWindow, type Window } from '../../src/image/window.ts';
 import { Api } from './api.ts';
 import { openFile, rasterOf, type OpenedFile } from './decode.ts';
 import { LocalModel, type ServedModel } from './local-model.ts';
@@ -241,6 +241,7 @@ async function heatmap() {
       ui.heatmapCanvas.width = bitmap.width;
       ui.heatmapCanvas.height = bitmap.height;
       ui.heatmapCanvas.getContext('2d')!.drawImage(bitmap, 0, 0);
+      $('heatmap-note').textContent = 'The map over the image, as `clipmed heatmap` draws it.';
       return `heatmap for "${prompt}" from the server`;
     }
     const m = await localModel();
@@ -255,6 +256,7 @@ async function heatmap() {
     ui.heatmapCanvas.width = width;
     ui.heatmapCanvas.height = height;
     ui.heatmapCanvas.getContext('2d')!.putImageData(img, 0, 0);
+    $('heatmap-note').textContent = 'The map over what the model saw: the image after its resize and crop.';
     return `heatmap for "${prompt}" computed in this page`;
   });
 }
