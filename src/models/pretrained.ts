@@ -271,7 +271,7 @@ export const PRETRAINED = {
     sizeMB: 560,
     paper: 'Bannur et al. 2023, "Learning to Exploit Temporal Structure for Biomedical Vision-Language Processing", CVPR 2023',
     unverified: true,
-    note: "Image weights file, revision v1.0 and md5 a83080e2f23aa584a4f2b24c39b1bb64 from hi-ml-multimodal image/model/pretrained.py. Its image model is hi-ml's MultiImageEncoder (ResNet-50, a 1x1 conv to 256, the VisionTransformerPooler over current and previous images, a learned missing-previous embedding): not built. Text-side files, licence and size unconfirmed.",
+    note: "Image weights file, revision v1.0 and md5 a83080e2f23aa584a4f2b24c39b1bb64 from hi-ml-multimodal image/model/pretrained.py. Its image model is hi-ml's MultiImageEncoder: on a single image (ResNet-50, a 1x1 conv to 256 joined by the learned missing-previous embedding, BioViL's projector) it is built (torchvision-resnet with the missing-previous neck, checked against hi-ml's ImageModel); the VisionTransformerPooler that compares a current with a previous image is not. The text tower is cxr-bert. Not built end to end (two weight files, as for biovil). Text-side files, licence and size unconfirmed.",
   },
   'medclip-vit': {
     title: 'MedCLIP-ViT (chest X-ray, Swin-T + Bio_ClinicalBERT)',

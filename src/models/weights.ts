@@ -47,6 +47,13 @@ export class Weights {
     for (const k of keys) if (this.dict.has(k)) this.used.add(k);
   }
 
+  /** Mark every key under `prefix` as carrying nothing the graphs need (a part of the model no tower builds); the count. */
+  ignorePrefix(prefix: string): number {
+    let n = 0;
+    for (const k of this.dict.keys()) if (k.startsWith(prefix)) { this.used.add(k); n++; }
+    return n;
+  }
+
   /** An initializer with the checkpoint's own name. */
   param(g: GraphBuilder, key: string, shape: number[]): Value {
     return g.weight(key, this.take(key, shape), shape);

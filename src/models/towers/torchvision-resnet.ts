@@ -29,6 +29,12 @@ export interface TorchvisionResNetConfig {
   imageSize: number;
   /** key prefix of the torchvision ResNet under the tower prefix ('encoder.encoder.' in hi-ml's ImageModel) */
   trunk: string;
+  /**
+   * BioViL-T's MultiImageEncoder on a single image (hi-ml `image/model/encoder.py`): the map through
+   * `backbone_to_vit` (1x1 conv to `dim`, no bias), concatenated with the learned `missing_previous_emb`; the
+   * ViT pooler (`vit_pooler.*`) is reached only with a previous image and is not built.
+   */
+  neck?: { kind: 'missing-previous'; key: string; dim: number };
   head: ResNetHead;
 }
 
@@ -73,8 +79,17 @@ export function buildTorchvisionResNet(cfg: TorchvisionResNetConfig, w: Weights,
   });
   // the ImageNet classifier: kept in the checkpoints, unused by the towers unless it is the head
   if (!(cfg.head.kind === 'linear' && `${cfg.trunk}fc` === cfg.head.key)) w.ignore(t('fc.weight'), t('fc.bias'));
-  const C = inplanes;
+  let C = inplanes;
   const cells = side * side;
+  if (cfg.neck) {
+    const n = cfg.neck;
+    const k = (s: string) => `${prefix}${n.key}${s}`;
+    const current = conv2d(g, w, x, k('backbone_to_vit'), { cin: C, cout: n.dim, kernel: 1 }); // [B, dim, H, W]
+    const missing = g.expand(w.param(g, k('missing_previous_emb'), [1, n.dim, 1, 1]), g.shape(current)); // [B, dim, H, W]
+    x = g.concat([current, missing], 1); // [B, 2 dim, H, W]: [f_current, f_previous-missing]
+    C = 2 * n.dim;
+    w.ignorePrefix(k('vit_pooler.'));
+  }
   const tokens = cellTokens(g, x, C, cells); // [B, cells, C]
 
   let embeds: Value;
@@ -111,7 +126,7 @@ export function buildTorchvisionResNet(cfg: TorchvisionResNetConfig, w: Weights,
 export function torchvisionResNetCells(cfg: TorchvisionResNetConfig): { grid: number; width: number } {
   let side = outSize(outSize(cfg.imageSize, 7, 2, 3), 3, 2, 1);
   for (let stage = 1; stage < 4; stage++) side = outSize(side, 3, 2, 1);
-  return { grid: side, width: 512 * cfg.expansion };
+  return { grid: side, width: cfg.neck ? 2 * cfg.neck.dim : 512 * cfg.expansion };
 }
 
 /**
