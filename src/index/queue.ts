@@ -86,10 +86,11 @@ export async function waitForShards(queue: Queue, jobIds: string[], onProgress?:
         done += sizes.get(id) ?? 0;
         continue;
       }
+      // the state first, then the job: a job read while active and found completed a moment later has no result yet
+      const state = await queue.getJobState(id);
       const job = (await queue.getJob(id)) as Job<ShardJob, AddReport> | undefined;
       if (!job) throw new ConfigError(`job ${id} vanished from the queue (was the queue obliterated?)`);
       sizes.set(id, job.data.items.length);
-      const state = await job.getState();
       if (state === 'completed') {
         outcomes.set(id, { id, state, result: job.returnvalue });
         done += job.data.items.length;
@@ -150,7 +151,8 @@ export async function startWorker(url: string, o: WorkerOptions = {}): Promise<W
       log(`shard ${job.id}: ${report.written} rows written, ${report.unchanged} unchanged, ${report.failures.length} failed`);
       return report;
     },
-    { connection: redisConnection(url), concurrency: o.concurrency ?? 1, lockDuration: o.lockDuration ?? 30_000, maxStalledCount: 10 },
+    // a dead worker's shard is found stalled within one lock duration and handed to another worker
+    { connection: redisConnection(url), concurrency: o.concurrency ?? 1, lockDuration: o.lockDuration ?? 30_000, stalledInterval: o.lockDuration ?? 30_000, maxStalledCount: 10 },
   );
   worker.on('error', (err) => log(`worker error: ${err.message}`));
   return worker;
