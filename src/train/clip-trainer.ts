@@ -39,6 +39,43 @@ export interface Batch {
   pixels: Float32Array;
   /** [batch, context_length] */
   ids: BigInt64Array;
+  /** [batch, classes] label vectors (1 positive, 0 negative, -1 uncertain), for the MedCLIP loss */
+  labels?: Float32Array;
+}
+
+/**
+ * MedCLIP's soft targets for rows whose label vectors are `labels` ([n, k]): softmax over each row of
+ * S = L L^T (image -> texts), and softmax over each column (text -> images), both laid out [image, text].
+ */
+export function medclipTargets(labels: Float32Array, n: number): { image: Float64Array; text: Float64Array } {
+  const k = labels.length / n;
+  const s = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+    let v = 0;
+    for (let c = 0; c < k; c++) v += labels[i * k + c]! * labels[j * k + c]!;
+    s[i * n + j] = v;
+  }
+  const image = new Float64Array(n * n);
+  const text = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    let mr = -Infinity;
+    let mc = -Infinity;
+    for (let j = 0; j < n; j++) {
+      mr = Math.max(mr, s[i * n + j]!);
+      mc = Math.max(mc, s[j * n + i]!);
+    }
+    let zr = 0;
+    let zc = 0;
+    for (let j = 0; j < n; j++) {
+      zr += Math.exp(s[i * n + j]! - mr);
+      zc += Math.exp(s[j * n + i]! - mc);
+    }
+    for (let j = 0; j < n; j++) {
+      image[i * n + j] = Math.exp(s[i * n + j]! - mr) / zr;
+      text[j * n + i] = Math.exp(s[j * n + i]! - mc) / zc; // column i of S, softmaxed, stays column i
+    }
+  }
+  return { image, text };
 }
 
 export interface StepResult {
@@ -139,8 +176,28 @@ export class ClipTrainer {
         else for (let i = 0; i < g.length; i++) acc[i] = acc[i]! + g[i]!;
       }
     };
+    const targets = (rowsLabels: Float32Array[], f: Record<string, HostTensor>) => {
+      if (this.o.loss !== 'medclip') return;
+      const all = new Float32Array(rowsLabels.reduce((n, l) => n + l.length, 0));
+      let off = 0;
+      for (const l of rowsLabels) {
+        all.set(l, off);
+        off += l.length;
+      }
+      const n = this.o.batchSize * rowsLabels.length;
+      const t = medclipTargets(all, n);
+      const cast = (a: Float64Array) => (this.float === 'float64' ? a : Float32Array.from(a));
+      f.soft_targets_image = { data: cast(t.image), dims: [n, n] };
+      f.soft_targets_text = { data: cast(t.text), dims: [n, n] };
+    };
+    const labelsOf = (b: Batch) => {
+      if (!b.labels) throw new ConfigError('the MedCLIP loss needs label vectors for every batch');
+      return b.labels;
+    };
     if (accum === 1) {
-      const r = await this.step1.run(this.feeds(micro[0]!));
+      const f1 = this.feeds(micro[0]!);
+      if (this.o.loss === 'medclip') targets([labelsOf(micro[0]!)], f1);
+      const r = await this.step1.run(f1);
       losses.push(Number(r.loss!.data[0]));
       addGrads(r);
     } else {
@@ -157,6 +214,7 @@ export class ClipTrainer {
           return out;
         };
         const f = this.feeds(micro[j]!);
+        if (this.o.loss === 'medclip') targets([micro[j]!, ...micro.filter((_, k) => k !== j)].map(labelsOf), f);
         f.cached_image_features = { data: cat('image'), dims: [others.length * this.o.batchSize, D] };
         f.cached_text_features = { data: cat('text'), dims: [others.length * this.o.batchSize, D] };
         const r = await this.stepAccum!.run(f);

@@ -117,6 +117,20 @@ export async function trainRun(o: TrainRunOptions, hooks: TrainHooks = {}): Prom
   };
   const train = await load(o.data);
   const val = o.val ? await load(o.val) : null;
+  // MedCLIP: each row's label vector (its `label` column: class names separated by '|') gives the soft targets
+  let labelVectors: Float32Array | null = null;
+  let classes: string[] = [];
+  if (o.loss === 'medclip') {
+    const names = train.data.rows.map((r, i) => {
+      const l = r.record.label;
+      if (l === undefined || l.trim() === '') throw new ConfigError(`--loss medclip needs a 'label' column with a class on every row; row ${i + 1} (${r.image}) has none`, { file: o.data });
+      return l.split('|').map((x) => x.trim()).filter(Boolean);
+    });
+    classes = [...new Set(names.flat())].sort();
+    labelVectors = new Float32Array(names.length * classes.length);
+    names.forEach((ls, i) => ls.forEach((l) => (labelVectors![i * classes.length + classes.indexOf(l)] = 1)));
+    log(`MedCLIP soft targets over ${classes.length} classes: ${classes.join(', ')}`);
+  }
   const n = train.data.rows.length;
   const perStep = o.batchSize * o.accum;
   const stepsPerEpoch = Math.floor(n / perStep);
@@ -152,13 +166,16 @@ export async function trainRun(o: TrainRunOptions, hooks: TrainHooks = {}): Prom
   const batchOf = (order: number[], first: number, step: number): Batch => {
     const pixels = new Float32Array(o.batchSize * pixelsPer);
     const ids = new BigInt64Array(o.batchSize * C);
+    const K = classes.length;
+    const labels = labelVectors ? new Float32Array(o.batchSize * K) : undefined;
     for (let b = 0; b < o.batchSize; b++) {
       const row = order[first + b]!;
+      if (labels) labels.set(labelVectors!.subarray(row * K, (row + 1) * K), b * K);
       if (o.augment) trainTransform(train.data.rasters[row]!, src.preprocess, sampleRng(o.seed, step, first + b), pixels, b * pixelsPer);
       else normalizeHwc(train.data.evalHwc[row]!, src.preprocess, pixels, b * pixelsPer);
       ids.set(train.ids.subarray(row * C, (row + 1) * C), b * C);
     }
-    return { pixels, ids };
+    return { pixels, ids, labels };
   };
 
   const saveCheckpoint = async (step: number) => {

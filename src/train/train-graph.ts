@@ -4,13 +4,17 @@
 // features and `grad:<parameter>` for each trainable parameter.
 // Losses follow open_clip v2.24.0 `loss.py`: ClipLoss (symmetric cross-entropy over
 // logit_scale.exp() * img @ txt^T, labels on the diagonal) and SigLipLoss
-// (-sum(logsigmoid(labels * (scale * img @ txt^T + bias))) / batch, labels 2 * eye - 1).
+// (-sum(logsigmoid(labels * (scale * img @ txt^T + bias))) / batch, labels 2 * eye - 1); and MedCLIP's
+// semantic matching loss (Wang et al. 2022, RyanWangZf/MedCLIP `modeling_medclip.py` _soft_clip_loss): soft
+// cross-entropy of both directions against softmax(label similarity), the targets fed as inputs
+// `soft_targets_image` (softmax over texts of img_labels @ text_labels^T) and `soft_targets_text` (softmax over
+// images, laid out [image, text] like the logits).
 import { ConfigError } from '../errors.ts';
 import { appendLowered, differentiate } from '../graph/autodiff.ts';
 import { IrEmitter } from '../graph/ir-emitter.ts';
 import { emitModel, parseModel, type FloatType, type IrGraph, type IrNode, type ValueInfo } from '../graph/ir.ts';
 
-export type LossKind = 'clip' | 'siglip';
+export type LossKind = 'clip' | 'siglip' | 'medclip';
 
 export interface TrainGraphOptions {
   /** the inference graphs of the two towers (GraphBuilder bytes) */
@@ -127,7 +131,13 @@ export function buildTrainGraph(o: TrainGraphOptions): TrainGraph {
   for (let i = 0; i < rows; i++) eye[i * rows + i] = 1;
   const logits = em.mul(em.matmul(fi, em.transpose(ft, [1, 0])), em.op('Exp', ['logit_scale'])); // [N, N] logits per image
   let loss: string;
-  if (o.loss === 'clip') {
+  if (o.loss === 'medclip') {
+    addInput('soft_targets_image', 'float', [rows, rows]);
+    addInput('soft_targets_text', 'float', [rows, rows]);
+    const img = em.op('ReduceSum', [em.mul('soft_targets_image', em.op('LogSoftmax', [logits], { axis: 1 }))], { keepdims: 0 });
+    const txt = em.op('ReduceSum', [em.mul('soft_targets_text', em.op('LogSoftmax', [logits], { axis: 0 }))], { keepdims: 0 });
+    loss = em.div(em.neg(em.add(img, txt)), em.scalar(2 * rows));
+  } else if (o.loss === 'clip') {
     const diag = em.floats(eye, [rows, rows], 'eye');
     // mean cross-entropy of the rows (images -> texts) and of the columns (texts -> images), averaged
     const both = em.add(em.op('LogSoftmax', [logits], { axis: 1 }), em.op('LogSoftmax', [logits], { axis: 0 }));

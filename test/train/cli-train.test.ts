@@ -121,3 +121,15 @@ test('train --loss siglip: the folder carries logit_bias, which clipmed loads an
   assert.equal((model.meta.score as { logitBias: number }).logitBias, bias);
   await model.release();
 });
+
+test('train --loss medclip: soft targets from the label column; a row without a label is an error naming the file', () => {
+  const labelled = join(dir, 'labelled.csv');
+  writeFileSync(labelled, ['image,text,label', ...picked.map((r) => `${relative(dir, join(data, r[0]!))},${r[2] === 'normal' ? 'clear lungs' : 'focal consolidation'},${r[2] === 'normal' ? 'normal' : 'pneumonia|opacity'}`)].join('\n') + '\n');
+  const r = clipmed(...base, '--data', labelled, '--out', join(dir, 'medclip'), '--steps', '2', '--loss', 'medclip', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /3 classes: normal, opacity, pneumonia/);
+  assert.ok(Number.isFinite(JSON.parse(r.stdout).finalLoss));
+  const unlabelled = clipmed(...base, '--out', join(dir, 'medclip2'), '--steps', '1', '--loss', 'medclip');
+  assert.notEqual(unlabelled.code, 0);
+  assert.match(unlabelled.stderr, /train\.csv.*needs a 'label' column/);
+});

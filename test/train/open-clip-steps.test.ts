@@ -1,4 +1,5 @@
-// clipmed's training steps against open_clip v2.24.0's own train_one_epoch, ClipLoss / SigLipLoss, cosine_lr
+// clipmed's training steps against open_clip v2.24.0's own train_one_epoch, ClipLoss / SigLipLoss (and MedCLIP's
+// semantic matching loss, transcribed from its repository in the fixture script), cosine_lr
 // and torch AdamW (fixture: test/fixtures/train/make_open_clip_steps.py). Per-step losses within 1e-4
 // relative and, for every parameter, the update after all steps within 1e-3 relative:
 // ||delta - delta_ref|| / ||delta_ref||. Both float64 (the gradients' exactness) and float32 (training as run).
@@ -22,7 +23,7 @@ const cfg = parseClipConfig(ref.model_cfg);
 function batches(): Batch[] {
   const out: Batch[] = [];
   for (let i = 0; inputs.has(`batch${i}.pixel_values`); i++) {
-    out.push({ pixels: inputs.get(`batch${i}.pixel_values`)!.data as Float32Array, ids: inputs.get(`batch${i}.input_ids`)!.data as BigInt64Array });
+    out.push({ pixels: inputs.get(`batch${i}.pixel_values`)!.data as Float32Array, ids: inputs.get(`batch${i}.input_ids`)!.data as BigInt64Array, labels: inputs.get(`batch${i}.labels`)!.data as Float32Array });
   }
   return out;
 }
