@@ -90,7 +90,8 @@ export async function registerRoutes(app: FastifyInstance, ctx: ServerContext): 
     const input = await readRequest(req, limits);
     const templates = [...(input.fields.templates ?? []), ...(input.fields.template ?? [])];
     const params = {
-      labels: field(input, 'labels'),
+      // comma-separated, or one label per field / JSON array element
+      labels: input.fields.labels?.join(','),
       labelSet: field(input, 'label_set'),
       templates,
       templateSet: field(input, 'template_set'),
@@ -125,7 +126,7 @@ export async function registerRoutes(app: FastifyInstance, ctx: ServerContext): 
     }),
   }, async (req) => {
     const input = await readRequest(req, limits);
-    const diseases = (field(input, 'diseases') ?? Object.keys(CXR_DESCRIPTORS).join(',')).split(',').map((d) => d.trim());
+    const diseases = (input.fields.diseases?.join(',') ?? Object.keys(CXR_DESCRIPTORS).join(',')).split(',').map((d) => d.trim());
     const scale = numberField(input, 'logit_scale', undefined, 0);
     return withImages(input, (model, d) => explainImages(model, d.images, d.failures, diseases, scale));
   });

@@ -26,7 +26,7 @@ after(async () => {
 
 test('a dicomweb+http URL of an allowed origin is fetched and classified as the CLI classifies it', async () => {
   const url = `dicomweb+${orthanc.dicomWeb}/studies/${study}`;
-  const r = await fetch(`${server.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ urls: [url], labels: 'normal,mass,effusion' }) });
+  const r = await fetch(`${server.url}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ urls: [url], labels: ['normal', 'mass', 'effusion'] }) });
   const body = await r.json();
   assert.equal(r.status, 200, JSON.stringify(body));
   const cli = clipmedIn(ROOT, env, 'classify', '--model', MODEL, '--labels', 'normal,mass,effusion', url, '--json');
