@@ -235,9 +235,8 @@ export async function decodeDicom(bytes: Uint8Array, o: DicomOptions): Promise<D
     if (native422) values = expand422(values, a.rows, a.columns);
     if (planar) values = interleave(values, a.rows * a.columns, a.samplesPerPixel);
     // as pydicom (the reference), values stay as stored in BitsAllocated bits: no masking to BitsStored
-    if (photometric === 'YBR_FULL' || photometric === 'YBR_FULL_422') {
-      if (storage(a.transferSyntax, file) !== 'jpeg') ybrToRgb(values);
-    }
+    // JPEG included: its decoder leaves the samples in YBR, as pydicom's handlers do before convert_color_space
+    if (photometric === 'YBR_FULL' || photometric === 'YBR_FULL_422') ybrToRgb(values);
     const base = k * a.rows * a.columns * outSamples;
     if (palette) {
       for (let p = 0; p < values.length; p++) for (let c = 0; c < 3; c++) data[base + 3 * p + c] = lookup(palette[c]!, values[p]!);

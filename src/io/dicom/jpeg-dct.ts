@@ -12,13 +12,6 @@ interface Huffman { lookup: Map<number, number>; maxLen: number }
 export interface DctImage { width: number; height: number; components: number; precision: number; data: Uint16Array }
 
 const ZIGZAG = Int32Array.from([0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63]);
-// COS[x * 8 + u] = C(u) / 2 * cos((2x + 1) u pi / 16)  (T.81 A.3.3)
-const COS = Float64Array.from({ length: 64 }, (_, i) => {
-  const x = i >> 3;
-  const u = i & 7;
-  return (u === 0 ? Math.SQRT1_2 : 1) * 0.5 * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
-});
-
 /** Huffman table (T.81 C.2): code -> value, keyed by (length << 16 | code). */
 function buildHuffman(counts: Uint8Array, values: Uint8Array): Huffman {
   const lookup = new Map<number, number>();
@@ -217,7 +210,74 @@ function decodeScan(b: Uint8Array, start: number, f: NonNullable<Parameters<type
   return p;
 }
 
-/** Dequantise, inverse DCT (T.81 A.3.3), level shift, upsample, and optionally YCbCr to RGB. */
+// The inverse DCT as libjpeg's "islow" (jidctint.c: the Loeffler-Ligtenberg-Moschytz factorisation in
+// 13-bit fixed point, PASS1_BITS 2 for 8-bit and 1 for 12-bit samples), so that samples equal what libjpeg,
+// libjpeg-turbo (GDCM, libvips, OpenSlide, Pillow) decode; T.81 A.3.3 defines the transform it approximates.
+const F = { c0298: 2446, c0390: 3196, c0541: 4433, c0765: 6270, c0899: 7373, c1175: 9633, c1501: 12299, c1847: 15137, c1961: 16069, c2053: 16819, c2562: 20995, c3072: 25172 };
+const CONST_BITS = 13;
+/** Arithmetic right shift with rounding, exact on doubles past 32 bits. */
+const descale = (x: number, n: number) => Math.floor((x + 2 ** (n - 1)) / 2 ** n);
+
+/** One 8x8 block of dequantised coefficients (row-major, in `blk`) to samples written into `out` at `at`, row stride `stride`. */
+function idctIslow(blk: Float64Array, pass1: number, center: number, max: number, out: Int32Array, at: number, stride: number): void {
+  const ws = new Float64Array(64);
+  const butterfly = (d0: number, d1: number, d2: number, d3: number, d4: number, d5: number, d6: number, d7: number, shift: number, put: (k: number, v: number) => void) => {
+    // even part
+    let z1 = (d2 + d6) * F.c0541;
+    const t2 = z1 - d6 * F.c1847;
+    const t3 = z1 + d2 * F.c0765;
+    const t0 = (d0 + d4) * 2 ** CONST_BITS;
+    const t1 = (d0 - d4) * 2 ** CONST_BITS;
+    const t10 = t0 + t3;
+    const t13 = t0 - t3;
+    const t11 = t1 + t2;
+    const t12 = t1 - t2;
+    // odd part
+    let [o0, o1, o2, o3] = [d7, d5, d3, d1];
+    z1 = o0 + o3;
+    let z2 = o1 + o2;
+    let z3 = o0 + o2;
+    let z4 = o1 + o3;
+    const z5 = (z3 + z4) * F.c1175;
+    o0 *= F.c0298;
+    o1 *= F.c2053;
+    o2 *= F.c3072;
+    o3 *= F.c1501;
+    z1 *= -F.c0899;
+    z2 *= -F.c2562;
+    z3 = z3 * -F.c1961 + z5;
+    z4 = z4 * -F.c0390 + z5;
+    o0 += z1 + z3;
+    o1 += z2 + z4;
+    o2 += z2 + z3;
+    o3 += z1 + z4;
+    put(0, descale(t10 + o3, shift));
+    put(7, descale(t10 - o3, shift));
+    put(1, descale(t11 + o2, shift));
+    put(6, descale(t11 - o2, shift));
+    put(2, descale(t12 + o1, shift));
+    put(5, descale(t12 - o1, shift));
+    put(3, descale(t13 + o0, shift));
+    put(4, descale(t13 - o0, shift));
+  };
+  for (let x = 0; x < 8; x++) {
+    const col = (k: number) => blk[k * 8 + x]!;
+    if (col(1) === 0 && col(2) === 0 && col(3) === 0 && col(4) === 0 && col(5) === 0 && col(6) === 0 && col(7) === 0) {
+      const dc = col(0) * 2 ** pass1;
+      for (let k = 0; k < 8; k++) ws[k * 8 + x] = dc;
+      continue;
+    }
+    butterfly(col(0), col(1), col(2), col(3), col(4), col(5), col(6), col(7), CONST_BITS - pass1, (k, v) => (ws[k * 8 + x] = v));
+  }
+  for (let y = 0; y < 8; y++) {
+    const r = y * 8;
+    const o = at + y * stride;
+    const put = (k: number, v: number) => (out[o + k] = Math.min(max, Math.max(0, v + center)));
+    butterfly(ws[r]!, ws[r + 1]!, ws[r + 2]!, ws[r + 3]!, ws[r + 4]!, ws[r + 5]!, ws[r + 6]!, ws[r + 7]!, CONST_BITS + pass1 + 3, put);
+  }
+}
+
+/** Dequantise, inverse DCT, level shift, upsample, and optionally YCbCr to RGB. */
 function output(f: { precision: number; height: number; width: number; comps: Component[]; hmax: number; vmax: number; mcusX: number; mcusY: number }, qt: Int32Array[], transform: boolean, file: string): DctImage {
   const max = (1 << f.precision) - 1;
   const shift = 1 << (f.precision - 1);
@@ -228,24 +288,12 @@ function output(f: { precision: number; height: number; width: number; comps: Co
     const plane = new Int32Array(w * h);
     const q = qt[c.tq];
     if (!q) throw new DecodeError(`JPEG quantisation table ${c.tq} is not defined`, { file });
+    const pass1 = f.precision === 8 ? 2 : 1;
     for (let by = 0; by < c.blocksPerColumn; by++) {
       for (let bx = 0; bx < c.blocksPerLine; bx++) {
         const o = (by * c.blocksPerLine + bx) * 64;
-        // rows: tmp[y][x] = sum_u C(u)/2 F(y,u) cos(...)
-        for (let y = 0; y < 8; y++) {
-          for (let x = 0; x < 8; x++) {
-            let s = 0;
-            for (let u = 0; u < 8; u++) s += COS[x * 8 + u]! * c.coeffs[o + y * 8 + u]! * q[y * 8 + u]!;
-            tmp[y * 8 + x] = s;
-          }
-        }
-        for (let x = 0; x < 8; x++) {
-          for (let y = 0; y < 8; y++) {
-            let s = 0;
-            for (let v = 0; v < 8; v++) s += COS[y * 8 + v]! * tmp[v * 8 + x]!;
-            plane[(by * 8 + y) * w + bx * 8 + x] = Math.min(max, Math.max(0, Math.round(s) + shift));
-          }
-        }
+        for (let i = 0; i < 64; i++) tmp[i] = c.coeffs[o + i]! * q[i]!;
+        idctIslow(tmp, pass1, shift, max, plane, (by * 8) * w + bx * 8, w);
       }
     }
     // the component's true size (T.81 A.1.1), its edge replicated past it as libjpeg pads

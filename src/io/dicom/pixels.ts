@@ -122,7 +122,7 @@ export async function decodeFrame(bytes: Uint8Array, a: ImageAttributes, frame: 
     const signed16 = a.pixelRepresentation === 1 && a.bitsStored === a.bitsAllocated && a.bitsAllocated === 16;
     return { values: Float64Array.from(img.data, (v) => (signed16 && v >= 32768 ? v - 65536 : v)), planar: false };
   }
-  if (kind === 'jpeg' && (a.bitsStored > 8 || (a.samplesPerPixel === 3 && a.photometric.toUpperCase() === 'RGB'))) return { values: dctValues(bytes, a, file), planar: false };
+  if (kind === 'jpeg' && !isProgressive(bytes)) return { values: dctValues(bytes, a, file), planar: false };
   const mod = await codecModule(kind);
   const d = new mod[MODULES[kind].decoder]!();
   try {
@@ -164,10 +164,20 @@ export async function decodeFrame(bytes: Uint8Array, a: ImageAttributes, frame: 
   }
 }
 
+/** A progressive JPEG (SOF2): left to the libjpeg-turbo codec. */
+function isProgressive(b: Uint8Array): boolean {
+  for (let p = 2; p + 4 <= b.length && b[p] === 0xff; p += 2 + ((b[p + 2]! << 8) | b[p + 3]!)) {
+    if (b[p + 1] === 0xc2 || b[p + 1] === 0xc6) return true;
+    if (b[p + 1] === 0xda) return false;
+  }
+  return false;
+}
+
 /**
- * 12-bit JPEG, and RGB JPEG whose components are R, G, B (PS3.5 8.2.1: Photometric Interpretation RGB names
- * the colour space of the compressed data, so no YCbCr transform applies, whatever APP14 says), through the
- * DCT decoder written here: the libjpeg-turbo build decodes 8 bits only and always transforms 3 components.
+ * Sequential DCT JPEG (8 and 12 bits) through the decoder written here, with libjpeg's integer inverse DCT
+ * and upsampling, and no colour transform: the samples stay in the colour space the Photometric
+ * Interpretation names (PS3.5 8.2.1), as pydicom returns them; YBR_FULL/YBR_FULL_422 then go to RGB with
+ * pydicom's formula (index.ts). The libjpeg-turbo build decodes 8 bits only and always transforms 3 components.
  */
 function dctValues(bytes: Uint8Array, a: ImageAttributes, file: string): Float64Array {
   const img = decodeJpegDct(bytes, file, false, { width: a.columns, height: a.rows });
