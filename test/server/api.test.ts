@@ -209,7 +209,7 @@ test('backpressure: with the only slot busy and no queue, a request gets 503 wit
 test('logs: one request id per request, sent back as x-request-id, and no file names, labels or tokens', async () => {
   const r = await post('/v1/classify', form(FILES.slice(0, 1), { labels: 'sarcoidosis,normal' }), { ...auth, 'x-request-id': 'req-abc-123' });
   assert.equal(r.headers.get('x-request-id'), 'req-abc-123');
-  await new Promise((res) => setTimeout(res, 100));
+  for (let i = 0; i < 100 && !server.stdout().includes('"reqId":"req-abc-123","res"'); i++) await new Promise((res) => setTimeout(res, 50));
   const lines = server.stdout().trim().split('\n').map((l) => JSON.parse(l));
   const mine = lines.filter((l) => l.reqId === 'req-abc-123');
   assert.deepEqual(mine.map((l) => l.msg), ['incoming request', 'request completed']);
