@@ -5,6 +5,8 @@ export * from './errors.ts';
 
 // ---- graph
 export { GraphBuilder, OPSET, GRAPH_VERSION, type Value } from './graph/builder.ts';
+export { quantizeModel, quantizeInt8, quantizeQ4, QUANT_MODES, type QuantMode, type QuantizeOptions, type QuantizeReport } from './graph/quantize.ts';
+export { quantizedGraphs, inlineExternalData, parseDType, DTYPES, type DType as WeightDType, type QuantizedGraphs } from './node/quantized.ts';
 
 // ---- models
 export { parseClipConfig, inferOpenAIConfig, type ClipConfig, type VisionConfig, type TextConfig, type OpenAIOverrides } from './models/clip-config.ts';

@@ -1,6 +1,6 @@
 // Pieces every model command shares: loading a model with messages on stderr, progress bars, output.
 import cliProgress from 'cli-progress';
-import { ClipModel, hubProgressBars, parseDevice } from '../index.ts';
+import { ClipModel, hubProgressBars, parseDevice, parseDType } from '../index.ts';
 import { describeError, redact, safeText } from './output.ts';
 import { parseNumberOption } from './validate.ts';
 
@@ -39,6 +39,7 @@ export async function loadModel(opts: ModelOptions): Promise<ClipModel> {
       protocol: opts.protocol,
       // --device (src/cli/commands/device.ts) or the environment
       device: process.env.CLIPMED_DEVICE ? parseDevice(process.env.CLIPMED_DEVICE) : undefined,
+      dtype: process.env.CLIPMED_DTYPE ? parseDType(process.env.CLIPMED_DTYPE) : undefined,
       log: info,
       onProgress: bars.onProgress,
     });
