@@ -22,7 +22,6 @@ interface ServeOptions {
   corpus?: string;
   corpusColumn: string;
   web?: string;
-  quiet?: boolean;
 }
 
 const WEB_DIST = fileURLToPath(new URL('../../../web/dist/', import.meta.url));
@@ -53,16 +52,17 @@ export function register(program: Command): void {
     .option('--corpus <file>', 'report corpus for /v1/report (CSV or one report per line)')
     .option('--corpus-column <names>', 'CSV column(s) of the corpus text', 'impression')
     .option('--web <dir>', 'folder of the built browser app (default: web/dist of this package)')
-    .option('-q, --quiet', 'no request logs')
     .addHelpText('after', `
 Logs are JSON lines on stdout with a request id per request (also sent back as x-request-id); they never hold
-file names, labels, query strings or pixels. SIGINT/SIGTERM stops accepting and finishes in-flight requests.
+file names, labels, query strings or pixels; --quiet turns them off. SIGINT/SIGTERM stops accepting and finishes in-flight requests.
 
 Examples:
   clipmed serve --model biomedclip
   CLIPMED_TOKEN=s3cret-token clipmed serve --model biomedclip --model chexzero.pt --host 0.0.0.0 --port 8080
   curl -F file=@chest.jpeg -F labels=normal,pneumonia http://127.0.0.1:8787/v1/classify`)
-    .action(async (opts: ServeOptions) => {
+    .action(async (opts: ServeOptions, cmd: Command) => {
+      // --quiet is the program's option (every command has it): here it also turns the request log off
+      const quiet = Boolean(cmd.optsWithGlobals().quiet);
       const token = opts.token ?? process.env.CLIPMED_TOKEN;
       const port = positive('--port', opts.port, 0);
       const options = {
@@ -79,7 +79,7 @@ Examples:
         corpus: opts.corpus ? { file: opts.corpus, columns: opts.corpusColumn.split(',') } : undefined,
         db: opts.db,
         webRoot: opts.web ?? WEB_DIST,
-        logger: opts.quiet ? false : { level: 'info' },
+        logger: quiet ? false : { level: 'info' },
       };
       // refuse a bad address before the (slow) model loading
       const { isLoopback } = await import('../../server/listen.ts');
