@@ -22,11 +22,25 @@ export function sanitize(text: string, keepNewlines = false): string {
  * @example redact('dicomweb+http://alice:s3cret@pacs/studies/1') // 'dicomweb+http://alice:***@pacs/studies/1'
  */
 export function redact(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:]*):([^\s/?#@]*)@/gi, (_, scheme: string, user: string) => `${scheme}${user}:***@`);
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:"\\]*):([^\s/?#@"\\]*)@/gi, (_, scheme: string, user: string) => `${scheme}${user}:***@`);
 }
 
 /** Text from anywhere (a file, a URL, an error) made fit for the terminal and the logs. */
 export const safeText = (text: string, keepNewlines = false) => sanitize(redact(text), keepNewlines);
+
+/** A line of results on stdout: passwords redacted, control characters escaped (line breaks kept). */
+export function say(text: string): void {
+  process.stdout.write(`${safeText(text, true)}\n`);
+}
+
+/**
+ * A result as JSON on stdout: passwords redacted; C1 controls and bidirectional overrides written as \u escapes
+ * (JSON.stringify leaves them raw), so that the JSON parses to the same strings and shows safely on a terminal.
+ */
+export function printJson(value: unknown, indent?: number): void {
+  const text = redact(JSON.stringify(value, null, indent));
+  process.stdout.write(`${text.replace(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`);
+}
 
 /** Every string inside a JSON-able value with URL passwords redacted (for `--json` output). */
 export function redactDeep<T>(value: T): T {

@@ -9,6 +9,7 @@ import { redact, sanitize } from '../../src/cli/output.ts';
 import { cli } from '../helpers/cli.ts';
 import { DATA, FIXTURES, isolateCache, tempDir } from '../helpers/reference.ts';
 import { torchZip } from '../helpers/torch-writer.ts';
+import { dicomFile, greyImage } from '../io/build-dicom.ts';
 
 const cache = isolateCache();
 const model = join(FIXTURES, 'tiny-quickgelu');
@@ -75,6 +76,21 @@ test('names from a file reach the terminal escaped: a pickle global with escape 
   assert.match(r.stderr, /SecurityError: .*pickle names the global/);
   assert.doesNotMatch(r.stderr, /[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
   assert.match(r.stderr, /os\\x1b\[2J\\x1b\]0;owned\\x07/);
+});
+
+test('DICOM strings and file names reach the terminal escaped; --json stays JSON with the same strings', () => {
+  const dir = tempDir();
+  const file = join(dir, 'scan\u202egpj.dcm');
+  writeFileSync(file, dicomFile(greyImage({ rows: 2, columns: 2, pixels: Uint8Array.of(0, 50, 100, 150) }, [{ tag: [0x0008, 0x0060], vr: 'CS', value: 'CT\x1b[2J\x1b]0;x\x07' }])));
+  const r = clipmed('read', file);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stdout, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/);
+  assert.match(r.stdout, /scan\\u202egpj\.dcm: CT\\x1b\[2J\\x1b\]0;x\\x07/);
+  const j = clipmed('read', file, '--json');
+  assert.doesNotMatch(j.stdout, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/);
+  const meta = JSON.parse(j.stdout);
+  assert.equal(meta.source, file);
+  assert.match(meta.modality, /^CT\x1b\[2J/);
 });
 
 test('sanitize and redact: control characters and bidi overrides shown as escapes; URL passwords hidden', () => {

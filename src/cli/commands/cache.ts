@@ -6,7 +6,7 @@ import {
   applyRemovals, blobSize, blobsOnlyIn, parseAge, parseSize, scanClipmedCache, scanHubCache, snapshotLinks,
   type ClipmedCacheEntry, type HubRepo, type Removal,
 } from '../cache.ts';
-import { safeText } from '../output.ts';
+import { printJson, say } from '../output.ts';
 
 type Which = 'clipmed' | 'hub' | 'both';
 
@@ -32,11 +32,11 @@ function which(text: string): Which {
 function printRemovals(plan: Removal[], dryRun: boolean, json: boolean | undefined): void {
   const freed = plan.reduce((s, r) => s + r.size, 0);
   if (json) {
-    console.log(JSON.stringify({ dryRun, removed: plan, freed }));
+    printJson({ dryRun, removed: plan, freed });
     return;
   }
-  for (const r of plan) console.log(`${dryRun ? 'would remove' : 'removed'} ${safeText(r.path)} (${formatBytes(r.size)}, ${r.reason})`);
-  console.log(`${dryRun ? 'would free' : 'freed'} ${formatBytes(freed)}${plan.length === 0 ? ' (nothing to remove)' : ''}`);
+  for (const r of plan) say(`${dryRun ? 'would remove' : 'removed'} ${r.path} (${formatBytes(r.size)}, ${r.reason})`);
+  say(`${dryRun ? 'would free' : 'freed'} ${formatBytes(freed)}${plan.length === 0 ? ' (nothing to remove)' : ''}`);
 }
 
 /** The removal of whole revisions of a hub repository, with the blobs only they use. */
@@ -65,20 +65,20 @@ export function register(program: Command): void {
       const repos = await scanHubCache(hub);
       const total = (xs: Array<{ size: number }>) => xs.reduce((s, x) => s + x.size, 0);
       if (opts.json) {
-        console.log(JSON.stringify({ clipmed: { dir: root, size: total(entries), entries }, hub: { dir: hub, size: total(repos), repos } }));
+        printJson({ clipmed: { dir: root, size: total(entries), entries }, hub: { dir: hub, size: total(repos), repos } });
         return;
       }
-      console.log(`clipmed cache ${root}: ${formatBytes(total(entries))} in ${entries.length} entries`);
+      say(`clipmed cache ${root}: ${formatBytes(total(entries))} in ${entries.length} entries`);
       if (entries.length) {
         const rows = entries.map((e) => [e.kind, e.key, formatBytes(e.size), when(e.lastUsed), graphDetail(e)]);
-        for (const line of table([['KIND', 'KEY', 'SIZE', 'LAST USED', 'DETAIL'], ...rows])) console.log(safeText(line));
+        for (const line of table([['KIND', 'KEY', 'SIZE', 'LAST USED', 'DETAIL'], ...rows])) say(line);
       }
-      console.log(`Hugging Face hub cache ${hub}: ${formatBytes(total(repos))} in ${repos.length} repositories`);
+      say(`Hugging Face hub cache ${hub}: ${formatBytes(total(repos))} in ${repos.length} repositories`);
       if (repos.length) {
         const rows = repos.map((r) => [r.repo, r.type, formatBytes(r.size), String(r.revisions.length), r.revisions.flatMap((v) => v.refs).join(', ') || '-', when(r.lastModified)]);
-        for (const line of table([['REPO', 'TYPE', 'SIZE', 'REVISIONS', 'REFS', 'LAST MODIFIED'], ...rows])) console.log(safeText(line));
+        for (const line of table([['REPO', 'TYPE', 'SIZE', 'REVISIONS', 'REFS', 'LAST MODIFIED'], ...rows])) say(line);
         for (const r of repos) {
-          for (const v of r.revisions) console.log(safeText(`  ${r.repo}@${v.commit.slice(0, 12)}  ${formatBytes(v.size)}  ${v.files} files  ${v.refs.length ? v.refs.join(', ') : '(detached)'}`));
+          for (const v of r.revisions) say(`  ${r.repo}@${v.commit.slice(0, 12)}  ${formatBytes(v.size)}  ${v.files} files  ${v.refs.length ? v.refs.join(', ') : '(detached)'}`);
         }
       }
     });

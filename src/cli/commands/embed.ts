@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { decodeImageFile, loadInputs, readNpy, ShapeError, sniffFormat, toDisplayRaster, type Raster } from '../../index.ts';
 import { collect, Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, progress, rows, type ModelOptions } from '../shared.ts';
+import { printJson, say } from '../output.ts';
 
 interface EmbedOptions extends ModelOptions {
   image: string[];
@@ -83,14 +84,14 @@ Examples:
       }
 
       if (opts.json) {
-        console.log(JSON.stringify({ model: model.source.name, images, texts, failures: failures.items }));
+        printJson({ model: model.source.name, images, texts, failures: failures.items });
       } else {
         const show = (e: number[]) => {
           const norm = Math.sqrt(e.reduce((s, v) => s + v * v, 0));
           return `[${e.slice(0, 4).map((v) => v.toFixed(4)).join(', ')}, ...] (dim ${e.length}, norm ${norm.toFixed(4)})`;
         };
-        for (const im of images) console.log(`image ${im.path}: ${show(im.embedding)}`);
-        for (const t of texts) console.log(`text "${t.text}": ${show(t.embedding)}`);
+        for (const im of images) say(`image ${im.path}: ${show(im.embedding)}`);
+        for (const t of texts) say(`text "${t.text}": ${show(t.embedding)}`);
       }
       failures.report();
       await model.release();

@@ -9,6 +9,7 @@ import { loadImages } from '../images.ts';
 import { readProbe } from '../probe-file.ts';
 import { withProgress } from '../progress-model.ts';
 import { collect, Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, progress, type ModelOptions } from '../shared.ts';
+import { printJson, say } from '../output.ts';
 
 interface EvalOptions extends ModelOptions {
   manifest: string;
@@ -94,15 +95,15 @@ Example:
           metrics, auroc: ev.auroc, roc: ev.roc, reliability: ev.reliability,
         }));
       }
-      if (opts.json) console.log(JSON.stringify(result));
+      if (opts.json) printJson(result);
       else {
-        console.log(`${ev.n} images, classes ${classes.join(', ')}`);
-        for (const [k, v] of Object.entries(ev.metrics)) console.log(`  ${k.padEnd(18)} ${v.toFixed(4)}`);
+        say(`${ev.n} images, classes ${classes.join(', ')}`);
+        for (const [k, v] of Object.entries(ev.metrics)) say(`  ${k.padEnd(18)} ${v.toFixed(4)}`);
         ev.auroc.classes.forEach((c, j) => {
           const a = ev.auroc.perClass[j]!;
-          console.log(`  AUROC ${c.padEnd(12)} ${a.auroc.toFixed(4)} (95% CI ${a.lo.toFixed(4)}-${a.hi.toFixed(4)})`);
+          say(`  AUROC ${c.padEnd(12)} ${a.auroc.toFixed(4)} (95% CI ${a.lo.toFixed(4)}-${a.hi.toFixed(4)})`);
         });
-        if (opts.html) console.log(`  report written to ${opts.html}`);
+        if (opts.html) say(`  report written to ${opts.html}`);
       }
       failures.report();
       await model.release();

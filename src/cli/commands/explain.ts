@@ -5,6 +5,7 @@ import { CXR_DESCRIPTORS, explainZeroShot, getCxrDescriptors, xplainerPrompts, t
 import { INPUT_HELP, loadImages } from '../images.ts';
 import { withProgress } from '../progress-model.ts';
 import { Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, type ModelOptions } from '../shared.ts';
+import { printJson, say } from '../output.ts';
 
 interface ExplainOptions extends ModelOptions {
   diseases: string;
@@ -49,13 +50,13 @@ export function register(program: Command): void {
         input: im.source,
         diagnoses: explainZeroShot(img.embeddings.subarray(i * img.dim, (i + 1) * img.dim), embedded, scale).sort((a, b) => b.probability - a.probability),
       }));
-      if (opts.json) console.log(JSON.stringify({ model: model.source.name, results, failures: failures.items }));
+      if (opts.json) printJson({ model: model.source.name, results, failures: failures.items });
       else {
         for (const r of results) {
-          console.log(r.input);
+          say(r.input);
           for (const d of r.diagnoses) {
-            console.log(`  ${d.disease} ${(d.probability * 100).toFixed(1)}%`);
-            for (const x of d.descriptors) console.log(`    ${(x.probability * 100).toFixed(1).padStart(5)}%  ${x.descriptor}`);
+            say(`  ${d.disease} ${(d.probability * 100).toFixed(1)}%`);
+            for (const x of d.descriptors) say(`    ${(x.probability * 100).toFixed(1).padStart(5)}%  ${x.descriptor}`);
           }
         }
       }

@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../files.ts';
 import { INPUT_HELP, loadImages } from '../images.ts';
 import { overlayOnOriginal, placement } from '../overlay.ts';
 import { collect, Failures, loadModel, MODEL_HELP, progress, PROTOCOL_HELP, type ModelOptions } from '../shared.ts';
+import { printJson, say } from '../output.ts';
 
 interface HeatmapOptions extends ModelOptions {
   text: string[];
@@ -79,8 +80,8 @@ Example:
         bar.tick();
       }
       bar.stop();
-      if (opts.json) console.log(JSON.stringify({ model: model.source.name, heatmaps: written, failures: failures.items }));
-      else for (const w of written) console.log(`${w.png}${w.npy ? ` ${w.npy}` : ''}  (${w.prompt}${w.flat ? ', no contrast' : ''})`);
+      if (opts.json) printJson({ model: model.source.name, heatmaps: written, failures: failures.items });
+      else for (const w of written) say(`${w.png}${w.npy ? ` ${w.npy}` : ''}  (${w.prompt}${w.flat ? ', no contrast' : ''})`);
       failures.report();
       await model.release();
     });

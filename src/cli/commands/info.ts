@@ -1,6 +1,7 @@
 // clipmed info: what a model is, as clipmed understands it.
 import type { Command } from 'commander';
 import { loadModel, MODEL_HELP, type ModelOptions } from '../shared.ts';
+import { printJson, say } from '../output.ts';
 
 export function register(program: Command): void {
   program
@@ -28,20 +29,20 @@ export function register(program: Command): void {
         spec: m.spec,
       };
       if (opts.json) {
-        console.log(JSON.stringify(info, null, 2));
+        printJson(info, 2);
         return;
       }
-      console.log(`${info.model} (${m.family} family, ${m.format} format)`);
-      console.log(`  weights      ${info.weights} (sha256 ${m.checkpointSha256.slice(0, 16)}...)`);
-      for (const line of describeArchitecture(m.architecture)) console.log(`  ${line}`);
-      if (m.spec) console.log(`  towers       vision ${m.spec.vision.kind} (keys ${m.spec.vision.prefix || 'at the top level'}), text ${m.spec.text.kind} (keys ${m.spec.text.prefix || 'at the top level'})`);
+      say(`${info.model} (${m.family} family, ${m.format} format)`);
+      say(`  weights      ${info.weights} (sha256 ${m.checkpointSha256.slice(0, 16)}...)`);
+      for (const line of describeArchitecture(m.architecture)) say(`  ${line}`);
+      if (m.spec) say(`  towers       vision ${m.spec.vision.kind} (keys ${m.spec.vision.prefix || 'at the top level'}), text ${m.spec.text.kind} (keys ${m.spec.text.prefix || 'at the top level'})`);
       const score = m.score.kind === 'softmax' ? `softmax, logit scale ${m.score.logitScale.toFixed(4)}` : `sigmoid, logit scale ${m.score.logitScale.toFixed(4)}, bias ${m.score.logitBias.toFixed(4)}`;
-      console.log(`  embedding    ${m.embedDim}; scoring ${score}`);
-      console.log(`  tokenizer    ${m.text.tokenizer.kind}, context ${m.text.contextLength}, pad id ${m.text.padId}`);
-      console.log(`  parameters   ${(info.parameters.total / 1e6).toFixed(2)}M (vision ${(m.parameters.vision / 1e6).toFixed(2)}M, text ${(m.parameters.text / 1e6).toFixed(2)}M)`);
+      say(`  embedding    ${m.embedDim}; scoring ${score}`);
+      say(`  tokenizer    ${m.text.tokenizer.kind}, context ${m.text.contextLength}, pad id ${m.text.padId}`);
+      say(`  parameters   ${(info.parameters.total / 1e6).toFixed(2)}M (vision ${(m.parameters.vision / 1e6).toFixed(2)}M, text ${(m.parameters.text / 1e6).toFixed(2)}M)`);
       const p = m.preprocess;
-      console.log(`  preprocess   resize ${p.resizeMode} to ${p.size} (${p.interpolation}), mean [${p.mean.join(', ')}], std [${p.std.join(', ')}]`);
-      console.log(`  graph cache  ${info.graphCache}`);
+      say(`  preprocess   resize ${p.resizeMode} to ${p.size} (${p.interpolation}), mean [${p.mean.join(', ')}], std [${p.std.join(', ')}]`);
+      say(`  graph cache  ${info.graphCache}`);
     });
 }
 

@@ -2,6 +2,7 @@
 // Hugging Face hub cache.
 import type { Command } from 'commander';
 import { cachedSnapshot, getSpec, hubCacheDir, listModels } from '../../index.ts';
+import { printJson, say } from '../output.ts';
 
 export function register(program: Command): void {
   program
@@ -29,7 +30,7 @@ export function register(program: Command): void {
         };
       });
       if (opts.json) {
-        console.log(JSON.stringify({ hubCache: cache, models: rows }, null, 2));
+        printJson({ hubCache: cache, models: rows }, 2);
         return;
       }
       const table = rows.map((r) => [
@@ -42,7 +43,7 @@ export function register(program: Command): void {
       ]);
       const head = ['name', 'family', 'size', 'licence', 'gated', 'local'];
       const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
-      for (const row of [head, ...table]) console.log(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
-      console.log(`\nHugging Face cache: ${cache}`);
+      for (const row of [head, ...table]) say(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+      say(`\nHugging Face cache: ${cache}`);
     });
 }

@@ -5,6 +5,7 @@ import { loadImages } from '../images.ts';
 import { saveProbe } from '../probe-file.ts';
 import { withProgress } from '../progress-model.ts';
 import { Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, type ModelOptions } from '../shared.ts';
+import { printJson, say } from '../output.ts';
 
 interface ProbeOptions extends ModelOptions {
   manifest: string;
@@ -82,8 +83,8 @@ Example:
         await saveProbe(opts.out, fitted, model);
         summary.saved = opts.out;
       }
-      if (opts.json) console.log(JSON.stringify(summary));
-      else for (const [k, v] of Object.entries(summary)) console.log(`${k.padEnd(20)} ${typeof v === 'object' ? JSON.stringify(v) : v}`);
+      if (opts.json) printJson(summary);
+      else for (const [k, v] of Object.entries(summary)) say(`${k.padEnd(20)} ${typeof v === 'object' ? JSON.stringify(v) : v}`);
       failures.report();
       await model.release();
     });

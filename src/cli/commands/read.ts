@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { readVolume } from '../read-volume.ts';
 import { decodeDicom, loadInputs, parseWindow, toDisplayRaster, writeNpy, type DecodedImage } from '../../index.ts';
 import { writeFileAtomic } from '../files.ts';
-import { redact } from '../output.ts';
+import { printJson, redact, say } from '../output.ts';
 import { Failures } from '../shared.ts';
 
 interface ReadOptions {
@@ -79,14 +79,14 @@ Examples:
           failures.add(image.source, err);
         }
       }
-      if (opts.json) console.log(JSON.stringify(n === 1 && inputs.length === 1 && !failures.items.length ? out[0] : { images: out, failures: failures.items }, null, 2));
+      if (opts.json) printJson(n === 1 && inputs.length === 1 && !failures.items.length ? out[0] : { images: out, failures: failures.items }, 2);
       else {
         for (const s of out) {
-          console.log(`${s.source}: ${s.modality ? `${s.modality} ` : ''}${s.columns}x${s.rows}, ${s.frames} frame(s), ${s.samples} sample(s), ${s.photometric}`);
-          if (s.transferSyntaxUID) console.log(`  transfer syntax ${s.transferSyntaxUID}, ${s.bitsStored}/${s.bitsAllocated} bits, rescale ${s.rescaleSlope ?? 1} x + ${s.rescaleIntercept ?? 0}`);
+          say(`${s.source}: ${s.modality ? `${s.modality} ` : ''}${s.columns}x${s.rows}, ${s.frames} frame(s), ${s.samples} sample(s), ${s.photometric}`);
+          if (s.transferSyntaxUID) say(`  transfer syntax ${s.transferSyntaxUID}, ${s.bitsStored}/${s.bitsAllocated} bits, rescale ${s.rescaleSlope ?? 1} x + ${s.rescaleIntercept ?? 0}`);
           const w = s.windows as Array<{ center: number; width: number }>;
-          if (w?.length) console.log(`  windows ${w.map((x) => `${x.center}/${x.width}`).join(', ')}`);
-          for (const f of (s.written ?? []) as Array<{ file: string; what: string }>) console.log(`  wrote ${f.file} (${f.what})`);
+          if (w?.length) say(`  windows ${w.map((x) => `${x.center}/${x.width}`).join(', ')}`);
+          for (const f of (s.written ?? []) as Array<{ file: string; what: string }>) say(`  wrote ${f.file} (${f.what})`);
         }
       }
       failures.report();

@@ -4,6 +4,7 @@ import { composeReport, ConfigError, embedCorpus, readCorpus, retrieveTexts } fr
 import { INPUT_HELP, loadImages } from '../images.ts';
 import { withProgress } from '../progress-model.ts';
 import { Failures, info, loadModel, MODEL_HELP, PROTOCOL_HELP, type ModelOptions } from '../shared.ts';
+import { printJson, say } from '../output.ts';
 
 interface ReportOptions extends ModelOptions {
   corpus: string;
@@ -47,12 +48,12 @@ Example:
         }
         return { input: img.source, retrieved: retrieveTexts(v, corpus, k).map(({ text, score }) => ({ text, score })) };
       });
-      if (opts.json) console.log(JSON.stringify({ model: model.source.name, corpus: opts.corpus, results, failures: failures.items }));
+      if (opts.json) printJson({ model: model.source.name, corpus: opts.corpus, results, failures: failures.items });
       else {
         for (const r of results) {
-          console.log(r.input);
-          if ('report' in r) console.log(`  report: ${r.report}`);
-          r.retrieved.forEach((t, j) => console.log(`  ${j + 1}. (${t.score.toFixed(3)}) ${t.text}`));
+          say(r.input);
+          if ('report' in r) say(`  report: ${r.report}`);
+          r.retrieved.forEach((t, j) => say(`  ${j + 1}. (${t.score.toFixed(3)}) ${t.text}`));
         }
       }
       failures.report();
