@@ -8,61 +8,66 @@
 import { DecodeError, UnsupportedError } from '../../errors.ts';
 
 interface Component { id: number; h: number; v: number; tq: number; blocksPerLine: number; blocksPerColumn: number; coeffs: Int32Array; pred: number; dc?: Huffman; ac?: Huffman }
-interface Huffman { lookup: Map<number, number>; maxLen: number }
+/** Huffman decoding table: for every 16-bit look-ahead, (code length << 8) | value; 0 where no code starts. */
+type Huffman = Uint16Array;
 export interface DctImage { width: number; height: number; components: number; precision: number; data: Uint16Array }
 
 const ZIGZAG = Int32Array.from([0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63]);
-/** Huffman table (T.81 C.2): code -> value, keyed by (length << 16 | code). */
+/** Huffman table (T.81 C.2): every 16-bit prefix that starts with a code maps to its length and value. */
 function buildHuffman(counts: Uint8Array, values: Uint8Array): Huffman {
-  const lookup = new Map<number, number>();
+  const lut = new Uint16Array(65536);
   let code = 0;
   let k = 0;
-  let maxLen = 0;
   for (let len = 1; len <= 16; len++) {
     for (let i = 0; i < counts[len - 1]!; i++) {
-      lookup.set((len << 16) | code, values[k++]!);
+      if (code >= 1 << len) return lut; // an over-full table: the codes that fit are kept
+      const base = code << (16 - len);
+      lut.fill((len << 8) | values[k++]!, base, base + (1 << (16 - len)));
       code++;
-      maxLen = len;
     }
     code <<= 1;
   }
-  return { lookup, maxLen };
+  return lut;
 }
 
 class BitReader {
-  private bits = 0;
+  private acc = 0;
   private count = 0;
   constructor(private readonly b: Uint8Array, public pos: number, private readonly file: string) {}
-  bit(): number {
-    if (this.count === 0) {
-      if (this.pos >= this.b.length) throw new DecodeError('JPEG entropy-coded data ends early', { file: this.file });
-      let byte = this.b[this.pos]!;
-      if (byte !== 0xff) this.pos++;
-      else if (this.b[this.pos + 1] === 0) this.pos += 2; // a stuffed zero byte (T.81 F.1.2.3)
-      else byte = 0; // a marker: the data ended early; pad with zeros as libjpeg does, and stay before it
-      this.bits = byte;
-      this.count = 8;
+  /** Top the buffer up to 17-24 bits; past the data (a marker or the end) it pads zeros, as libjpeg does. */
+  private fill(): void {
+    while (this.count <= 16) {
+      let byte = 0;
+      if (this.pos < this.b.length) {
+        byte = this.b[this.pos]!;
+        if (byte !== 0xff) this.pos++;
+        else if (this.b[this.pos + 1] === 0) this.pos += 2; // a stuffed zero byte (T.81 F.1.2.3)
+        else byte = 0; // a marker: stay before it
+      }
+      this.acc = (this.acc << 8) | byte;
+      this.count += 8;
     }
-    this.count--;
-    return (this.bits >> this.count) & 1;
   }
   receive(n: number): number {
-    let v = 0;
-    for (let i = 0; i < n; i++) v = (v << 1) | this.bit();
+    if (n === 0) return 0;
+    this.fill();
+    this.count -= n;
+    const v = (this.acc >>> this.count) & ((1 << n) - 1);
+    this.acc &= (1 << this.count) - 1;
     return v;
   }
   decode(h: Huffman): number {
-    let code = 0;
-    for (let len = 1; len <= h.maxLen; len++) {
-      code = (code << 1) | this.bit();
-      const v = h.lookup.get((len << 16) | code);
-      if (v !== undefined) return v;
-    }
-    throw new DecodeError('JPEG: invalid Huffman code', { file: this.file });
+    this.fill();
+    const e = h[(this.acc >>> (this.count - 16)) & 0xffff]!;
+    if (e === 0) throw new DecodeError('JPEG: invalid Huffman code', { file: this.file });
+    this.count -= e >> 8;
+    this.acc &= (1 << this.count) - 1;
+    return e & 0xff;
   }
-  /** Skip to the next RSTn marker (T.81 F.1.2.3), dropping the bits of the current byte. */
+  /** Skip to the next RSTn marker (T.81 F.1.2.3), dropping the bits left in the buffer. */
   restart(): void {
     this.count = 0;
+    this.acc = 0;
     while (this.pos + 1 < this.b.length && !(this.b[this.pos] === 0xff && this.b[this.pos + 1]! >= 0xd0 && this.b[this.pos + 1]! <= 0xd7)) this.pos++;
     this.pos += 2;
   }
