@@ -152,6 +152,10 @@ export class GraphBuilder {
     return this.op('MaxPool', [x], { kernel_shape: [kernel, kernel], strides: [stride, stride], pads: [pad, pad, pad, pad] });
   }
   reduceMean(x: Value, axes: number[], keepdims = false) { return this.op('ReduceMean', [x], { axes, keepdims: keepdims ? 1 : 0 }); }
+  /** Resize x [N, C, H, W] to `sizes` (int64 [4]), bilinear with align_corners=True (torch's nn.Upsample(align_corners=True)). */
+  resizeBilinearAlignCorners(x: Value, sizes: Value) {
+    return this.op('Resize', [x, null, null, sizes], { mode: 'linear', coordinate_transformation_mode: 'align_corners' });
+  }
 
   /** The serialized ModelProto. */
   toBytes(): Uint8Array {

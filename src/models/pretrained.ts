@@ -7,7 +7,7 @@ import { PROTOCOLS, type ProtocolName, type ProtocolStep } from '../image/protoc
 import type { TemplateSetName } from '../tasks/templates.ts';
 
 /** The architecture family that builds a model (src/models/families.ts), or one clipmed does not build yet. */
-export type PretrainedFamily = 'open_clip' | 'hf_clip' | 'siglip' | 'open_clip_custom_text' | 'conch' | 'biovil' | 'medclip';
+export type PretrainedFamily = 'open_clip' | 'hf_clip' | 'siglip' | 'open_clip_custom_text' | 'conch' | 'biovil' | 'medclip' | 'gloria';
 
 export interface PretrainedSpec {
   title: string;
@@ -312,6 +312,25 @@ export const PRETRAINED = {
     paper: 'Wang et al. 2022, "MedCLIP: Contrastive Learning from Unpaired Medical Images and Text", EMNLP 2022',
     unverified: true,
     note: "Both towers exist: torchvision-resnet with a linear head on the pooled features (trunk 'model.', head 'model.fc', no bias; checked against torchvision's ResNet.forward) and medclip-text. Not built end to end, for the reasons given under medclip-vit. Licence and size unconfirmed.",
+  },
+  'gloria-resnet50': {
+    title: 'GLoRIA (chest X-ray, ResNet-50 + Bio_ClinicalBERT, global and local alignment)',
+    family: 'gloria',
+    supported: false,
+    source: {
+      kind: 'manual',
+      url: 'https://stanfordmedicine.box.com/s/j5h7q99f3pfi7enc0dom73m4nsm6yzvh',
+      files: ['chexpert_resnet50.ckpt'],
+      note: "Box folder linked from the marshuang80/gloria README; gloria.py loads ./pretrained/chexpert_resnet50.ckpt (a PyTorch Lightning checkpoint: state_dict with gloria.img_encoder.* and gloria.text_encoder.*).",
+    },
+    scoring: 'softmax',
+    templates: 'clip-medical',
+    license: 'Apache-2.0 (LICENSE of marshuang80/gloria)',
+    gated: false,
+    sizeMB: 500,
+    paper: 'Huang et al. 2021, "GLoRIA: A Multimodal Global-Local Representation Learning Framework for Label-efficient Medical Image Recognition", ICCV 2021',
+    unverified: true,
+    note: "The image encoder exists (torchvision-resnet with the gloria head: in-graph upsample to 299, global_embedder on the pooled layer 4, local_embedder on the layer-3 regions; checked against GLoRIA's ImageEncoder). Not built: the text encoder (Bio_ClinicalBERT, last four layers aggregated per word) and GLoRIA's zero-shot score, which adds an attention-weighted word-region similarity to the global one; its cv2 resize-and-pad preprocessing is not a protocol. Size and whether the licence covers the weights unconfirmed.",
   },
 } as const satisfies Record<string, PretrainedSpec>;
 

@@ -30,7 +30,7 @@ test('models --json lists the registry and finds a cached snapshot under HF_HUB_
   const out = JSON.parse(r.stdout);
   assert.equal(out.hubCache, cache);
   const byName = new Map(out.models.map((m: any) => [m.name, m]));
-  assert.equal(out.models.length, 16);
+  assert.equal(out.models.length, 17);
   const b = byName.get('biomedclip') as any;
   assert.equal(b.family, 'open_clip_custom_text');
   assert.equal(b.license, 'MIT');

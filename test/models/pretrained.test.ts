@@ -7,9 +7,9 @@ import { FAMILIES } from '../../src/models/families.ts';
 import { getSpec, listModels, PRETRAINED } from '../../src/models/pretrained.ts';
 import { getTemplateSet } from '../../src/tasks/templates.ts';
 
-const EXPECTED = ['biomedclip', 'pubmedclip', 'plip', 'chexzero', 'quiltnet-b-32', 'quiltnet-b-16', 'quiltnet-b-16-pmb', 'unimed-clip-b-16', 'medsiglip-448', 'conch', 'pubmedclip-rn50', 'pubmedclip-rn50x4', 'biovil', 'biovil-t', 'medclip-vit', 'medclip-resnet'];
+const EXPECTED = ['biomedclip', 'pubmedclip', 'plip', 'chexzero', 'quiltnet-b-32', 'quiltnet-b-16', 'quiltnet-b-16-pmb', 'unimed-clip-b-16', 'medsiglip-448', 'conch', 'pubmedclip-rn50', 'pubmedclip-rn50x4', 'biovil', 'biovil-t', 'medclip-vit', 'medclip-resnet', 'gloria-resnet50'];
 
-test('pretrained: the registry lists the sixteen models in order', () => {
+test('pretrained: the registry lists the seventeen models in order', () => {
   assert.deepEqual(listModels(), EXPECTED);
 });
 

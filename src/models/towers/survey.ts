@@ -4,7 +4,7 @@
 // | kind                      | modality | reference implementation                                  | keys under prefix |
 // |---------------------------|----------|-----------------------------------------------------------|-------------------|
 // | open_clip-modified-resnet | vision   | open_clip ModifiedResNet (OpenAI RN50/RN101/RN50x4 CLIP)   | conv1..3, bn1..3, layerN.M.*, attnpool.* |
-// | torchvision-resnet        | vision   | torchvision ResNet + head (BioViL's hi-ml ImageModel)      | {trunk}conv1, {trunk}layerN.M.*, {head}* |
+// | torchvision-resnet        | vision   | torchvision ResNet + head: BioViL/BioViL-T (hi-ml), MedCLIP-ResNet (fc), GLoRIA | {trunk}conv1, {trunk}layerN.M.*, {head}* |
 // | hf-swin                   | vision   | transformers SwinModel + Linear head (MedCLIP)             | {trunk}embeddings.*, {trunk}encoder.layers.N.*, {head} |
 // | conch-vision              | vision   | CONCH VisualModel: timm ViT trunk + attentional poolers    | trunk.*, attn_pool_contrast.*, ln_contrast, proj_contrast, attn_pool_caption.*, ln_caption |
 // | open_clip-coca-vision     | vision   | open_clip VisionTransformer with attentional_pool (CoCa)   | conv1, class_embedding, transformer.resblocks.N, attn_pool.*, ln_post, proj |

@@ -6,6 +6,7 @@ import { GraphBuilder, type BuiltGraph, type Value } from '../../graph/builder.t
 import type { StateDict } from '../../checkpoint/types.ts';
 import { ConfigError } from '../../errors.ts';
 import type { Weights } from '../weights.ts';
+import { linear } from '../transformer.ts';
 import { batchNorm2d, cellTokens, conv2d, convBn, outSize } from './cnn.ts';
 
 export type ResNetHead =
@@ -17,7 +18,12 @@ export type ResNetHead =
    * a Linear on the average-pooled features, as torchvision's own `fc` (MedCLIP-ResNet replaces it by
    * Linear(2048, 512, bias=False)); patch_embeds = the same Linear on every cell (their mean is image_embeds)
    */
-  | { kind: 'linear'; key: string; embedDim: number; bias: boolean };
+  | { kind: 'linear'; key: string; embedDim: number; bias: boolean }
+  /**
+   * GLoRIA (marshuang80/gloria `models/vision_model.py` ImageEncoder): global_embedder (Linear) on the pooled
+   * layer-4 features, local_embedder (1x1 conv, no bias) on the layer-3 map, whose cells are the region tokens
+   */
+  | { kind: 'gloria'; globalKey: string; localKey: string; embedDim: number };
 
 export interface TorchvisionResNetConfig {
   /** Bottleneck blocks per stage: [3, 4, 6, 3] for ResNet-50 */
@@ -27,6 +33,8 @@ export interface TorchvisionResNetConfig {
   /** output channels per inner channel of a block: 4 for Bottleneck */
   expansion: number;
   imageSize: number;
+  /** resize inside the graph to this square size first (GLoRIA: nn.Upsample(299, bilinear, align_corners=True)) */
+  inputSize?: number;
   /** key prefix of the torchvision ResNet under the tower prefix ('encoder.encoder.' in hi-ml's ImageModel) */
   trunk: string;
   /**
@@ -61,12 +69,15 @@ export function buildTorchvisionResNet(cfg: TorchvisionResNetConfig, w: Weights,
   const t = (k: string) => `${prefix}${cfg.trunk}${k}`;
   const S = cfg.imageSize;
   const pixels = g.input('pixel_values', 'float32', ['batch', 3, S, S]);
+  const R = cfg.inputSize ?? S;
+  const input = cfg.inputSize ? g.resizeBilinearAlignCorners(pixels, g.concat([g.shape(pixels, 0, 2), g.ints([R, R])], 0)) : pixels;
 
   // stem: conv 7x7/2 -> BatchNorm -> ReLU -> maxpool 3x3/2
-  let x = convBn(g, w, pixels, t('conv1'), t('bn1'), { cin: 3, cout: 64, kernel: 7, stride: 2, pad: 3 }, true);
+  let x = convBn(g, w, input, t('conv1'), t('bn1'), { cin: 3, cout: 64, kernel: 7, stride: 2, pad: 3 }, true);
   x = g.maxPool(x, 3, 2, 1);
-  let side = outSize(outSize(S, 7, 2, 3), 3, 2, 1);
+  let side = outSize(outSize(R, 7, 2, 3), 3, 2, 1);
   let inplanes = 64;
+  const stageOut: Array<{ x: Value; side: number; channels: number }> = [];
   cfg.layers.forEach((blocks, stage) => {
     const planes = 64 * 2 ** stage;
     const width = Math.floor(planes * (cfg.widthPerGroup / 64));
@@ -76,6 +87,7 @@ export function buildTorchvisionResNet(cfg: TorchvisionResNetConfig, w: Weights,
       if (stride > 1) side = outSize(side, 3, 2, 1);
       inplanes = planes * cfg.expansion;
     }
+    stageOut.push({ x, side, channels: inplanes });
   });
   // the ImageNet classifier: kept in the checkpoints, unused by the towers unless it is the head
   if (!(cfg.head.kind === 'linear' && `${cfg.trunk}fc` === cfg.head.key)) w.ignore(t('fc.weight'), t('fc.bias'));
@@ -98,6 +110,18 @@ export function buildTorchvisionResNet(cfg: TorchvisionResNetConfig, w: Weights,
   if (cfg.head.kind === 'pool') {
     dense = tokens;
     embeds = g.reduceMean(tokens, [1]); // adaptive_avg_pool2d(x, 1) flattened: [B, C]
+  } else if (cfg.head.kind === 'gloria') {
+    const h = cfg.head;
+    E = h.embedDim;
+    const local = stageOut[2]!; // layer 3
+    const localCells = local.side * local.side;
+    const regions = cellTokens(g, local.x, local.channels, localCells); // [B, cells3, C3]
+    const localEmb = conv2d(g, w, local.x, `${prefix}${h.localKey}`, { cin: local.channels, cout: E, kernel: 1 }); // [B, E, h3, w3]
+    embeds = linear(g, w, g.reduceMean(tokens, [1]), `${prefix}${h.globalKey}`, E, C); // [B, E]
+    g.output(embeds, 'image_embeds', 'float32', ['batch', E]);
+    g.output(regions, 'patch_tokens', 'float32', ['batch', localCells, local.channels]);
+    g.output(cellTokens(g, localEmb, E, localCells), 'patch_embeds', 'float32', ['batch', localCells, E]);
+    return g.built();
   } else if (cfg.head.kind === 'linear') {
     const h = cfg.head;
     E = h.embedDim;
@@ -124,8 +148,10 @@ export function buildTorchvisionResNet(cfg: TorchvisionResNetConfig, w: Weights,
 
 /** The final feature map: side x side cells of 512 * expansion channels (15 x 15 x 2048 for BioViL at 480 px). */
 export function torchvisionResNetCells(cfg: TorchvisionResNetConfig): { grid: number; width: number } {
-  let side = outSize(outSize(cfg.imageSize, 7, 2, 3), 3, 2, 1);
-  for (let stage = 1; stage < 4; stage++) side = outSize(side, 3, 2, 1);
+  let side = outSize(outSize(cfg.inputSize ?? cfg.imageSize, 7, 2, 3), 3, 2, 1);
+  const last = cfg.head.kind === 'gloria' ? 3 : 4; // GLoRIA's regions are the layer-3 map
+  for (let stage = 1; stage < last; stage++) side = outSize(side, 3, 2, 1);
+  if (cfg.head.kind === 'gloria') return { grid: side, width: 256 * cfg.expansion };
   return { grid: side, width: cfg.neck ? 2 * cfg.neck.dim : 512 * cfg.expansion };
 }
 
