@@ -13,7 +13,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import fastifyStatic from '@fastify/static';
 import { ClipmedError, ConfigError, httpStatus, type ClipModel } from '../index.ts';
 import { BusyError, WorkQueue } from './queue.ts';
-import { HttpError, readRequest, type RequestLimits } from './inputs.ts';
+import { HttpError, type RequestLimits } from './inputs.ts';
 import { ClassifierCache } from './tasks.ts';
 import { registerRoutes } from './routes.ts';
 
@@ -190,4 +190,3 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   return app;
 }
 
-export { readRequest };
