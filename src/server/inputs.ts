@@ -173,6 +173,10 @@ export async function decodeImages(input: RequestInput, limits: RequestLimits): 
       failures.push({ input: f.input, error: describe(f.error) });
       errors.push(f.error);
     }
+    // a study or series URL expands to its instances: the file limit holds for what it expanded to
+    if (loaded.images.length + input.files.length > limits.maxFiles) {
+      throw new HttpError(`too many images: the request's URLs hold ${loaded.images.length} instances (limit ${limits.maxFiles} images per request)`, 413);
+    }
     for (const { image } of loaded.images) take(image);
   }
   if (images.length === 0) {
