@@ -4,10 +4,12 @@
 // so that a series and its NIfTI conversion (dcm2niix, nibabel) give the same voxels at the same places.
 // Multi-frame enhanced CT/MR (PS3.3 C.7.6.16: per-frame Plane Position and Pixel Value Transformation) reads
 // the same way, one frame per slice. Bytes in, no file access: readSeriesDir (series-files.ts) reads folders.
-import { ClipmedError, DecodeError } from '../errors.ts';
+import { ClipmedError, ConfigError, DecodeError } from '../errors.ts';
 import { decodeDicom, DEFAULT_MAX_DICOM_VALUES } from './dicom/index.ts';
 import { num, parseDataSet, str, type DataSet } from './dicom/dataset.ts';
 import { axisCodes } from './nifti-slices.ts';
+import type { Window } from '../image/window.ts';
+import type { DecodedImage } from './types.ts';
 
 /** What is wrong with a series as a volume. */
 export type SeriesProblem = 'gap' | 'duplicate' | 'orientation' | 'size' | 'geometry' | 'tilt' | 'colour';
@@ -53,6 +55,10 @@ export interface DicomVolume {
   directions: number[];
   data: Float32Array;
   slices: VolumeSlice[];
+  /** the VOI windows of the first slice (display only) */
+  windows: Window[];
+  /** MONOCHROME1: higher values are darker */
+  invert: boolean;
 }
 
 export interface SeriesOptions {
@@ -62,7 +68,7 @@ export interface SeriesOptions {
   maxVoxels?: number;
 }
 
-interface Plane { source: string; frame?: number; instanceNumber?: number; position: number[]; iop: number[]; spacing: number[]; rows: number; columns: number; data: Float32Array; series: string; modality?: string; thickness?: number }
+interface Plane { source: string; frame?: number; instanceNumber?: number; position: number[]; iop: number[]; spacing: number[]; rows: number; columns: number; data: Float32Array; series: string; modality?: string; thickness?: number; windows: Window[]; invert: boolean }
 
 const cross = (a: number[], b: number[]) => [a[1]! * b[2]! - a[2]! * b[1]!, a[2]! * b[0]! - a[0]! * b[2]!, a[0]! * b[1]! - a[1]! * b[0]!];
 const dot = (a: number[], b: number[]) => a[0]! * b[0]! + a[1]! * b[1]! + a[2]! * b[2]!;
@@ -101,7 +107,7 @@ async function planesOf(inst: SeriesInstance, maxVoxels: number): Promise<Plane[
       // decodeDicom applied only a top-level rescale; enhanced images keep theirs in the functional groups
       const data = slope === 1 && intercept === 0 ? raw : Float32Array.from(raw, (v) => v * slope + intercept);
       const thickness = measures ? num(measures, 'x00180050') : undefined;
-      return { source: file, frame: f, instanceNumber: num(ds, 'x00200013'), position, iop, spacing, rows: img.rows, columns: img.columns, data, series, modality, thickness };
+      return { source: file, frame: f, instanceNumber: num(ds, 'x00200013'), position, iop, spacing, rows: img.rows, columns: img.columns, data, series, modality, thickness, windows: img.windows, invert: img.invert };
     });
   }
   const position = nums(ds, 'x00200032', 3);
@@ -109,7 +115,7 @@ async function planesOf(inst: SeriesInstance, maxVoxels: number): Promise<Plane[
   const spacing = nums(ds, 'x00280030', 2) ?? nums(ds, 'x00181164', 2);
   if (!position || !iop || !spacing) throw new SeriesError('geometry', 'no ImagePositionPatient, ImageOrientationPatient or PixelSpacing: not a slice of a volume', { file });
   if (img.frames !== 1) throw new SeriesError('geometry', `${img.frames} frames without per-frame positions`, { file });
-  return [{ source: file, instanceNumber: num(ds, 'x00200013'), position, iop, spacing, rows: img.rows, columns: img.columns, data: img.data, series, modality, thickness: num(ds, 'x00180050') }];
+  return [{ source: file, instanceNumber: num(ds, 'x00200013'), position, iop, spacing, rows: img.rows, columns: img.columns, data: img.data, series, modality, thickness: num(ds, 'x00180050'), windows: img.windows, invert: img.invert }];
 }
 
 /** One series' planes to a volume, after every check. */
@@ -161,6 +167,8 @@ function toVolume(planes: Plane[], source: string, o: SeriesOptions): DicomVolum
     orientation: axisCodes(affine).join(''),
     directions: first.iop,
     data,
+    windows: sorted[0]!.p.windows,
+    invert: sorted[0]!.p.invert,
     slices: sorted.map(({ p }) => ({ source: p.source, ...(p.frame !== undefined ? { frame: p.frame } : {}), ...(p.instanceNumber !== undefined ? { instanceNumber: p.instanceNumber } : {}), position: p.position })),
   };
 }
@@ -215,4 +223,32 @@ export async function seriesVolume(instances: SeriesInstance[], o: SeriesOptions
   const why = skipped.find((s) => s.error instanceof SeriesError && (!o.series || s.source.includes(o.series)));
   if (why) throw why.error;
   throw new DecodeError(o.series ? `no series ${o.series} among ${volumes.length} volume(s)` : `no DICOM series that makes a volume (${skipped.length} file(s) skipped${skipped[0] ? `: ${skipped[0].error.message}` : ''})`, { file: source });
+}
+
+/** Which slices of a volume: 'middle', 'all', or a count N spread evenly (the centres of N equal parts). */
+export function chooseSlices(count: number, which: string): number[] {
+  if (which === 'all') return Array.from({ length: count }, (_, k) => k);
+  if (which === 'middle') return [Math.floor(count / 2)];
+  const n = Number(which);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--slices must be middle, all or a positive integer, got '${which}'`);
+  return [...new Set(Array.from({ length: Math.min(n, count) }, (_, i) => Math.floor(((i + 0.5) * count) / Math.min(n, count))))];
+}
+
+/** Slice k of a volume as a DecodedImage (rows x columns, its window and photometric), for display and models. */
+export function volumeSlice(v: DicomVolume, k: number): DecodedImage {
+  const [I, J, K] = v.dims;
+  if (!Number.isInteger(k) || k < 0 || k >= K) throw new ConfigError(`slice ${k}: the volume has ${K}`, { file: v.source });
+  const s = v.slices[k]!;
+  return {
+    source: `${v.source} slice ${k}`,
+    rows: J,
+    columns: I,
+    frames: 1,
+    samplesPerPixel: 1,
+    data: v.data.subarray(k * I * J, (k + 1) * I * J),
+    photometric: v.invert ? 'MONOCHROME1' : 'MONOCHROME2',
+    windows: v.windows,
+    invert: v.invert,
+    meta: { modality: v.modality, seriesInstanceUID: v.seriesInstanceUID, slice: k, sliceSource: s.source, imagePositionPatient: s.position },
+  };
 }
