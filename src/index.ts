@@ -124,7 +124,7 @@ export { differentiate, appendLowered, RULES as GRADIENT_RULES } from './graph/a
 
 // ---- io: DICOM
 export { decodeDicom, readDicomFile, DEFAULT_MAX_DICOM_VALUES, type DicomOptions } from './io/dicom/index.ts';
-export { seriesVolumes, seriesVolume, SeriesError, type DicomVolume, type SeriesInstance, type SeriesOptions, type SeriesProblem, type SeriesResult, type VolumeSlice } from './io/series.ts';
+export { seriesVolumes, seriesVolume, chooseSlices, volumeSlice, SeriesError, type DicomVolume, type SeriesInstance, type SeriesOptions, type SeriesProblem, type SeriesResult, type VolumeSlice } from './io/series.ts';
 export { readSeriesDir, readSeriesVolume } from './io/series-files.ts';
 export { openSlide, openSlideTiff, DEFAULT_MAX_LEVEL_PIXELS, type Slide, type SlideLevel } from './io/wsi/slide.ts';
 export { openSlideFile, isSlidePath, isSlideFile } from './io/wsi/slide-files.ts';

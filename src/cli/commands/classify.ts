@@ -7,6 +7,7 @@ import {
 import { INPUT_HELP, loadImages, type ImageInputOptions } from '../images.ts';
 import { readProbe } from '../probe-file.ts';
 import { classifySlide, type SlideOptions } from '../classify-slide.ts';
+import { classifySeries, type SeriesClassifyOptions } from '../classify-series.ts';
 import { isSlideFile } from '../../index.ts';
 import { collect, Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, progress, type ModelOptions } from '../shared.ts';
 
@@ -61,6 +62,9 @@ export function register(program: Command): void {
     .option('--min-tissue <f>', 'whole-slide image: least tissue fraction of a tile (Otsu on the lowest level)', '0.5')
     .option('--heatmap <out.png>', 'whole-slide image: each tile\'s probability of the slide\'s class over the thumbnail')
     .addHelpText('after', `
+    .option('--slices <which>', 'a DICOM series (folder) as one study: classify its middle slice, all, or N evenly spread, and pool them')
+    .option('--pool <how>', 'with --slices: mean or max of the slices\' logits per class', 'mean')
+    .option('--series <uid>', 'with --slices: the Series Instance UID when the folder holds several')
 Examples:
   clipmed classify --model biomedclip --labels "normal chest x-ray,pneumonia" chest.dcm
   clipmed classify --model chexzero.pt --label-set chexpert-5 --multilabel --manifest cxr.csv --json
@@ -71,6 +75,7 @@ Examples:
       }
       if (inputs.length === 1 && !opts.manifest && !opts.probe && (await isSlideFile(inputs[0]!))) return classifySlide(inputs[0]!, opts as unknown as SlideOptions);
       const failures = new Failures();
+      if ((opts as { slices?: string }).slices) return classifySeries(inputs, opts as unknown as SeriesClassifyOptions);
       const model = await loadModel(opts);
       const { images } = await loadImages(inputs, opts, failures);
       if (images.length === 0) {
