@@ -1,7 +1,7 @@
 // clipmed classify: zero-shot (or saved linear-probe / Tip-Adapter) classification of images.
 import type { Command } from 'commander';
 import {
-  buildClassifier, calibrateConformal, classifyRasters, ConfigError, csvField, fromFlat, getLabelSet, predictionSets, scoringFor,
+  buildClassifier, calibrateConformal, classifyRasters, ConfigError, csvField, fromFlat, getLabelSet, predictionSets, scoringForClassifier,
   type ConformalCalibration, type ConformalMethod, type Matrix, type Raster,
 } from '../../index.ts';
 import { INPUT_HELP, loadImages, type ImageInputOptions } from '../images.ts';
@@ -41,6 +41,7 @@ export function register(program: Command): void {
     .option('-T, --template <template>', 'prompt template with {} for the label; repeatable (an ensemble)', collect, [])
     .option('--template-set <name>', 'a named template set (chexzero, biomedclip, plip, quiltnet, conch, clip-medical)')
     .option('--multilabel', "CheXzero's positive/negative pair per label: softmax over \"{label}\" and \"no {label}\"")
+    .option('--no-multilabel', "a softmax over the labels, where the model's registry entry scores positive/negative pairs (CheXzero)")
     .option('--logit-scale <x>', 'override the logit scale (default: the model\'s; 1 for --multilabel, as CheXzero)')
     .option('--probe <file.json>', 'classify with a saved linear probe or Tip-Adapter (from `clipmed probe`) instead of prompts')
     .option('--manifest <file.csv>', 'a CSV with an image column (paths relative to it), e.g. ../shared/data/pneumonia-cxr/manifest.csv')
@@ -98,7 +99,8 @@ Examples:
         const wanted = opts.labelSet ? [...getLabelSet(opts.labelSet)] : (opts.labels ?? '').split(',');
         const classifier = await buildClassifier(model, { labels: wanted, templates: opts.template, templateSet: opts.templateSet, multilabel: opts.multilabel });
         labels = classifier.labels;
-        const scoring = scoringFor(model, Boolean(opts.multilabel), opts.logitScale ? Number(opts.logitScale) : undefined);
+        // pairs when the classifier has a negative side: --multilabel, or the registry's default for the model
+        const scoring = scoringForClassifier(model, classifier, opts.logitScale ? Number(opts.logitScale) : undefined);
         score = async (rasters, tick) => {
           const data = new Float32Array(rasters.length * labels.length);
           for (let i = 0; i < rasters.length; i += bs) {

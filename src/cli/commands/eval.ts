@@ -2,7 +2,7 @@
 // report, as JSON and as a self-contained HTML report.
 import type { Command } from 'commander';
 import {
-  buildClassifier, classifyRasters, ConfigError, evaluateClassification, fromFlat, readManifest, renderEvalReport, scoringFor, type Matrix,
+  buildClassifier, classifyRasters, ConfigError, evaluateClassification, fromFlat, readManifest, renderEvalReport, scoringForClassifier, type Matrix,
 } from '../../index.ts';
 import { writeFileAtomic } from '../files.ts';
 import { loadImages } from '../images.ts';
@@ -72,7 +72,7 @@ Example:
         probs = await clf.predictProba(fromFlat(e.embeddings, e.dim));
       } else {
         const classifier = await buildClassifier(model, { labels: classes, templates: opts.template, templateSet: opts.templateSet });
-        const scoring = scoringFor(model, false);
+        const scoring = scoringForClassifier(model, classifier);
         const data = new Float32Array(images.length * classes.length);
         for (let i = 0; i < images.length; i += bs) {
           const batch = images.slice(i, i + bs);
