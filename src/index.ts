@@ -83,7 +83,7 @@ export { parseNiftiHeader, niftiAffine, NIFTI_DATATYPES, type NiftiHeader, type 
 export { niftiSlices, voxelOrientation, axisCodes, type NiftiSliceOptions, type SliceAxis } from './io/nifti-slices.ts';
 export { readRaster, toDisplayRaster, rangeWindow, looksLikeRaster, DEFAULT_MAX_PIXELS, type RasterOptions } from './io/raster.ts';
 export { DicomWebClient, dicomJsonString, parseMultipart, parseDicomWebUrl, isDicomWebUrl, resolveDicomWebUrl, type DicomJson, type DicomWebAuth, type DicomWebOptions, type DicomWebTarget, type MultipartPart, type DicomWebQuery } from './io/dicomweb.ts';
-export { loadInputs, sniffFormat, type LoadInputsOptions, type LoadedInputs, type LoadedImage, type DicomDecoder, type SniffedFormat } from './io/inputs.ts';
+export { loadInputs, planInputs, loadEntry, sniffFormat, type InputEntry, type LoadInputsOptions, type LoadedInputs, type LoadedImage, type DicomDecoder, type SniffedFormat } from './io/inputs.ts';
 
 // ---- io: NumPy arrays, CSV, manifests
 export { readNpy, writeNpy, type NpyArray } from './io/npy.ts';

@@ -65,49 +65,85 @@ export function sniffFormat(b: Uint8Array): SniffedFormat | undefined {
  * images.map((x) => x.image.source) // ['scans/a.dcm', 'scans/b.png', 'brain.nii.gz#axial=90', 'dicomweb+http://...']
  */
 export async function loadInputs(pathsOrUrls: string[], options: LoadInputsOptions = {}): Promise<LoadedInputs> {
-  const out: LoadedInputs = { images: [], failures: [], skipped: [] };
-  const window = typeof options.window === 'string' ? parseWindow(options.window) : options.window;
-  const opts = { ...options, window };
+  const plan = await planInputs(pathsOrUrls);
+  const out: LoadedInputs = { images: [], failures: [], skipped: plan.skipped };
+  for (const entry of plan.entries) await loadEntry(out, entry, options);
+  return out;
+}
+
+/** One thing to decode: a file (named directly or found in a folder) or a dicomweb URL. */
+export interface InputEntry {
+  /** the path or URL as the caller gave it (a folder for the files inside it) */
+  input: string;
+  /** the file to read, or the URL to retrieve */
+  source: string;
+  /** 'failed': an input that cannot be read at all (missing, a FIFO), kept in order with its error */
+  kind: 'file' | 'dicomweb' | 'failed';
+  /** found by walking a folder: a file that is not an image is skipped with a record, not a failure */
+  inFolder: boolean;
+  error?: Error;
+}
+
+/**
+ * What `loadInputs` would decode, without reading any file: folders walked (paths only), in order, with the
+ * inputs that cannot be read at all as 'failed' entries in their place. Memory is a path per file, so a
+ * caller can stream the entries through `loadEntry` in bounded batches.
+ * @example const { entries } = await planInputs(['scans/']); entries.length // 5840
+ */
+export async function planInputs(pathsOrUrls: string[]): Promise<{ entries: InputEntry[]; skipped: LoadedInputs['skipped'] }> {
+  const entries: InputEntry[] = [];
+  const failed = (input: string, error: Error) => entries.push({ input, source: input, kind: 'failed', inFolder: false, error });
+  const skipped: LoadedInputs['skipped'] = [];
   for (const input of pathsOrUrls) {
     if (isDicomWebUrl(input)) {
-      let files: Array<{ source: string; bytes: Uint8Array }>;
-      try {
-        files = await resolveDicomWebUrl(input, options.dicomweb);
-      } catch (err) {
-        out.failures.push({ input, error: asError(err) });
-        continue;
-      }
-      for (const f of files) await decodeInto(out, input, f.source, f.bytes, opts, false);
+      entries.push({ input, source: input, kind: 'dicomweb', inFolder: false });
       continue;
     }
-    let files: string[];
-    let inFolder = false;
     try {
       const st = await stat(input);
-      inFolder = st.isDirectory();
+      const inFolder = st.isDirectory();
       // a FIFO or device named directly would block readFile forever, or read something that is not a file
       if (!inFolder && !st.isFile()) {
-        out.failures.push({ input, error: new UnsupportedError(`not a regular file or folder (${kindOf(st)})`, { file: input }) });
+        failed(input, new UnsupportedError(`not a regular file or folder (${kindOf(st)})`, { file: input }));
         continue;
       }
-      files = inFolder ? await walk(input, out.skipped) : [input];
+      for (const file of inFolder ? await walk(input, skipped) : [input]) entries.push({ input, source: file, kind: 'file', inFolder });
     } catch (err) {
       const code = (err as { code?: string }).code;
-      out.failures.push({ input, error: code === 'ENOENT' ? new ConfigError('no such file or folder', { file: input, cause: err }) : asError(err) });
-      continue;
-    }
-    for (const file of files) {
-      let bytes: Uint8Array;
-      try {
-        bytes = await readFile(file);
-      } catch (err) {
-        out.failures.push({ input: file, error: new DecodeError(`cannot read the file: ${(err as Error).message}`, { file, cause: err }) });
-        continue;
-      }
-      await decodeInto(out, input, file, bytes, opts, inFolder);
+      failed(input, code === 'ENOENT' ? new ConfigError('no such file or folder', { file: input, cause: err }) : asError(err));
     }
   }
-  return out;
+  return { entries, skipped };
+}
+
+/** Read and decode one planned entry into `out` (images, or a failure or skip with its reason). */
+export async function loadEntry(out: LoadedInputs, entry: InputEntry, options: LoadInputsOptions = {}): Promise<void> {
+  const window = typeof options.window === 'string' ? parseWindow(options.window) : options.window;
+  const opts = { ...options, window };
+  const { input, source } = entry;
+  if (entry.kind === 'failed') {
+    out.failures.push({ input, error: entry.error ?? new ConfigError('cannot be read', { file: input }) });
+    return;
+  }
+  if (entry.kind === 'dicomweb') {
+    let files: Array<{ source: string; bytes: Uint8Array }>;
+    try {
+      files = await resolveDicomWebUrl(source, options.dicomweb);
+    } catch (err) {
+      out.failures.push({ input, error: asError(err) });
+      return;
+    }
+    for (const f of files) await decodeInto(out, input, f.source, f.bytes, opts, false);
+    return;
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(source);
+  } catch (err) {
+    out.failures.push({ input: source, error: new DecodeError(`cannot read the file: ${(err as Error).message}`, { file: source, cause: err }) });
+    return;
+  }
+  await decodeInto(out, input, source, bytes, opts, entry.inFolder);
 }
 
 async function decodeInto(out: LoadedInputs, input: string, source: string, bytes: Uint8Array, o: LoadInputsOptions & { window?: Window }, inFolder: boolean): Promise<void> {
