@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { DATA, isolateCache, tempDir } from '../helpers/reference.ts';
 import { clipmedIn, MODEL, ROOT, serve, XRAYS, type Served } from '../server/serve.ts';
 
@@ -160,6 +161,20 @@ test('local mode: the model runs in the page, the same scores, and no image leav
   await page.click('#heatmap-run');
   await settled(page, /computed in this page/);
   await page.screenshot({ path: join(SHOTS, 'local-heatmap.png'), fullPage: true });
+  // the page's overlay equals the server's PNG for the same file and prompt (pixels within rounding)
+  const shown = await page.$eval('#heatmap-canvas', (c) => {
+    const canvas = c as HTMLCanvasElement;
+    return { width: canvas.width, height: canvas.height, rgba: Array.from(canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data) };
+  });
+  const form = new FormData();
+  form.append('file', new Blob([readFileSync(FILES[0]!)]), basename(FILES[0]!));
+  form.append('prompt', 'pleural effusion');
+  const png = Buffer.from(await (await fetch(`${server.url}/v1/heatmap`, { method: 'POST', body: form, headers: { authorization: `Bearer ${TOKEN}` } })).arrayBuffer());
+  const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+  assert.deepEqual([shown.width, shown.height], [info.width, info.height]);
+  let worst = 0;
+  for (let p = 0; p < info.width * info.height; p++) for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(shown.rgba[4 * p + c]! - data[p * info.channels + c]!));
+  assert.ok(worst <= 2, `local and server heatmaps differ by up to ${worst} grey levels`);
   assert.deepEqual(sent, [], 'local mode sent nothing but GETs of the app and the model');
   await page.close();
 });

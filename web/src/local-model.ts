@@ -75,6 +75,11 @@ export class LocalModel {
     return new LocalModel({ name }, served.pretrained, served.protocol, meta, tokenizer, vision, text, eps[0]!);
   }
 
+  /** how the model's input covers an image: a protocol (CheXzero's) fits the longest side and pads */
+  get resizeMode(): 'shortest' | 'longest' | 'squash' {
+    return this.protocol ? 'longest' : this.meta.preprocess.resizeMode;
+  }
+
   get embedDim(): number {
     return this.meta.embedDim;
   }

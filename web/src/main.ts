@@ -4,6 +4,7 @@
 import { getLabelSet, parseWindow, type Window } from '../../src/browser.ts';
 import { buildClassifier, classifyRasters, scoringFor } from '../../src/pipeline/zero-shot.ts';
 import { heatmaps } from '../../src/pipeline/heatmap.ts';
+import { overlayOnOriginal, placement } from '../../src/cli/overlay.ts';
 import { Api } from './api.ts';
 import { openFile, rasterOf, type OpenedFile } from './decode.ts';
 import { LocalModel, type ServedModel } from './local-model.ts';
@@ -227,9 +228,6 @@ async function heatmap() {
   if (!prompt) return status('type a prompt', 'error');
   await act(`heatmap for "${prompt}"`, async () => {
     const alpha = Number(ui.alpha.value);
-    let rgb: Uint8Array;
-    let width: number;
-    let height: number;
     if (mode() === 'server') {
       const form = new FormData();
       form.append('file', f.file, f.name);
@@ -241,22 +239,22 @@ async function heatmap() {
       ui.heatmapCanvas.width = bitmap.width;
       ui.heatmapCanvas.height = bitmap.height;
       ui.heatmapCanvas.getContext('2d')!.drawImage(bitmap, 0, 0);
-      $('heatmap-note').textContent = 'The map over the image, as `clipmed heatmap` draws it.';
       return `heatmap for "${prompt}" from the server`;
     }
     const m = await localModel();
-    const r = await heatmaps(m.asClipModel(), rasterOf(f, f.defaultIndex, chosenWindow()), [prompt], alpha);
-    ({ width, height } = r);
-    rgb = r.heatmaps[0]!.overlay;
-    const img = new ImageData(width, height);
-    for (let p = 0; p < width * height; p++) {
+    const raster = rasterOf(f, f.defaultIndex, chosenWindow());
+    const r = await heatmaps(m.asClipModel(), raster, [prompt], alpha);
+    // over the image at its size, as the server and `clipmed heatmap` draw it
+    const where = placement(raster.width, raster.height, r.width, r.height, m.resizeMode);
+    const rgb = overlayOnOriginal(raster, r.heatmaps[0]!.map, r.width, r.height, where, alpha);
+    const img = new ImageData(raster.width, raster.height);
+    for (let p = 0; p < raster.width * raster.height; p++) {
       img.data.set(rgb.subarray(3 * p, 3 * p + 3), 4 * p);
       img.data[4 * p + 3] = 255;
     }
-    ui.heatmapCanvas.width = width;
-    ui.heatmapCanvas.height = height;
+    ui.heatmapCanvas.width = raster.width;
+    ui.heatmapCanvas.height = raster.height;
     ui.heatmapCanvas.getContext('2d')!.putImageData(img, 0, 0);
-    $('heatmap-note').textContent = 'The map over what the model saw: the image after its resize and crop.';
     return `heatmap for "${prompt}" computed in this page`;
   });
 }
