@@ -2,7 +2,12 @@
 // typed error while the child stays far below the memory the claim asks for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
 import { DecodeError, decodeDicom, LimitError } from '../../src/index.ts';
+import { parseDataSet } from '../../src/io/dicom/dataset.ts';
+import { DATA } from '../helpers/reference.ts';
 import { concat, dicomFile, greyImage, item, type El } from './build-dicom.ts';
 import { OUTCOME, runChild } from './child-rss.ts';
 
@@ -99,4 +104,14 @@ test('the value limit still admits what it should and names how to raise it', as
   const ok = dicomFile(greyImage({ rows: 2, columns: 2, frames: '3', pixels: new Uint8Array(12).fill(5) }));
   assert.equal((await decodeDicom(ok, { source: 'ok.dcm' })).data.length, 12);
   await assert.rejects(decodeDicom(ok, { source: 'ok.dcm', maxPixels: 11 }), (e: Error) => e instanceof LimitError && /maxPixels/.test(e.message));
+});
+
+test('a deflated data set that inflates past its bound is a LimitError (the inflater never runs unbounded)', async () => {
+  // a Part 10 file in Deflated Explicit VR Little Endian whose deflated body is 8 MiB of zeros
+  const bytes = concat([dicomFile([], '1.2.840.10008.1.2.1.99'), deflateRawSync(new Uint8Array(8 << 20))]);
+  assert.ok(bytes.length < 64 << 10, `${bytes.length} bytes`);
+  assert.throws(() => parseDataSet(bytes, 'dfl.dcm', 1 << 20), (e: Error) => e instanceof LimitError && e.message === 'dfl.dcm: the deflated data set inflates past 1048576 bytes');
+  // the real deflated file of the pydicom corpus still decodes under the default bound
+  const real = readFileSync(join(DATA, 'dicom/pydicom-test-files/image_dfl.dcm'));
+  assert.ok((await decodeDicom(real, { source: 'image_dfl.dcm' })).data.length > 0);
 });

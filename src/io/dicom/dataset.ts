@@ -2,7 +2,7 @@
 // and the image attributes decoding needs (PS3.3 C.7.6.3 Image Pixel Module, C.11 LUTs).
 import { inflateRawSync } from 'node:zlib';
 import dicomParser from 'dicom-parser';
-import { DecodeError, UnsupportedError } from '../../errors.ts';
+import { DecodeError, LimitError, UnsupportedError } from '../../errors.ts';
 
 export type DataSet = dicomParser.DataSet;
 
@@ -71,16 +71,25 @@ function implicitBody(bytes: Uint8Array): DataSet | undefined {
   }
 }
 
+/** Most bytes a deflated data set (PS3.5 A.5) may inflate to: the largest image the default value limit admits, at 32 bits, plus 64 MiB. */
+export const MAX_INFLATED_BYTES = 4 * 2 ** 28 + 2 ** 26;
+
 /**
  * Parse a data set; pixel data is located, not decoded.
  * @example parseDataSet(readFileSync('CT_small.dcm'), 'CT_small.dcm').string('x00080060') // 'CT'
  */
-export function parseDataSet(bytes: Uint8Array, file: string): { ds: DataSet; transferSyntax: string } {
+export function parseDataSet(bytes: Uint8Array, file: string, maxInflated = MAX_INFLATED_BYTES): { ds: DataSet; transferSyntax: string } {
   const hasPreamble = bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
   const options: dicomParser.ParseDicomOptions = {
     // deflated data sets (PS3.5 A.5): raw deflate after the meta group
     inflater: (buf: Uint8Array, position: number) => {
-      const inflated = inflateRawSync(buf.subarray(position));
+      let inflated: Buffer;
+      try {
+        inflated = inflateRawSync(buf.subarray(position), { maxOutputLength: maxInflated }); // never unbounded
+      } catch (e) {
+        if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) throw new LimitError(`the deflated data set inflates past ${maxInflated} bytes`, { file });
+        throw e;
+      }
       const out = new Uint8Array(position + inflated.length);
       out.set(buf.subarray(0, position));
       out.set(inflated, position);
@@ -97,6 +106,7 @@ export function parseDataSet(bytes: Uint8Array, file: string): { ds: DataSet; tr
   try {
     ds = dicomParser.parseDicom(bytes, options);
   } catch (e) {
+    if (e instanceof LimitError) throw e;
     const implicit = hasPreamble ? implicitBody(bytes) : undefined;
     if (!implicit) throw parseError(e, file);
     ds = implicit;
