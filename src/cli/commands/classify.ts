@@ -10,6 +10,7 @@ import { classifySlide, type SlideOptions } from '../classify-slide.ts';
 import { classifySeries, type SeriesClassifyOptions } from '../classify-series.ts';
 import { isSlideFile } from '../../index.ts';
 import { collect, Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, progress, type ModelOptions } from '../shared.ts';
+import { printJson, say } from '../output.ts';
 
 interface ClassifyOptions extends ModelOptions, ImageInputOptions {
   labels?: string;
@@ -61,11 +62,11 @@ export function register(program: Command): void {
     .option('--tile-size <px>', 'whole-slide image: tile side at that magnification (default: the model\'s input size)')
     .option('--top-k <k>', 'whole-slide image: MI-Zero pooling, mean of the K highest tile logits per class', '10')
     .option('--min-tissue <f>', 'whole-slide image: least tissue fraction of a tile (Otsu on the lowest level)', '0.5')
-    .option('--heatmap <out.png>', 'whole-slide image: each tile\'s probability of the slide\'s class over the thumbnail')
-    .addHelpText('after', `
     .option('--slices <which>', 'a DICOM series (folder) as one study: classify its middle slice, all, or N evenly spread, and pool them')
     .option('--pool <how>', 'with --slices: mean or max of the slices\' logits per class', 'mean')
     .option('--series <uid>', 'with --slices: the Series Instance UID when the folder holds several')
+    .option('--heatmap <out.png>', 'whole-slide image: each tile\'s probability of the slide\'s class over the thumbnail')
+    .addHelpText('after', `
 Examples:
   clipmed classify --model biomedclip --labels "normal chest x-ray,pneumonia" chest.dcm
   clipmed classify --model chexzero.pt --label-set chexpert-5 --multilabel --manifest cxr.csv --json
@@ -74,9 +75,9 @@ Examples:
       if (!opts.probe && !opts.labels?.trim() && !opts.labelSet) {
         throw new ConfigError('classify needs the classes: --labels a,b,c or --label-set NAME (or a saved --probe)');
       }
+      if ((opts as { slices?: string }).slices) return classifySeries(inputs, opts as unknown as SeriesClassifyOptions);
       if (inputs.length === 1 && !opts.manifest && !opts.probe && (await isSlideFile(inputs[0]!))) return classifySlide(inputs[0]!, opts as unknown as SlideOptions);
       const failures = new Failures();
-      if ((opts as { slices?: string }).slices) return classifySeries(inputs, opts as unknown as SeriesClassifyOptions);
       const model = await loadModel(opts);
       const { images } = await loadImages(inputs, opts, failures);
       if (images.length === 0) {
@@ -133,15 +134,15 @@ Examples:
         ...(sets ? { set: sets[i]!.map((j) => labels[j]!) } : {}),
       }));
       if (opts.json) {
-        console.log(JSON.stringify({ model: model.source.name, labels, ...(conformal ? { conformal } : {}), results, failures: failures.items }));
+        printJson({ model: model.source.name, labels, ...(conformal ? { conformal } : {}), results, failures: failures.items });
       } else if (opts.csv) {
-        console.log(['input', ...labels].map(csvField).join(','));
-        for (const r of results) console.log([r.input, ...labels.map((l) => r.scores[l]!.toFixed(6))].map(csvField).join(','));
+        say(['input', ...labels].map(csvField).join(','));
+        for (const r of results) say([r.input, ...labels.map((l) => r.scores[l]!.toFixed(6))].map(csvField).join(','));
       } else {
         for (const r of results) {
           const ranked = Object.entries(r.scores).sort((a, b) => b[1] - a[1]);
-          console.log(`${r.input}\n  ${ranked.map(([l, p]) => `${l} ${(p * 100).toFixed(1)}%`).join('  ')}`);
-          if (r.set) console.log(`  ${((1 - conformal!.alpha) * 100).toFixed(0)}% prediction set: {${r.set.join(', ')}}`);
+          say(`${r.input}\n  ${ranked.map(([l, p]) => `${l} ${(p * 100).toFixed(1)}%`).join('  ')}`);
+          if (r.set) say(`  ${((1 - conformal!.alpha) * 100).toFixed(0)}% prediction set: {${r.set.join(', ')}}`);
         }
       }
       failures.report();
