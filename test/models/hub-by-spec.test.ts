@@ -96,3 +96,32 @@ test('hub by spec: transformers CLIP and SigLIP layouts fetch their configs, wei
     }
   }
 });
+
+test('hub by spec: the registered name biomedclip downloads by spec and classifies with its registry template set', async () => {
+  const { getSpec } = await import('../../src/models/pretrained.ts');
+  const { ClipModel, buildClassifier, classifyRasters, decodeImageFile, scoringForClassifier } = await import('../../src/index.ts');
+  const { DATA, isolateCache } = await import('../helpers/reference.ts');
+  const entry = getSpec('biomedclip');
+  assert.equal(entry.source.kind, 'hub');
+  const repo = (entry.source as { repo: string }).repo;
+  // the tiny BiomedCLIP-layout fixture stands in for the published repository, its vocabulary only in the BERT one
+  const hub = await startHubServer({ repo, source: BIOMED, files: ['open_clip_config.json', 'open_clip_pytorch_model.bin'], extraRepos: [{ repo: BERT, source: BIOMED, files: ['vocab.txt'] }] });
+  try {
+    const xray = join(DATA, 'pneumonia-cxr/test/NORMAL/IM-0023-0001.jpeg');
+    const r = await clipmed(hubEnv(hub.endpoint), 'classify', '--model', 'biomedclip', '--labels', 'normal,pneumonia', xray, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const got = JSON.parse(r.stdout).results[0].scores as Record<string, number>;
+    // the same through the library on the local folder with the registry's template set named explicitly
+    isolateCache();
+    const m = await ClipModel.load(BIOMED, { threads: 1 });
+    const c = await buildClassifier(m, { labels: ['normal', 'pneumonia'], templateSet: entry.templates });
+    const want = await classifyRasters(m, [await decodeImageFile(xray)], c, scoringForClassifier(m, c));
+    assert.ok(Math.abs(got.normal! - want.probs.data[0]!) < 1e-5, `${got.normal} vs ${want.probs.data[0]}`);
+    const generic = await buildClassifier(m, { labels: ['normal', 'pneumonia'], templateSet: 'clip-medical' });
+    const other = await classifyRasters(m, [await decodeImageFile(xray)], generic, scoringForClassifier(m, generic));
+    assert.ok(Math.abs(other.probs.data[0]! - want.probs.data[0]!) > 1e-6, 'the template set makes a difference here');
+    await m.release();
+  } finally {
+    await hub.stop();
+  }
+});
