@@ -81,3 +81,14 @@ test('classify on a slide draws a progress bar over the tiles on a terminal (run
   assert.equal(r.status, 0, r.stdout);
   assert.match(r.stdout, /embedding tiles \[█+\] 14\/14/);
 });
+
+test('classify on a DICOM whole-slide image (a folder of VOLUME instances) gives the tiles and scores of the same slide as SVS', () => {
+  const args = ['--model', model, '--labels', LABELS.join(','), '-T', TEMPLATE, '--magnification', '10', '--tile-size', '64', '--json'];
+  const svs = JSON.parse(clipmed('classify', SLIDE, ...args).stdout);
+  const r = clipmed('classify', new URL('../fixtures/wsi/dicom-wsi', import.meta.url).pathname, ...args);
+  assert.equal(r.code, 0, r.stderr);
+  const dcm = JSON.parse(r.stdout);
+  assert.equal(dcm.slide.format, 'dicom-wsi');
+  assert.deepEqual(dcm.tiles.map((t: { col: number; row: number }) => [t.col, t.row]), svs.tiles.map((t: { col: number; row: number }) => [t.col, t.row]));
+  for (const l of LABELS) assert.ok(Math.abs(dcm.scores[l] - svs.scores[l]) < 1e-3, `${l}: ${dcm.scores[l]} vs ${svs.scores[l]}`);
+});

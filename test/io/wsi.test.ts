@@ -85,3 +85,26 @@ test('the heatmap paints each tile over the thumbnail and leaves the rest', asyn
   assert.deepEqual(Array.from(map.data.subarray(p, p + 3)), [128, 0, 0]); // value 1: the dark red end of the ramp
   assert.deepEqual(map.data.subarray(0, 3), thumb.data.subarray(0, 3)); // the glass corner is no tile
 });
+
+test("a DICOM whole-slide image made of the TIFF's own JPEG tiles reads as the same pyramid", async () => {
+  const dicom = await openSlideFile(`${FIX}dicom-wsi`);
+  const tiff = await openSlideFile(`${FIX}slide.tif`);
+  assert.equal(dicom.format, 'dicom-wsi');
+  assert.deepEqual(dicom.levels.map((l) => [l.width, l.height, l.tileWidth, l.downsample]), [[1024, 768, 128, 1], [512, 384, 128, 2], [256, 192, 128, 4]]);
+  assert.equal(dicom.mpp, 0.5);
+  assert.equal(dicom.magnification, 20);
+  for (let level = 0; level < 3; level++) {
+    const a = await dicom.readLevel(level);
+    const b = await tiff.readLevel(level);
+    // the same JPEG samples; YBR_FULL_422 goes to RGB by PS3.3's formula (as pydicom), the TIFF's YCbCr by
+    // libjpeg's fixed-point tables: at most one level apart, on a handful of samples
+    let worst = 0;
+    let off = 0;
+    for (let i = 0; i < a.data.length; i++) {
+      const d = Math.abs(a.data[i]! - b.data[i]!);
+      worst = Math.max(worst, d);
+      if (d) off++;
+    }
+    assert.ok(worst <= 1 && off < a.data.length / 1000, `level ${level}: worst ${worst}, ${off} samples differ`);
+  }
+});

@@ -1,13 +1,18 @@
-// The Node side of slides: open a slide file without reading it whole (geotiff.js reads the ranges it needs).
+// The Node side of slides: open a TIFF slide without reading it whole (geotiff.js reads the ranges it needs),
+// or the instances of a DICOM whole-slide image (a folder, or one file).
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fromFile } from 'geotiff';
+import { isDicomWsi, openDicomSlide } from './dicom-slide.ts';
 import { DecodeError } from '../../errors.ts';
 import { openSlideTiff, type Slide } from './slide.ts';
 
 /**
- * Open an Aperio SVS or tiled pyramidal TIFF file.
+ * Open an Aperio SVS or tiled pyramidal TIFF file, or a DICOM whole-slide image (folder or .dcm).
  * @example (await openSlideFile('slide.svs')).magnification // 20
  */
 export async function openSlideFile(path: string): Promise<Slide> {
+  if ((await stat(path).catch(() => undefined))?.isDirectory() || /\.dcm$/i.test(path)) return openDicomSlide(await dicomInstances(path), path);
   let tiff;
   try {
     tiff = await fromFile(path);
@@ -22,6 +27,9 @@ export const isSlidePath = (p: string) => /\.(svs|tiff?|ndpi|scn|bif)$/i.test(p)
 
 /** A file to read as a slide: .svs, or a TIFF with tiled pyramid levels (an ordinary TIFF image is not). */
 export async function isSlideFile(path: string): Promise<boolean> {
+  const st = await stat(path).catch(() => undefined);
+  if (st?.isDirectory()) return (await dicomInstances(path, 1)).some((i) => isDicomWsi(i.bytes, i.source));
+  if (st?.isFile() && /\.dcm$/i.test(path)) return isDicomWsi(await readFile(path), path);
   if (!isSlidePath(path)) return false;
   if (/\.svs$/i.test(path)) return true;
   try {
@@ -33,4 +41,11 @@ export async function isSlideFile(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The files of a DICOM slide: a folder's files (sorted; at most `limit`), or the one file. */
+async function dicomInstances(path: string, limit = Infinity): Promise<{ source: string; bytes: Uint8Array }[]> {
+  const st = await stat(path);
+  const files = st.isDirectory() ? (await readdir(path, { withFileTypes: true })).filter((e) => e.isFile() && !/^DICOMDIR/i.test(e.name)).map((e) => join(path, e.name)).sort().slice(0, limit) : [path];
+  return Promise.all(files.map(async (f) => ({ source: f, bytes: await readFile(f) })));
 }

@@ -21,7 +21,7 @@ export interface SlideLevel {
 
 export interface Slide {
   source: string;
-  format: 'aperio-svs' | 'tiled-tiff';
+  format: 'aperio-svs' | 'tiled-tiff' | 'dicom-wsi';
   levels: SlideLevel[];
   /** microns per pixel at level 0, when the file says */
   mpp?: number;
