@@ -128,6 +128,7 @@ export { seriesVolumes, seriesVolume, chooseSlices, volumeSlice, SeriesError, ty
 export { readSeriesDir, readSeriesVolume } from './io/series-files.ts';
 export { openSlide, openSlideTiff, DEFAULT_MAX_LEVEL_PIXELS, type Slide, type SlideLevel } from './io/wsi/slide.ts';
 export { openSlideFile, isSlidePath, isSlideFile } from './io/wsi/slide-files.ts';
+export { openDicomSlide, isDicomWsi, WSI_SOP_CLASS } from './io/wsi/dicom-slide.ts';
 export { detectTissue, otsuThreshold, tileGrid, readGridTile, type Tile, type TileGrid, type TileSpec, type TissueMask } from './io/wsi/tiles.ts';
 export { slideHeatmap, ramp } from './io/wsi/heatmap.ts';
 export { poolTopK, type SlideScores } from './tasks/mi-zero.ts';
