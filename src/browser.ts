@@ -37,3 +37,18 @@ export { parseCsv, parseCsvRecords, csvField } from './io/csv.ts';
 export { evaluateClassification, type ClassificationEvaluation } from './eval/classification.ts';
 export { PRETRAINED, listModels, getSpec, type PretrainedSpec, type PretrainedName, type PretrainedFamily } from './models/pretrained.ts';
 export { runProtocol, runProtocolBatch, getProtocol, PROTOCOLS, type ProtocolStep, type ProtocolName } from './image/protocol.ts';
+
+// ---- model descriptions, towers, backends and the pipeline API (no file or Node access: bytes in)
+export { OPENAI_MEAN, OPENAI_STD } from './models/open-clip-family.ts';
+export { hfPreprocess, type HfFolder } from './models/hf-config.ts';
+export { memoryFiles, type ModelSpec, type TowerSpec, type ModelFiles, type SpecFile, type SpecFiles, type SourceFormat } from './models/spec.ts';
+export { registerTower, getTower, listTowers, type TowerKind, type TowerBuilder, type TowerModality, type OpenClipContext } from './models/towers/registry.ts';
+export type { Backend, Session, SessionOptions, TensorIn, TensorOut } from './runtime/session.ts';
+export { registerBackend, resolveBackend, listBackends, parseDevice, DEVICES, type Device } from './runtime/backends.ts';
+export { webBackend } from './runtime/web-backend.ts';
+export { DicomWebClient, dicomJsonString, parseMultipart, parseDicomWebUrl, isDicomWebUrl, resolveDicomWebUrl, type DicomJson, type DicomWebAuth, type DicomWebOptions, type DicomWebTarget, type MultipartPart, type DicomWebQuery } from './io/dicomweb.ts';
+export { pipeline, toRaster, PIPELINE_TASKS, type PipelineTask, type PipelineTasks, type ImageInput, type FeatureTensor, type ClassificationOptions, type FeatureOptions, type RetrievalOptions, type ZeroShotImageClassificationPipeline, type ImageFeatureExtractionPipeline, type FeatureExtractionPipeline, type ImageRetrievalPipeline } from './pipeline/api.ts';
+export { setPlatform, getPlatform, type Platform } from './pipeline/platform.ts';
+export { buildClassifier, scoringFor, scoringForClassifier, registryDefaults, withRegistryDefaults, classifyRasters, resolveTemplates, type PromptOptions } from './pipeline/zero-shot.ts';
+export { fitFewShot, loadFewShot, splitShots, indexLabels, type FewShotModel, type FewShotOptions, type LabelledRaster } from './pipeline/few-shot.ts';
+export { heatmaps, REFERENCE_PROMPTS, type Heatmap, type HeatmapResult } from './pipeline/heatmap.ts';
