@@ -133,3 +133,27 @@ test('train --loss medclip: soft targets from the label column; a row without a 
   assert.notEqual(unlabelled.code, 0);
   assert.match(unlabelled.stderr, /train\.csv.*needs a 'label' column/);
 });
+
+test('train from an open_clip folder with --lock-image (LiT): the image tower is unchanged, the text tower trained', async () => {
+  const src = join(ROOT, '../shared/fixtures/open_clip/tiny-quickgelu');
+  const out = join(dir, 'lit');
+  const r = clipmed('train', '--model', src, '--data', manifest, '--out', out, '--steps', '2', '--batch-size', '8', '--lock-image', '--threads', '1', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout);
+  assert.ok(summary.trainable < summary.parameters);
+  const { readCheckpoint } = await import('../../src/checkpoint/load.ts');
+  const { readSafetensors } = await import('../../src/checkpoint/safetensors.ts');
+  const before = await readCheckpoint(join(src, 'open_clip_pytorch_model.bin'));
+  const after = readSafetensors(readFileSync(join(out, 'open_clip_model.safetensors')), out);
+  let visual = 0;
+  let changedText = 0;
+  for (const [k, t] of after) {
+    const b = before.get(k)!.data as Float32Array;
+    const same = (t.data as Float32Array).every((v, i) => v === b[i]);
+    if (k.startsWith('visual.')) {
+      visual++;
+      assert.ok(same, `${k} changed although the image tower is locked`);
+    } else if (!same) changedText++;
+  }
+  assert.ok(visual > 10 && changedText > 10, `${visual} visual tensors kept, ${changedText} text tensors trained`);
+});
