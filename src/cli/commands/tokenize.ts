@@ -1,7 +1,7 @@
 // clipmed tokenize: the model's token ids, identical to the original tokenizer's.
 import type { Command } from 'commander';
 import { ClipModel, ClipTokenizer } from '../../index.ts';
-import { collect } from '../shared.ts';
+import { collect, info } from '../shared.ts';
 
 export function register(program: Command): void {
   program
@@ -16,7 +16,7 @@ export function register(program: Command): void {
       let padId = 0;
       if (opts.model) {
         // the tokenizer alone: no graphs are built
-        const { tokenizer, text } = await ClipModel.loadTokenizer(opts.model, { log: (m) => process.stderr.write(`clipmed: ${m}\n`) });
+        const { tokenizer, text } = await ClipModel.loadTokenizer(opts.model, { log: info });
         context = text.contextLength;
         padId = text.padId;
         ids = tokenizer.tokenize(opts.text, context);
