@@ -22,6 +22,7 @@ export { hfPreprocess, type HfFolder } from './models/hf-config.ts';
 export { readHfFolder } from './node/hf-folder.ts';
 export { loadTokenizer, tokenizerFromFiles, PaddedClipTokenizer } from './models/tokenizers.ts';
 export { compileFromBytes, formatOf, type BytesModel } from './models/from-bytes.ts';
+export { ClipModelCore, type CoreMeta, type CoreOptions } from './models/clip-model-core.ts';
 export { FAMILIES, familyFor } from './models/families.ts';
 export { memoryFiles, type ModelSpec, type TowerSpec, type ModelFiles, type SpecFile, type SpecFiles, type SourceFormat } from './models/spec.ts';
 export { readModelSpec, buildFromSpec, readOpenClipSpec, readOpenAISpec, readHfSpec, openClipFiles, hfFiles, type ReadSpecInput } from './models/readers/index.ts';

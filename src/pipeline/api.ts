@@ -7,7 +7,8 @@
 // Scoring and prompt templates are the model's registry defaults unless the call gives its own.
 import { ConfigError } from '../errors.ts';
 import type { Raster } from '../image/types.ts';
-import type { ClipModel, LoadOptions } from '../models/clip-model.ts';
+import type { ClipModelCore as ClipModel } from '../models/clip-model-core.ts';
+import type { LoadOptions } from '../models/clip-model.ts';
 import { fromFlat } from '../tasks/matrix.ts';
 import { similarityMatrix, topK } from '../tasks/retrieval.ts';
 import { classifyZeroShot } from '../tasks/zero-shot.ts';

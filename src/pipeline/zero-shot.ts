@@ -1,7 +1,7 @@
 // Zero-shot classification with a loaded model: embed each class's prompts, build the classifier
 // (src/tasks/zero-shot.ts), embed the images, score them the way the model's spec says.
 import type { Raster } from '../image/types.ts';
-import type { ClipModel } from '../models/clip-model.ts';
+import type { ClipModelCore as ClipModel } from '../models/clip-model-core.ts';
 import { fromFlat } from '../tasks/matrix.ts';
 import { getTemplateSet, buildPrompts, type TemplateSet } from '../tasks/templates.ts';
 import { buildZeroShotClassifier, classifyZeroShot, type Scoring, type ZeroShotClassifier, type ZeroShotResult } from '../tasks/zero-shot.ts';

@@ -49,3 +49,27 @@ test('from bytes: a torch file needs its tensors read first; missing weights are
   assert.throws(() => compileFromBytes({ files, weights: 'open_clip_pytorch_model.bin' }), /only safetensors are read from bytes/);
   assert.throws(() => compileFromBytes({ files: { 'open_clip_config.json': files['open_clip_config.json'] } }), (e: Error) => e instanceof ConfigError && /no weights/.test(e.message));
 });
+
+test('from bytes: ClipModelCore.fromGraphs on onnxruntime-web embeds and classifies as the Node ClipModel does', async () => {
+  const { ClipModelCore } = await import('../../src/models/clip-model-core.ts');
+  const { ClipModel, pipeline, decodeImageFile } = await import('../../src/index.ts');
+  const { isolateCache, DATA } = await import('../helpers/reference.ts');
+  isolateCache();
+  const dir = join(FIXTURES, 'tiny-gelu-safetensors');
+  const ref = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as Record<string, any>;
+  const files = bytesOf(dir);
+  const { spec, vision, text } = compileFromBytes({ files });
+  const core = ClipModelCore.fromGraphs({ spec, vision, text, tokenizer: await tokenizerFromFiles(spec.tokenizer, memoryFiles('m', files)), backend: webBackend('wasm'), threads: 1 });
+  const node = await ClipModel.load(dir, { threads: 1 });
+  try {
+    assert.ok(maxRelError((await core.embedTexts(ref.texts)).embeddings, ref.text_features.flat(), 32) < 1e-4);
+    const raster = await decodeImageFile(join(DATA, 'pneumonia-cxr/test/NORMAL/IM-0023-0001.jpeg'));
+    const a = await (await pipeline('zero-shot-image-classification', core))(raster, ['normal', 'pneumonia']);
+    const b = await (await pipeline('zero-shot-image-classification', node))(raster, ['normal', 'pneumonia']);
+    assert.deepEqual(a.map((x) => x.label), b.map((x) => x.label));
+    for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]!.score - b[i]!.score) < 1e-5);
+  } finally {
+    await core.release();
+    await node.release();
+  }
+});
