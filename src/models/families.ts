@@ -44,7 +44,9 @@ export const hfClipFamily = family('hf_clip', (src) => src.format === 'hf' && sr
 export const siglipFamily = family('siglip', (src) => src.format === 'hf' && src.hf?.config.model_type === 'siglip');
 export const timmHfFamily = family('open_clip_custom_text', (src) => src.format === 'open_clip' && typeof modelCfg(src).text_cfg?.hf_model_name === 'string');
 
-export const FAMILIES: Family[] = [openClipFamily, hfClipFamily, siglipFamily, timmHfFamily];
+export const biovilFamily = family('biovil', (src) => src.format === 'hf' && src.hf?.config.model_type === 'cxr-bert');
+
+export const FAMILIES: Family[] = [openClipFamily, hfClipFamily, siglipFamily, timmHfFamily, biovilFamily];
 
 export function familyFor(src: ResolvedSource): Family {
   const f = FAMILIES.find((x) => x.matches(src));

@@ -241,7 +241,7 @@ export const PRETRAINED = {
   biovil: {
     title: 'BioViL (chest X-ray, ResNet-50 + CXR-BERT-specialized, 128-d joint space)',
     family: 'biovil',
-    supported: false,
+    supported: true,
     source: {
       kind: 'hub',
       repo: 'microsoft/BiomedVLP-CXR-BERT-specialized',
@@ -256,12 +256,12 @@ export const PRETRAINED = {
     sizeMB: 540,
     paper: 'Boecking et al. 2022, "Making the Most of Text Semantics to Improve Biomedical Vision-Language Processing", ECCV 2022',
     unverified: true,
-    note: "Image weights file, revision v1.1 and md5 02ce6ee460f72efd599295f440dbb453 from hi-ml-multimodal image/model/pretrained.py. Both towers exist (torchvision-resnet with BioViL's 1x1-conv projector, checked against hi-ml's ImageModel; cxr-bert, hi-ml's CXRBertModel over a BERT stand-in); not built end to end: the model is two weight files (the image .pt and the CXR-BERT text model) and the spec path reads one weights file. Text-side file list, licence of the weights and size unconfirmed; BioViL's own zero-shot prompts are not a template set.",
+    note: "Image weights file, revision v1.1 and md5 02ce6ee460f72efd599295f440dbb453 from hi-ml-multimodal image/model/pretrained.py. Built: the folder's two weights files are read as one state dict; torchvision-resnet with BioViL's 1x1-conv projector (checked against hi-ml's ImageModel) and cxr-bert (hi-ml's CXRBertModel over a BERT stand-in). Scoring: BioViL has no learned temperature (hi-ml compares cosine similarities), so the softmax runs at scale 1: the order of the classes is hi-ml's, the probabilities are flat. Text-side file list, licence of the weights and size unconfirmed; BioViL's own zero-shot prompts are not a template set.",
   },
   'biovil-t': {
     title: 'BioViL-T (chest X-ray, temporal: ResNet-50 + ViT pooler, CXR-BERT)',
     family: 'biovil',
-    supported: false,
+    supported: true,
     source: { kind: 'hub', repo: 'microsoft/BiomedVLP-BioViL-T', files: ['biovil_t_image_model_proj_size_128.pt', 'config.json', 'pytorch_model.bin', 'vocab.txt', 'tokenizer_config.json'], revision: 'v1.0' },
     preprocess: { protocol: 'biovil-t', source: 'hi-ml-multimodal image/utils.py (Resize 512, CenterCrop 448 for BioViL-T)', steps: PROTOCOLS['biovil-t'] },
     scoring: 'softmax',
@@ -271,7 +271,7 @@ export const PRETRAINED = {
     sizeMB: 560,
     paper: 'Bannur et al. 2023, "Learning to Exploit Temporal Structure for Biomedical Vision-Language Processing", CVPR 2023',
     unverified: true,
-    note: "Image weights file, revision v1.0 and md5 a83080e2f23aa584a4f2b24c39b1bb64 from hi-ml-multimodal image/model/pretrained.py. Its image model is hi-ml's MultiImageEncoder: on a single image (ResNet-50, a 1x1 conv to 256 joined by the learned missing-previous embedding, BioViL's projector) it is built (torchvision-resnet with the missing-previous neck, checked against hi-ml's ImageModel); the VisionTransformerPooler that compares a current with a previous image is not. The text tower is cxr-bert. Not built end to end (two weight files, as for biovil). Text-side files, licence and size unconfirmed.",
+    note: "Image weights file, revision v1.0 and md5 a83080e2f23aa584a4f2b24c39b1bb64 from hi-ml-multimodal image/model/pretrained.py. Built for single images: hi-ml's MultiImageEncoder without a previous image (ResNet-50, a 1x1 conv to 256 joined by the learned missing-previous embedding, BioViL's projector; checked against hi-ml's ImageModel) and cxr-bert; the VisionTransformerPooler that compares a current with a previous image is not built (its keys are ignored). Scoring at scale 1, as for biovil. Text-side files, licence and size unconfirmed.",
   },
   'medclip-vit': {
     title: 'MedCLIP-ViT (chest X-ray, Swin-T + Bio_ClinicalBERT)',

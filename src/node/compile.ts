@@ -11,6 +11,7 @@ import { checkFiles, checkpointHash, exists, graphDir, recordFiles, writeAtomic,
 import type { OpenAIOverrides } from '../models/clip-config.ts';
 import { folderFiles } from './files.ts';
 import { builtModel, specOf } from '../models/families.ts';
+import { biovilImageFile } from '../models/readers/biovil.ts';
 import type { BuiltModel, TextSpec } from '../models/family.ts';
 import type { ModelSpec } from '../models/spec.ts';
 import type { ResolvedSource } from './source.ts';
@@ -56,6 +57,25 @@ function countParameters(sd: StateDict): { vision: number; text: number } {
 /** Bump when a tower or reader changes the graphs it builds, so that cached graphs are rebuilt. */
 const SPEC_VERSION = 'towers-1';
 
+/** Weights files kept beside `weightsFile` that the model also needs (BioViL's image model beside CXR-BERT). */
+function extraWeightsFiles(src: ResolvedSource): string[] {
+  if (src.format !== 'hf' || src.hf?.config.model_type !== 'cxr-bert') return [];
+  return [join(src.hf.dir, biovilImageFile(src.hf.files, src.hf.dir))];
+}
+
+/** The checkpoint's tensors with those of the extra weights files merged in; a key in two files is an error. */
+async function readWeights(src: ResolvedSource): Promise<StateDict> {
+  const sd = await readCheckpoint(src.weightsFile);
+  if (sd.size === 0) throw new CheckpointError('the checkpoint holds no tensors', { file: src.weightsFile });
+  for (const file of extraWeightsFiles(src)) {
+    for (const [k, t] of await readCheckpoint(file)) {
+      if (sd.has(k)) throw new CheckpointError(`key '${k}' is also in ${src.weightsFile}`, { file });
+      sd.set(k, t);
+    }
+  }
+  return sd;
+}
+
 /** A source with its files readable: a hand-made ResolvedSource gets the folder beside its weights. */
 function withFiles(src: ResolvedSource): ResolvedSource {
   if (src.files || src.format === 'openai') return src;
@@ -75,8 +95,9 @@ export function buildGraphs(src: ResolvedSource, sd: StateDict, overrides: OpenA
 /** The cache entry of a source: keyed by the checkpoint's sha256, the config text, the overrides and the versions. */
 async function cacheEntry(src: ResolvedSource, overrides: OpenAIOverrides): Promise<{ sha: string; dir: string }> {
   const sha = await checkpointHash(src.weightsFile);
+  const extra = await Promise.all(extraWeightsFiles(src).map((f) => checkpointHash(f)));
   const tokenizerRepo = src.tokenizerFiles ? `tokenizer:${src.tokenizerFiles.dir}` : '';
-  const key = createHash('sha256').update(`${sha}\n${src.configText ?? ''}\n${JSON.stringify(overrides)}\n${GRAPH_VERSION}\n${SPEC_VERSION}\n${tokenizerRepo}`).digest('hex').slice(0, 24);
+  const key = createHash('sha256').update(`${[sha, ...extra].join('+')}\n${src.configText ?? ''}\n${JSON.stringify(overrides)}\n${GRAPH_VERSION}\n${SPEC_VERSION}\n${tokenizerRepo}`).digest('hex').slice(0, 24);
   return { sha, dir: graphDir(key) };
 }
 
@@ -92,9 +113,7 @@ export async function modelSpecFor(src: ResolvedSource, overrides: OpenAIOverrid
   } catch {
     // not compiled yet: read the spec from the checkpoint
   }
-  const sd = await readCheckpoint(src.weightsFile);
-  if (sd.size === 0) throw new CheckpointError('the checkpoint holds no tensors', { file: src.weightsFile });
-  return specOf(withFiles(src), sd, overrides);
+  return specOf(withFiles(src), await readWeights(src), overrides);
 }
 
 export async function compileModel(src: ResolvedSource, overrides: OpenAIOverrides = {}, log: (m: string) => void = () => {}): Promise<CompiledModel> {
@@ -116,8 +135,7 @@ export async function compileModel(src: ResolvedSource, overrides: OpenAIOverrid
     if (why) log(`the cached graphs in ${dir} do not match what was written (${why}); rebuilding`);
   }
   log(`converting ${src.weightsFile} (sha256 ${sha.slice(0, 12)}) into ONNX graphs`);
-  const sd = await readCheckpoint(src.weightsFile);
-  if (sd.size === 0) throw new CheckpointError('the checkpoint holds no tensors', { file: src.weightsFile });
+  const sd = await readWeights(src);
   const built = buildGraphs(src, sd, overrides);
   const meta: ModelMeta = {
     graphVersion: GRAPH_VERSION,

@@ -9,6 +9,7 @@ import { logitScaleOf, OPENAI_MEAN, OPENAI_STD } from '../open-clip-family.ts';
 import { parseSiglipConfig, scalarOf, siglipTextSettings, SPM_FILES } from '../siglip-family.ts';
 import { readText, type ModelFiles, type ModelSpec, type SpecFile } from '../spec.ts';
 import '../towers/builtin.ts';
+import { biovilFiles, readBiovilSpec } from './biovil.ts';
 
 /** Weights files of a transformers folder, in order of preference. */
 export const HF_WEIGHT_FILES = ['model.safetensors', 'pytorch_model.bin'];
@@ -40,6 +41,7 @@ const optional = (name: string): SpecFile => ({ name, optional: true });
 
 /** The files a transformers CLIP or SigLIP model needs, from its config.json alone. */
 export function hfFiles(config: Json): ModelSpec['files'] {
+  if (config.model_type === 'cxr-bert') return biovilFiles(); // BioViL: CXR-BERT and the image weights beside it
   const tokenizer = config.model_type === 'siglip'
     ? [{ name: SPM_FILES[0]!, oneOf: [...SPM_FILES] }, optional('tokenizer_config.json'), optional('special_tokens_map.json')]
     : [optional('tokenizer_config.json'), optional('special_tokens_map.json'), optional('vocab.json'), optional('merges.txt'), optional('tokenizer.json')];
@@ -98,5 +100,6 @@ export function readHfSpec(files: ModelFiles, sd: StateDict, weightsFile: string
       architecture: { ...cfg, vision: { ...cfg.vision, poolType: 'attention head' }, text: { ...cfg.text, contextLength: s.contextLength, poolType: 'last' } },
     };
   }
-  throw new UnsupportedError(`model_type '${String(f.config.model_type)}': transformers folders of model_type clip and siglip are read`, { file: `${f.dir}/config.json` });
+  if (f.config.model_type === 'cxr-bert') return readBiovilSpec(f, sd, weightsFile);
+  throw new UnsupportedError(`model_type '${String(f.config.model_type)}': transformers folders of model_type clip, siglip and cxr-bert (BioViL) are read`, { file: `${f.dir}/config.json` });
 }
