@@ -35,6 +35,12 @@ function schema(summary: string, extra: Parameters<typeof fields>[0]) {
   return { summary, description: DESCRIPTION, tags: ['models'], consumes: CONSUMES, querystring: fields(extra) };
 }
 
+/** The file a model's tokenizer is read from (none for CLIP BPE, which ships with clipmed). */
+function tokenizerFile(model: ClipModel): string | undefined {
+  const t = model.meta.text.tokenizer;
+  return t.kind === 'wordpiece' ? t.vocabFile : t.kind === 'sentencepiece' ? t.file : undefined;
+}
+
 export async function registerRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const { queue, limits } = ctx;
 
@@ -58,6 +64,7 @@ export async function registerRoutes(app: FastifyInstance, ctx: ServerContext): 
       protocol: ctx.options.protocol ?? m.pretrained?.preprocess?.protocol,
       pretrained: m.pretrained ? { scoring: m.pretrained.scoring, templates: m.pretrained.templates } : undefined,
       files: ['meta.json', 'vision.onnx', 'vision.onnx.data', 'text.onnx', 'text.onnx.data'],
+      tokenizerFile: tokenizerFile(m),
     })),
   }));
 
@@ -75,6 +82,22 @@ export async function registerRoutes(app: FastifyInstance, ctx: ServerContext): 
     }
     reply.header('content-length', size).header('cache-control', 'private, max-age=3600');
     return reply.type(req.params.file.endsWith('.json') ? 'application/json' : 'application/octet-stream').send(createReadStream(path));
+  });
+
+  // The tokenizer file a model's text spec names (WordPiece vocabulary, SentencePiece model), for local mode;
+  // CLIP BPE ships with the browser app.
+  app.get<{ Params: { name: string; file: string } }>('/v1/models/:name/tokenizer/:file', {
+    schema: { summary: "the model's tokenizer file, for running it in a browser", tags: ['models'] },
+  }, async (req, reply) => {
+    const model = ctx.model(req.params.name);
+    const file = tokenizerFile(model);
+    if (!file || req.params.file !== file) throw new HttpError(`model '${req.params.name}' has no tokenizer file ${req.params.file}${file ? ` (it has ${file})` : ''}`, 404);
+    const t = model.meta.text.tokenizer;
+    const src = model.source;
+    const files = t.kind === 'wordpiece' && t.repo && src.tokenizerFiles ? src.tokenizerFiles : (src.files ?? src.tokenizerFiles);
+    const bytes = files?.read(file);
+    if (!bytes) throw new HttpError(`model '${req.params.name}': its tokenizer file ${file} is not at hand`, 404);
+    return reply.type('application/octet-stream').header('cache-control', 'private, max-age=3600').send(Buffer.from(bytes));
   });
 
   app.post('/v1/classify', {

@@ -24,6 +24,8 @@ const FILES = [
 const LABELS = 'normal,pneumonia,pleural effusion';
 const DB = join(tempDir(), 'archive');
 const TOKEN = 'web-test-token-42';
+// a BiomedCLIP-layout fixture (open_clip config, BERT text tower with a WordPiece vocabulary), served as 'tiny'
+const BIOMEDCLIP = join(ROOT, 'test/fixtures/biomedclip/tiny');
 let server: Served;
 let browser: Browser;
 let expected: Map<string, Record<string, number>>;
@@ -36,7 +38,7 @@ before(async () => {
   // an archive of the two X-rays for the page's search
   const indexed = clipmedIn(ROOT, env, 'index', '--db', DB, '--model', MODEL, FILES[0]!, FILES[1]!, '--quiet');
   assert.equal(indexed.code, 0, indexed.stderr);
-  server = await serve(['--model', MODEL, '--quiet', '--db', DB], { ...env, CLIPMED_TOKEN: TOKEN });
+  server = await serve(['--model', MODEL, '--model', BIOMEDCLIP, '--quiet', '--db', DB], { ...env, CLIPMED_TOKEN: TOKEN });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -91,7 +93,7 @@ async function shownScores(page: Page): Promise<Map<string, Record<string, numbe
   return out;
 }
 
-function assertClose(shown: Map<string, Record<string, number>>) {
+function assertClose(shown: Map<string, Record<string, number>>, expected: Map<string, Record<string, number>>) {
   assert.deepEqual([...shown.keys()].sort(), [...expected.keys()].sort());
   for (const [input, scores] of expected) {
     assert.deepEqual(Object.keys(shown.get(input)!).sort(), Object.keys(scores).sort(), input);
@@ -106,10 +108,10 @@ test('server mode: dropped DICOM, NIfTI and JPEG files get the CLI\'s scores; wi
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   await page.goto(`${server.url}/?mode=server&labels=${encodeURIComponent(LABELS)}`);
   await page.waitForSelector('body[data-ready="true"]');
-  await unlock(page, /^1 model\(s\) on the server$/);
+  await unlock(page, /^2 model\(s\) on the server$/);
   await drop(page, FILES);
   await settled(page, /^classified 4 image/);
-  assertClose(await shownScores(page));
+  assertClose(await shownScores(page), expected);
   await page.screenshot({ path: join(SHOTS, 'server-findings.png'), fullPage: true });
 
   // the CT in a window preset, then the NIfTI's slices
@@ -154,7 +156,7 @@ test('local mode: the model runs in the page, the same scores, and no image leav
   await unlock(page, /loaded into this page \(wasm\)/);
   await drop(page, FILES);
   await settled(page, /^classified 4 image\(s\) in this page/);
-  assertClose(await shownScores(page));
+  assertClose(await shownScores(page), expected);
   await page.screenshot({ path: join(SHOTS, 'local-findings.png'), fullPage: true });
   await page.click('#file-list li:nth-child(1) button');
   await page.fill('#prompt', 'pleural effusion');
@@ -176,5 +178,19 @@ test('local mode: the model runs in the page, the same scores, and no image leav
   for (let p = 0; p < info.width * info.height; p++) for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(shown.rgba[4 * p + c]! - data[p * info.channels + c]!));
   assert.ok(worst <= 2, `local and server heatmaps differ by up to ${worst} grey levels`);
   assert.deepEqual(sent, [], 'local mode sent nothing but GETs of the app and the model');
+  await page.close();
+});
+
+test('local mode with a WordPiece model: the vocabulary comes from the server, the scores equal the CLI\'s', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(`${server.url}/?mode=local&model=tiny&labels=${encodeURIComponent(LABELS)}`);
+  await page.waitForSelector('body[data-ready="true"]');
+  await unlock(page, /model tiny loaded into this page \(wasm\)/);
+  await drop(page, FILES.slice(0, 2));
+  await settled(page, /^classified 2 image\(s\) in this page/);
+  const cli = clipmedIn(ROOT, env, 'classify', '--model', BIOMEDCLIP, '--labels', LABELS, FILES[0]!, FILES[1]!, '--json');
+  assert.equal(cli.code, 0, cli.stderr);
+  const want = new Map<string, Record<string, number>>(JSON.parse(cli.stdout).results.map((r: { input: string; scores: Record<string, number> }) => [basename(r.input), r.scores]));
+  assertClose(await shownScores(page), want);
   await page.close();
 });

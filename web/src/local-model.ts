@@ -5,7 +5,8 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import bpeUrl from '../../data/clip-bpe/bpe_simple_vocab_16e6.txt.gz?url';
 import { ClipTokenizer } from '../../src/text/clip-bpe.ts';
-import { PaddedClipTokenizer } from '../../src/models/tokenizers.ts';
+import { PaddedClipTokenizer, tokenizerFromFiles } from '../../src/models/tokenizers.ts';
+import { memoryFiles } from '../../src/models/spec.ts';
 import { getProtocol, preprocess, runProtocolBatch, type Raster } from '../../src/browser.ts';
 import type { ModelMeta } from '../../src/models/convert.ts';
 import type { TextTokenizer } from '../../src/models/family.ts';
@@ -38,6 +39,8 @@ export interface ServedModel {
   name: string;
   /** a published preprocessing protocol the server applies instead of the checkpoint's transform */
   protocol?: string;
+  /** the tokenizer file to fetch (WordPiece vocabulary, SentencePiece model); none for CLIP BPE */
+  tokenizerFile?: string;
   /** the registry's scoring and templates, the defaults of zero-shot classification */
   pretrained?: { scoring: 'softmax' | 'sigmoid' | 'positive-negative-pair'; templates: string };
 }
@@ -59,7 +62,6 @@ export class LocalModel {
     const name = served.name;
     ort.env.wasm.numThreads = 1; // no SharedArrayBuffer needed (the page is not cross-origin isolated)
     const meta = (await (await api.get(`/v1/models/${encodeURIComponent(name)}/files/meta.json`)).json()) as ModelMeta;
-    if (meta.text.tokenizer.kind !== 'clip-bpe') throw new Error(`local mode runs CLIP BPE models; ${name} uses ${meta.text.tokenizer.kind}: use server mode`);
     const bytes = async (file: string) => new Uint8Array(await (await api.get(`/v1/models/${encodeURIComponent(name)}/files/${file}`)).arrayBuffer());
     const eps = await providers(force);
     const session = async (graph: 'vision' | 'text') =>
@@ -68,8 +70,17 @@ export class LocalModel {
         graphOptimizationLevel: 'all',
         externalData: [{ path: `${graph}.onnx.data`, data: await bytes(`${graph}.onnx.data`) }],
       });
-    const bpe = await ClipTokenizer.load(new Uint8Array(await (await fetch(bpeUrl)).arrayBuffer()));
-    const tokenizer = meta.text.padId === 0 ? bpe : new PaddedClipTokenizer(bpe, meta.text.padId);
+    let tokenizer: TextTokenizer;
+    if (meta.text.tokenizer.kind === 'clip-bpe') {
+      // the merges ship with the app
+      const bpe = await ClipTokenizer.load(new Uint8Array(await (await fetch(bpeUrl)).arrayBuffer()));
+      tokenizer = meta.text.padId === 0 ? bpe : new PaddedClipTokenizer(bpe, meta.text.padId);
+    } else {
+      const file = served.tokenizerFile;
+      if (!file) throw new Error(`the server names no tokenizer file for ${name}`);
+      const data = new Uint8Array(await (await api.get(`/v1/models/${encodeURIComponent(name)}/tokenizer/${encodeURIComponent(file)}`)).arrayBuffer());
+      tokenizer = await tokenizerFromFiles(meta.text, memoryFiles(name, { [file]: data }));
+    }
     const vision = await session('vision');
     const text = await session('text');
     return new LocalModel({ name }, served.pretrained, served.protocol, meta, tokenizer, vision, text, eps[0]!);
@@ -123,7 +134,10 @@ export class LocalModel {
     return this.embedPixels(this.preprocessRasters(images), images.length, opts);
   }
 
-  /** As ClipModel.embedTexts: batches of 64, each cut to its longest end token (exact under the causal mask). */
+  /**
+   * As ClipModel.embedTexts: batches of 64, each cut to its longest end token (exact under the causal mask) or,
+   * for masked encoders, to its longest row.
+   */
   async embedTexts(texts: string[], opts: { normalize?: boolean; batchSize?: number } = {}) {
     const spec = this.meta.text;
     const C = spec.contextLength;
@@ -140,6 +154,14 @@ export class LocalModel {
           let best = 0;
           for (let j = 1; j < C; j++) if (tokens[r * C + j]! > tokens[r * C + best]!) best = j;
           len = Math.max(len, best + 1);
+        }
+      } else if (spec.attentionMask) {
+        // the padding columns every row of the batch shares are masked anyway (BERT: CLS pooling)
+        len = 1;
+        for (let r = i; r < i + b; r++) {
+          let last = C - 1;
+          while (last > 0 && tokens[r * C + last] === spec.padId) last--;
+          len = Math.max(len, last + 1);
         }
       }
       const ids = new BigInt64Array(b * len); // [b, len]
