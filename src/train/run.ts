@@ -14,7 +14,7 @@ import type { FloatArray, Schedule } from './optim.ts';
 import { lossPlotSvg } from './plot.ts';
 import { loadTrainSource } from './source.ts';
 import type { LossKind } from './train-graph.ts';
-import { contrastiveMetrics } from './val.ts';
+import { contrastiveMetrics, zeroShotAuroc } from './val.ts';
 
 export interface TrainRunOptions {
   model: string;
@@ -64,6 +64,8 @@ export interface ValMetrics {
   text_to_image_R1: number;
   text_to_image_R5: number;
   text_to_image_R10: number;
+  /** macro one-vs-rest AUROC of zero-shot scores (prompts: the class names), when val rows have a label */
+  zero_shot_auroc?: number;
 }
 
 export interface TrainHooks {
@@ -212,6 +214,23 @@ export async function trainRun(o: TrainRunOptions, hooks: TrainHooks = {}): Prom
     const scale = Math.exp(Number(trainer.params.get('logit_scale')!.data[0]));
     const bias = trainer.params.has('logit_bias') ? Number(trainer.params.get('logit_bias')!.data[0]) : 0;
     lastVal = { step, epoch, ...contrastiveMetrics(img, txt, D, scale, bias, o.loss) };
+    // zero-shot AUROC when the validation rows carry a label: each class named by its label as the prompt
+    const labels = val.data.rows.map((r) => r.record.label ?? '');
+    const classes = [...new Set(labels)].sort();
+    if (labels.every((l) => l !== '') && classes.length >= 2) {
+      const prompts = new Float32Array(classes.length * D);
+      const promptIds = tokenizer.tokenize(classes, C);
+      for (let i = 0; i < classes.length; i += B) {
+        const ids = new BigInt64Array(B * C);
+        for (let b = 0; b < B; b++) {
+          const c = Math.min(i + b, classes.length - 1);
+          for (let j = 0; j < C; j++) ids[b * C + j] = BigInt(promptIds[c * C + j]!);
+        }
+        const f = await trainer.encode({ pixels: new Float32Array(B * pixelsPer), ids });
+        prompts.set((f.text as FloatArray).subarray(0, Math.min(B, classes.length - i) * D), i * D);
+      }
+      lastVal.zero_shot_auroc = zeroShotAuroc(img, prompts, D, labels.map((l) => classes.indexOf(l)), classes.length);
+    }
     metrics.push(lastVal);
   };
 

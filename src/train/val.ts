@@ -1,6 +1,7 @@
 // Validation metrics on normalised features, as open_clip `training/train.py` get_clip_metrics reports them:
 // the contrastive loss over the whole validation set (CLIP's for --loss medclip: validation pairs need no labels) and retrieval recall@1/5/10 in both directions (the
 // pair on the same row is the match).
+import { rocAuc } from '../eval/metrics.ts';
 import type { FloatArray } from './optim.ts';
 import type { LossKind } from './train-graph.ts';
 
@@ -73,4 +74,32 @@ export function contrastiveMetrics(img: FloatArray, txt: FloatArray, dim: number
     text_to_image_R5: recall(t2i, 5),
     text_to_image_R10: recall(t2i, 10),
   };
+}
+
+/**
+ * Macro one-vs-rest AUROC of zero-shot scores: image features [n, dim] against class prompt features
+ * [classes, dim] (both normalised), scored by cosine; `truth` holds each image's class index.
+ */
+export function zeroShotAuroc(img: FloatArray, prompts: FloatArray, dim: number, truth: number[], classes: number): number {
+  const n = truth.length;
+  let sum = 0;
+  let counted = 0;
+  for (let c = 0; c < classes; c++) {
+    const y = truth.map((t) => (t === c ? 1 : 0));
+    if (y.every((v) => v === y[0])) continue;
+    const scores = Array.from({ length: n }, (_, i) => {
+      // the class's cosine minus the best other class's: ranks as the softmax probability of c does for 2 classes
+      const cos = (k: number) => {
+        let s = 0;
+        for (let d = 0; d < dim; d++) s += img[i * dim + d]! * prompts[k * dim + d]!;
+        return s;
+      };
+      let other = -Infinity;
+      for (let k = 0; k < classes; k++) if (k !== c) other = Math.max(other, cos(k));
+      return cos(c) - other;
+    });
+    sum += rocAuc(scores, y);
+    counted++;
+  }
+  return counted ? sum / counted : NaN;
 }

@@ -125,10 +125,17 @@ test('train --loss siglip: the folder carries logit_bias, which clipmed loads an
 test('train --loss medclip: soft targets from the label column; a row without a label is an error naming the file', () => {
   const labelled = join(dir, 'labelled.csv');
   writeFileSync(labelled, ['image,text,label', ...picked.map((r) => `${relative(dir, join(data, r[0]!))},${r[2] === 'normal' ? 'clear lungs' : 'focal consolidation'},${r[2] === 'normal' ? 'normal' : 'pneumonia|opacity'}`)].join('\n') + '\n');
-  const r = clipmed(...base, '--data', labelled, '--out', join(dir, 'medclip'), '--steps', '2', '--loss', 'medclip', '--json');
+  const r = clipmed(...base, '--data', labelled, '--val', labelled, '--out', join(dir, 'medclip'), '--steps', '2', '--loss', 'medclip', '--json');
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /3 classes: normal, opacity, pneumonia/);
-  assert.ok(Number.isFinite(JSON.parse(r.stdout).finalLoss));
+  const summary = JSON.parse(r.stdout);
+  assert.ok(Number.isFinite(summary.finalLoss));
+  // validation after the (only) epoch: loss, recalls, and zero-shot AUROC because the rows carry labels
+  assert.equal(summary.val.step, 2);
+  for (const k of ['val_loss', 'image_to_text_R1', 'text_to_image_R10', 'zero_shot_auroc']) assert.ok(Number.isFinite(summary.val[k]), k);
+  assert.ok(summary.val.zero_shot_auroc >= 0 && summary.val.zero_shot_auroc <= 1);
+  const lines = readFileSync(join(dir, 'medclip', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.filter((l) => 'val_loss' in l).length, 1);
   const unlabelled = clipmed(...base, '--out', join(dir, 'medclip2'), '--steps', '1', '--loss', 'medclip');
   assert.notEqual(unlabelled.code, 0);
   assert.match(unlabelled.stderr, /train\.csv.*needs a 'label' column/);
