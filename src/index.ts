@@ -124,7 +124,9 @@ export { openClipInit } from './train/init.ts';
 export { differentiate, appendLowered, RULES as GRADIENT_RULES } from './graph/autodiff.ts';
 
 // ---- io: DICOM
-export { decodeDicom, readDicomFile, DEFAULT_MAX_DICOM_VALUES, type DicomOptions } from './io/dicom/index.ts';
+export { decodeDicom, DEFAULT_MAX_DICOM_VALUES, type DicomOptions } from './io/dicom/index.ts';
+export { readDicomFile } from './io/dicom/files.ts';
+export { setCodecLoader, type CodecLoader } from './io/dicom/pixels.ts';
 export { seriesVolumes, seriesVolume, chooseSlices, volumeSlice, SeriesError, type DicomVolume, type SeriesInstance, type SeriesOptions, type SeriesProblem, type SeriesResult, type VolumeSlice } from './io/series.ts';
 export { readSeriesDir, readSeriesVolume } from './io/series-files.ts';
 export { openSlide, openSlideTiff, DEFAULT_MAX_LEVEL_PIXELS, type Slide, type SlideLevel } from './io/wsi/slide.ts';

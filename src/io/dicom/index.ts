@@ -2,7 +2,6 @@
 // (PS3.5 8.1.1), colour to RGB (PS3.3 C.7.6.3.1.2: YBR_FULL, YBR_FULL_422, PALETTE COLOR), then the
 // modality LUT (PS3.3 C.11.1: rescale slope/intercept or the Modality LUT Sequence). The VOI window stays
 // metadata (`windows`), applied at display time by toDisplayRaster.
-import { readFile } from 'node:fs/promises';
 import { DecodeError, LimitError, UnsupportedError } from '../../errors.ts';
 import type { Window, VoiFunction } from '../../image/window.ts';
 import type { DecodedImage } from '../types.ts';
@@ -286,8 +285,4 @@ function interleave(v: Float64Array, pixels: number, samples: number): Float64Ar
   return out;
 }
 
-/** Read and decode a DICOM file. */
-export async function readDicomFile(path: string, o: Omit<DicomOptions, 'source'> = {}): Promise<DecodedImage> {
-  return decodeDicom(await readFile(path), { ...o, source: path });
-}
 

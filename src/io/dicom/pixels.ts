@@ -1,8 +1,6 @@
 // Pixel data to stored sample values: native (PS3.5 8, little and big endian, 1 to 32 bits), RLE (PS3.5
 // Annex G, written here), JPEG lossless (jpeg-lossless.ts) and the other compressed syntaxes through the cornerstone WASM codecs (libjpeg-turbo,
 // CharLS, OpenJPEG, OpenJPH). Output per frame: Float64Array [rows, columns, samples], interleaved.
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import dicomParser from 'dicom-parser';
 import { DecodeError, UnsupportedError } from '../../errors.ts';
 import type { DataSet, ImageAttributes } from './dataset.ts';
@@ -10,9 +8,8 @@ import { decodeJpegDct } from './jpeg-dct.ts';
 import { decodeJpegLossless } from './jpeg-lossless.ts';
 import { checkJ2kHeader, checkJpegHeader } from './size-claims.ts';
 
-const require = createRequire(import.meta.url);
 
-type Codec = 'jpeg' | 'jpegls' | 'j2k' | 'htj2k';
+export type Codec = 'jpeg' | 'jpegls' | 'j2k' | 'htj2k';
 
 /** Transfer syntaxes by how their pixel data is stored. */
 const CODECS: Record<string, Codec | 'rle' | 'native' | 'lossless'> = {
@@ -42,7 +39,8 @@ export function storage(ts: string, file: string): Codec | 'rle' | 'native' | 'l
   return c;
 }
 
-const MODULES: Record<Codec, { file: string; decoder: string }> = {
+/** Where each codec's decoder build lives (a loader resolves these) and its decoder class. */
+export const MODULES: Record<Codec, { file: string; decoder: string }> = {
   jpeg: { file: '@cornerstonejs/codec-libjpeg-turbo-8bit/dist/libjpegturbowasm_decode.js', decoder: 'JPEGDecoder' },
   jpegls: { file: '@cornerstonejs/codec-charls/dist/charlswasm_decode.js', decoder: 'JpegLSDecoder' },
   j2k: { file: '@cornerstonejs/codec-openjpeg/dist/openjpegwasm_decode.js', decoder: 'J2KDecoder' },
@@ -50,7 +48,7 @@ const MODULES: Record<Codec, { file: string; decoder: string }> = {
 };
 const loaded = new Map<Codec, Promise<Record<string, new () => WasmDecoder>>>();
 
-interface WasmDecoder {
+export interface WasmDecoder {
   getEncodedBuffer(length: number): Uint8Array;
   getDecodedBuffer(): Uint8Array;
   decode(): void;
@@ -60,15 +58,26 @@ interface WasmDecoder {
   delete?(): void;
 }
 
-function codecModule(c: Codec) {
+/** Loads a codec's Emscripten module (its decoder classes by name); the platform supplies it. */
+export type CodecLoader = (codec: Codec, build: { file: string; decoder: string }) => Promise<Record<string, new () => WasmDecoder>>;
+let codecLoader: CodecLoader | undefined;
+
+/** Register how codecs load on this platform (Node: codecs-node.ts, by require; a browser: by import()). */
+export function setCodecLoader(loader: CodecLoader): void {
+  codecLoader = loader;
+  loaded.clear();
+}
+
+async function codecModule(c: Codec): Promise<Record<string, new () => WasmDecoder>> {
   let m = loaded.get(c);
   if (!m) {
-    // the packages' "exports" hide dist/: resolve the package root, then the decoder build inside it
-    const [scope, name, , file] = MODULES[c].file.split('/');
-    const dist = dirname(require.resolve(`${scope}/${name}`)); // the package's main lives in dist/
-    const factory = require(join(dist, file!)) as (o: object) => Promise<Record<string, new () => WasmDecoder>>;
-    // the codecs' own logging (OpenJPEG's `[INFO] ...` lines) must not reach stdout, where the results go
-    m = factory({ print: () => {}, printErr: () => {} });
+    if (!codecLoader) {
+      // no loader registered: on Node, the Node side's; the specifier is computed so that bundlers leave it out
+      if (typeof process === 'undefined' || !process.versions?.node) throw new UnsupportedError(`no codec loader registered for ${c} (setCodecLoader)`);
+      const nodeSide = './codecs-node.ts';
+      setCodecLoader(((await import(/* @vite-ignore */ nodeSide)) as { nodeCodecLoader: CodecLoader }).nodeCodecLoader);
+    }
+    m = codecLoader!(c, MODULES[c]);
     loaded.set(c, m);
   }
   return m;

@@ -1,0 +1,34 @@
+// The decoding core of DICOM, series and whole-slide images takes bytes and imports no Node module (issue 8):
+// file reading (files.ts, series-files.ts, slide-files.ts) and codec loading (codecs-node.ts) are the Node side.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const CORE = ['src/io/dicom/index.ts', 'src/io/series.ts', 'src/io/wsi/slide.ts', 'src/io/wsi/tiles.ts', 'src/io/wsi/heatmap.ts', 'src/io/wsi/dicom-slide.ts', 'src/tasks/mi-zero.ts'];
+
+/** Every file reachable by static relative imports, with the node: modules each imports. */
+function graph(entries: string[]): Map<string, string[]> {
+  const seen = new Map<string, string[]>();
+  const stack = entries.map((e) => join(ROOT, e));
+  while (stack.length) {
+    const file = stack.pop()!;
+    if (seen.has(file)) continue;
+    const text = readFileSync(file, 'utf8');
+    const specs = [...text.matchAll(/^(?:import|export)\s[^;]*?from\s+'([^']+)'/gm)].filter((m) => !/^import type /.test(m[0])).map((m) => m[1]!);
+    seen.set(file, specs.filter((s) => s.startsWith('node:')));
+    for (const s of specs) if (s.startsWith('.')) stack.push(join(dirname(file), s));
+  }
+  return seen;
+}
+
+test('the DICOM, series and slide core imports no node: module (but the deflate inflater)', () => {
+  const g = graph(CORE);
+  const nodeImports = [...g].filter(([, n]) => n.length).map(([f, n]) => `${relative(ROOT, f)}: ${n.join(', ')}`);
+  // dataset.ts inflates deflated data sets with zlib's output bound (the hostile-input work of issue 15);
+  // it is the one Node module left in the core
+  assert.deepEqual(nodeImports, ['src/io/dicom/dataset.ts: node:zlib']);
+  assert.ok(g.size >= 10, `${g.size} files`);
+  assert.ok(![...g.keys()].some((f) => /files\.ts$|codecs-node\.ts$/.test(f)), 'the core reaches a Node-side file');
+});
