@@ -20,6 +20,7 @@ const FILES = [
   join(XRAYS, 'PNEUMONIA/person100_bacteria_475.jpeg'),
   join(DATA, 'dicom/pydicom-test-files/CT_small.dcm'),
   join(DATA, 'nifti/example_nifti2.nii.gz'),
+  join(DATA, 'dicom/pydicom-test-files/MR_small_RLE.dcm'), // RLE-compressed: decoded by clipmed in the page too
 ];
 const LABELS = 'normal,pneumonia,pleural effusion';
 const DB = join(tempDir(), 'archive');
@@ -110,7 +111,7 @@ test('server mode: dropped DICOM, NIfTI and JPEG files get the CLI\'s scores; wi
   await page.waitForSelector('body[data-ready="true"]');
   await unlock(page, /^2 model\(s\) on the server$/);
   await drop(page, FILES);
-  await settled(page, /^classified 4 image/);
+  await settled(page, /^classified 5 image/);
   assertClose(await shownScores(page), expected);
   await page.screenshot({ path: join(SHOTS, 'server-findings.png'), fullPage: true });
 
@@ -155,7 +156,7 @@ test('local mode: the model runs in the page, the same scores, and no image leav
   await page.waitForSelector('body[data-ready="true"]');
   await unlock(page, /loaded into this page \(wasm\)/);
   await drop(page, FILES);
-  await settled(page, /^classified 4 image\(s\) in this page/);
+  await settled(page, /^classified 5 image\(s\) in this page/);
   assertClose(await shownScores(page), expected);
   await page.screenshot({ path: join(SHOTS, 'local-findings.png'), fullPage: true });
   await page.click('#file-list li:nth-child(1) button');

@@ -29,7 +29,11 @@ async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-async function decodeBrowserRaster(name: string, file: File): Promise<DecodedImage> {
+async function decodeBrowserRaster(name: string, file: File, bytes: Uint8Array): Promise<DecodedImage> {
+  // the browser's decoders give 8 bits per sample: a 16-bit PNG would lose what clipmed's reader windows
+  const png = bytes[0] === 0x89 && bytes[1] === 0x50;
+  if (png && bytes[24] === 16) throw new Error(`${name}: a 16-bit PNG; the browser decodes only 8 bits of it, so open it in server mode`);
+  if (!png && !(bytes[0] === 0xff && bytes[1] === 0xd8)) throw new Error(`${name}: TIFF is read in server mode (the browser has no TIFF decoder)`);
   const bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
   const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
   const ctx = canvas.getContext('2d')!;
@@ -78,7 +82,7 @@ export async function openFile(file: File): Promise<OpenedFile> {
     return { name, file, kind: 'nifti', count: n, defaultIndex: Math.floor(n / 2), image, frameOf: () => 0 };
   }
   if (format === 'raster') {
-    const img = await decodeBrowserRaster(name, file);
+    const img = await decodeBrowserRaster(name, file, bytes);
     return { name, file, kind: 'raster', count: 1, defaultIndex: 0, image: () => img, frameOf: () => 0 };
   }
   throw new Error(`${name}: not a DICOM, NIfTI, PNG, JPEG or TIFF file`);
