@@ -49,3 +49,23 @@ test('classify SERIES --slices 5 --pool mean|max: per-slice logits as computed d
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /--pool must be mean or max/);
 });
+
+test('embed --image SERIES --slices 3 --pool mean|max: one embedding pooled from the slices embedded directly', async () => {
+  const vol = await readSeriesVolume(SERIES);
+  const m = await ClipModel.load(model, { threads: 1 });
+  const e = await m.embedRasters([4, 12, 20].map((k) => toDisplayRaster(volumeSlice(vol, k))), { normalize: true });
+  await m.release();
+  const D = e.dim;
+  for (const pool of ['mean', 'max']) {
+    const r = clipmed('embed', '--model', model, '--image', SERIES, '--slices', '3', '--pool', pool, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.images.length, 1);
+    assert.deepEqual(out.images[0].slices, [4, 12, 20]);
+    out.images[0].embedding.forEach((v: number, d: number) => {
+      const col = [0, 1, 2].map((i) => e.embeddings[i * D + d]!);
+      const want = pool === 'max' ? Math.max(...col) : col.reduce((s, x) => s + x, 0) / 3;
+      assert.ok(Math.abs(v - want) < 1e-4, `${pool} dim ${d}: ${v} vs ${want}`);
+    });
+  }
+});

@@ -1,9 +1,10 @@
 // clipmed embed: image and text embeddings as open_clip's encode_image / encode_text return them.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { decodeImageFile, loadInputs, readNpy, ShapeError, sniffFormat, toDisplayRaster, type Raster } from '../../index.ts';
 import { collect, Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, progress, rows, type ModelOptions } from '../shared.ts';
 import { printJson, say } from '../output.ts';
+import { embedSeries } from '../series-embed.ts';
 
 interface EmbedOptions extends ModelOptions {
   image: string[];
@@ -26,6 +27,8 @@ export function register(program: Command): void {
     .option('--pixel-values <file.npy>', 'float32 NumPy array [N,3,H,W] fed to the image tower as is, skipping preprocessing')
     .option('-t, --text <string>', 'text to embed; repeatable', collect, [])
     .option('--normalize', 'L2-normalise the embeddings')
+    .option('--slices <which>', 'each --image that is a DICOM series (a folder) becomes one embedding: its middle slice, all, or N evenly spread, pooled')
+    .option('--pool <how>', 'with --slices: mean of the slices\' unit embeddings, or max per dimension', 'mean')
     .option('--json', 'print {"model", "images": [{"path", "embedding"}], "texts": [{"text", "tokens", "embedding"}]}')
     .option('--batch-size <n>', 'images per forward pass', '8')
     .option('--threads <n>', 'CPU threads (default: all cores)')
@@ -53,6 +56,15 @@ Examples:
       // NIfTI through the medical readers, shown through their window (or --window)
       const decoded: Array<{ path: string; raster: Raster }> = [];
       for (const path of opts.image) {
+        const series = (opts as { slices?: string }).slices;
+        if (series && (await stat(path).catch(() => undefined))?.isDirectory()) {
+          try {
+            images.push(await embedSeries(model, path, { slices: series, pool: (opts as { pool?: string }).pool, window: opts.window, normalize: opts.normalize, batchSize: Math.max(1, Number(opts.batchSize)) }));
+          } catch (err) {
+            failures.add(path, err);
+          }
+          continue;
+        }
         try {
           const head = new Uint8Array(await readFile(path)).subarray(0, 400);
           if (sniffFormat(head) === 'dicom' || sniffFormat(head) === 'nifti') {
