@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { readNpy } from '../../src/index.ts';
 import { DATA, isolateCache, tempDir } from '../helpers/reference.ts';
-import { clipmedIn, MODEL, serve, XRAYS, type Served } from './serve.ts';
+import { clipmedIn, MODEL, ROOT, serve, XRAYS, type Served } from './serve.ts';
 
 const cache = isolateCache();
 const env = { CLIPMED_CACHE: cache };
@@ -17,11 +17,13 @@ const auth = { authorization: `Bearer ${TOKEN}` };
 const NORMAL = join(XRAYS, 'NORMAL');
 const FILES = ['IM-0001-0001.jpeg', 'IM-0003-0001.jpeg', 'IM-0005-0001.jpeg'];
 const CORPUS = join(DATA, 'iu-xray-reports/indiana_reports.csv');
+// a second model (BiomedCLIP layout: BERT text tower, WordPiece), picked by the request's `model` field
+const BIOMEDCLIP = join(ROOT, 'test/fixtures/biomedclip/tiny');
 let server: Served;
 
 before(async () => {
   server = await serve(
-    ['--model', MODEL, '--max-files', '4', '--max-body-mb', '1', '--max-pixels', '100000', '--concurrency', '1', '--queue', '0', '--corpus', CORPUS],
+    ['--model', MODEL, '--model', BIOMEDCLIP, '--max-files', '4', '--max-body-mb', '1', '--max-pixels', '100000', '--concurrency', '1', '--queue', '0', '--corpus', CORPUS],
     { ...env, CLIPMED_TOKEN: TOKEN },
   );
 });
@@ -62,14 +64,15 @@ test('auth: /v1 needs the bearer token (401 without or with a wrong one, as prob
 });
 
 test('POST /v1/classify answers exactly what `clipmed classify --json` prints for the same files', async () => {
-  const cases: Array<{ fields: Record<string, string | string[]>; flags: string[] }> = [
+  const cases: Array<{ fields: Record<string, string | string[]>; flags: string[]; model?: string }> = [
     { fields: { labels: 'normal,pneumonia' }, flags: ['--labels', 'normal,pneumonia'] },
     { fields: { labels: 'normal lungs,pneumonia,effusion', templates: ['a chest x-ray showing {}', 'an x-ray of {}'] }, flags: ['--labels', 'normal lungs,pneumonia,effusion', '-T', 'a chest x-ray showing {}', '-T', 'an x-ray of {}'] },
     { fields: { label_set: 'chexpert-5', multilabel: 'true' }, flags: ['--label-set', 'chexpert-5', '--multilabel'] },
+    { fields: { labels: 'normal,pneumonia', model: 'tiny' }, flags: ['--labels', 'normal,pneumonia'], model: BIOMEDCLIP },
   ];
   const printed = [];
   for (const c of cases) {
-    const cli = clipmedIn(NORMAL, env, 'classify', '--model', MODEL, ...c.flags, ...FILES, '--json');
+    const cli = clipmedIn(NORMAL, env, 'classify', '--model', c.model ?? MODEL, ...c.flags, ...FILES, '--json');
     assert.equal(cli.code, 0, cli.stderr);
     const http = await post('/v1/classify', form(FILES, c.fields));
     assert.equal(http.status, 200, JSON.stringify(http.data));
@@ -162,7 +165,7 @@ test('bad input: a malformed image, a non-image and a wrong content type are cle
   assert.match(nolabels.data.detail, /labels/);
   const unknownModel = await post('/v1/classify', form(FILES.slice(0, 1), { labels: 'a,b', model: 'nope' }));
   assert.equal(unknownModel.status, 404);
-  assert.match(unknownModel.data.detail, /tiny-quickgelu/);
+  assert.match(unknownModel.data.detail, /no model 'nope' is loaded \(loaded: tiny-quickgelu, tiny\)/);
   // one good and one bad file: the good one is answered, the bad one listed, as the CLI does
   const mixed = form(FILES.slice(0, 1), { labels: 'a,b' });
   mixed.append('file', new Blob([jpeg.subarray(0, 600)]), 'truncated.jpeg');
@@ -186,6 +189,8 @@ test('OpenAPI document and docs page; search without --db is 501', async () => {
   const models = await (await fetch(`${server.url}/v1/models`, { headers: auth })).json();
   assert.equal(models.models[0].name, 'tiny-quickgelu');
   assert.equal(models.models[0].embedDim, 32);
+  assert.deepEqual(models.models.map((m: { name: string; default: boolean }) => [m.name, m.default]), [['tiny-quickgelu', true], ['tiny', false]]);
+  assert.equal(models.models[1].tokenizerFile, 'vocab.txt');
 });
 
 test('backpressure: with the only slot busy and no queue, a request gets 503 with Retry-After', async () => {
