@@ -9,7 +9,7 @@ import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as lancedb from '@lancedb/lancedb';
 import type { Schema } from 'apache-arrow';
-import { ConfigError } from '../errors.ts';
+import { ClipmedError, ConfigError } from '../errors.ts';
 import { decodeImageFile } from '../image/decode.ts';
 import { loadInputs, sniffFormat } from '../io/inputs.ts';
 import { toDisplayRaster } from '../io/raster.ts';
@@ -257,6 +257,7 @@ export class ClipIndex {
 
 /** One model's rows. */
 export class IndexTable {
+  private vectorIndexed = false;
   constructor(
     readonly table: lancedb.Table,
     readonly spec: TableSpec,
@@ -357,12 +358,17 @@ export class IndexTable {
 
   /** Nearest rows to a normalised query vector, best first, scores as cosine similarity. */
   async search(query: Float32Array, o: SearchOptions = {}): Promise<SearchHit[]> {
+    return badFilter(o.where, () => this.searchUnchecked(query, o));
+  }
+
+  private async searchUnchecked(query: Float32Array, o: SearchOptions): Promise<SearchHit[]> {
     const k = o.k ?? 10;
     if (query.length !== this.spec.dim) throw new ConfigError(`query has ${query.length} values, the table holds ${this.spec.dim}`);
     if (o.exact) return this.exactSearch(query, k, o.where);
     let q = this.table.vectorSearch(Array.from(query)).distanceType('cosine').limit(k).select(['path', ...META_COLUMNS, '_distance']);
-    const vector = (await this.indices()).find((i) => i.columns.includes('vector'));
-    if (vector) {
+    // an index, once there, stays: remember it rather than listing indexes on every query
+    this.vectorIndexed ||= (await this.indices()).some((i) => i.columns.includes('vector'));
+    if (this.vectorIndexed) {
       // the index has about sqrt(rows) partitions (buildIndexes); probe a tenth of them, at least 20
       const probes = o.nprobes ?? Math.max(20, Math.ceil(Math.sqrt(await this.count()) / 10));
       q = q.nprobes(probes).refineFactor(o.refineFactor ?? 10);
@@ -399,15 +405,27 @@ export class IndexTable {
 
   /** Rows whose report matches the words, BM25-scored (needs the full-text index, built by buildIndexes). */
   async keywordSearch(text: string, k: number, where?: string): Promise<Array<{ path: string; score: number }>> {
+    if (!(await this.indices()).some((i) => i.columns.includes('report'))) {
+      const reports = await this.count('report IS NOT NULL');
+      throw new ConfigError(reports === 0 ? 'no report text in this table to match keywords against (index a manifest with --text-column)' : 'the reports have no full-text index yet: run clipmed index again to finish it');
+    }
     let q = this.table.search(text, 'fts', 'report') as lancedb.Query;
     q = q.select(['path', '_score']).limit(k);
     if (where) q = q.where(where);
-    const rows = await q.toArray();
-    return rows.map((r) => ({ path: r.path as string, score: r._score as number }));
+    try {
+      const rows = await q.toArray();
+      return rows.map((r) => ({ path: r.path as string, score: r._score as number }));
+    } catch (err) {
+      throw new ConfigError(`keyword search for '${text}' failed: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   /** Vectors and paths of every row (optionally filtered), for brute-force work. */
   async allVectors(where?: string): Promise<{ paths: string[]; vectors: Float32Array }> {
+    return badFilter(where, () => this.allVectorsUnchecked(where));
+  }
+
+  private async allVectorsUnchecked(where?: string): Promise<{ paths: string[]; vectors: Float32Array }> {
     const dim = this.spec.dim;
     const paths: string[] = [];
     const chunks: Float32Array[] = [];
@@ -440,6 +458,18 @@ export class IndexTable {
       for (const r of rows) out.set(r.path as string, r);
     }
     return out;
+  }
+}
+
+/** LanceDB's errors about a filter (unknown column, bad SQL) as a ConfigError naming the filter. */
+async function badFilter<T>(where: string | undefined, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (where === undefined || err instanceof ClipmedError) throw err;
+    // Lance chains its causes into one long line; the last one says what is wrong
+    const reason = (err as Error).message.split('Caused by: ').pop()!.replace(/, \/\S+\.rs:\d+:\d+/g, '').trim();
+    throw new ConfigError(`--where "${where}": ${reason}`, { cause: err });
   }
 }
 

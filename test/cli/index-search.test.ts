@@ -129,13 +129,19 @@ test('manifest reports are indexed: hybrid search ranks keyword matches up; labe
   for (const h of covid.results) assert.equal(h.meta.label, 'COVID-19');
 });
 
-test('search needs one query; an unknown table or column is a clear error', () => {
+test('search needs one query; an empty index, a bad filter or a missing folder is a clear error', () => {
   const none = clipmed('search', '--db', db);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /exactly one of --text/);
   const empty = clipmed('search', '--db', join(tempDir(), 'empty'), '--text', 'x');
   assert.equal(empty.code, 2);
   assert.match(empty.stderr, /no tables yet/);
+  const badWhere = clipmed('search', '--db', db, '--text', 'x', '--where', 'nosuch = 1');
+  assert.equal(badWhere.code, 2);
+  assert.match(badWhere.stderr, /ConfigError: --where "nosuch = 1": No field named nosuch/);
+  const noReports = clipmed('search', '--db', db, '--text', 'x', '--hybrid');
+  assert.equal(noReports.code, 2);
+  assert.match(noReports.stderr, /no report text in this table/);
   const missing = clipmed('index', '/nonexistent/folder', '--db', join(tempDir(), 'x'), '--model', model, '--json');
   assert.equal(missing.code, 1);
   assert.match(JSON.parse(missing.stdout).failures[0].error, /no such file or folder/);
