@@ -41,13 +41,15 @@ test('eval: AUROC and accuracy agree with classify on the same images; the HTML 
 test('eval: labels outside the class list, or a single class, are errors, not numbers', () => {
   const dir = tempDir();
   const xray = join(DATA, 'pneumonia-cxr/test/NORMAL/IM-0023-0001.jpeg');
+  // two different images: one image under two labels is an error of its own (a manifest that contradicts itself)
+  const xray2 = join(DATA, 'pneumonia-cxr/test/PNEUMONIA/person100_bacteria_475.jpeg');
   const m = join(dir, 'm.csv');
-  writeFileSync(m, `image,label\n${xray},normal\n${xray},fracture\n`);
+  writeFileSync(m, `image,label\n${xray},normal\n${xray2},fracture\n`);
   const r = clipmed('eval', '--model', model, '--manifest', m, '--labels', 'normal,pneumonia');
   assert.equal(r.code, 2);
   assert.match(r.stderr, /\["fracture"\].*not among the classes/);
   const one = join(dir, 'one.csv');
-  writeFileSync(one, `image,label\n${xray},normal\n${xray},normal\n`);
+  writeFileSync(one, `image,label\n${xray},normal\n${xray2},normal\n`);
   const o = clipmed('eval', '--model', model, '--manifest', one, '--labels', 'normal,pneumonia');
   assert.equal(o.code, 2);
   assert.match(o.stderr, /only class "normal"/);

@@ -4,7 +4,7 @@ import {
   buildClassifier, calibrateConformal, classifyRasters, ConfigError, csvField, fromFlat, getLabelSet, predictionSets, scoringForClassifier,
   type ConformalCalibration, type ConformalMethod, type Matrix, type Raster,
 } from '../../index.ts';
-import { INPUT_HELP, loadImages, type ImageInputOptions } from '../images.ts';
+import { INPUT_HELP, loadImages, openImages, type ImageInputOptions } from '../images.ts';
 import { readProbe } from '../probe-file.ts';
 import { classifySlide, type SlideOptions } from '../classify-slide.ts';
 import { classifySeries, type SeriesClassifyOptions } from '../classify-series.ts';
@@ -79,8 +79,9 @@ Examples:
       if (inputs.length === 1 && !opts.manifest && !opts.probe && (await isSlideFile(inputs[0]!))) return classifySlide(inputs[0]!, opts as unknown as SlideOptions);
       const failures = new Failures();
       const model = await loadModel(opts);
-      const { images } = await loadImages(inputs, opts, failures);
-      if (images.length === 0) {
+      // images stream through in chunks (decoding the next while the model runs on this one): memory stays flat
+      const stream = await openImages(inputs, opts, failures);
+      if (stream.total === 0) {
         failures.report();
         throw new ConfigError('no images to classify');
       }
@@ -112,9 +113,20 @@ Examples:
           return { rows: rasters.length, cols: labels.length, data };
         };
       }
-      const bar = progress(images.length, 'classifying');
-      const probs = await score(images.map((i) => i.raster), bar.tick);
+      const bar = progress(stream.total, 'classifying');
+      const images: Array<{ source: string }> = [];
+      const parts: Matrix[] = [];
+      for await (const chunk of stream.chunks(Math.max(32, bs * 4))) {
+        parts.push(await score(chunk.map((i) => i.raster), bar.tick));
+        for (const i of chunk) images.push({ source: i.source });
+      }
       bar.stop();
+      if (images.length === 0) {
+        failures.report();
+        throw new ConfigError('no images to classify: none of the inputs could be read');
+      }
+      const probs: Matrix = { rows: images.length, cols: labels.length, data: new Float32Array(images.length * labels.length) };
+      for (let p = 0, at = 0; p < parts.length; at += parts[p]!.data.length, p++) probs.data.set(parts[p]!.data, at);
       const C = labels.length;
       let sets: number[][] | undefined;
       let conformal: ConformalCalibration | undefined;

@@ -2,12 +2,11 @@
 // report, as JSON and as a self-contained HTML report.
 import type { Command } from 'commander';
 import {
-  buildClassifier, classifyRasters, ConfigError, evaluateClassification, fromFlat, readManifest, renderEvalReport, scoringForClassifier, type Matrix,
+  buildClassifier, classifyRasters, ConfigError, evaluateClassification, fromFlat, readManifest, renderEvalReport, scoringForClassifier, type Matrix, type Raster,
 } from '../../index.ts';
 import { writeFileAtomic } from '../files.ts';
-import { loadImages } from '../images.ts';
+import { openImages } from '../images.ts';
 import { readProbe } from '../probe-file.ts';
-import { withProgress } from '../progress-model.ts';
 import { collect, Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, progress, type ModelOptions } from '../shared.ts';
 import { printJson, say } from '../output.ts';
 
@@ -59,29 +58,40 @@ Example:
       const unknown = found.filter((l) => !classes.includes(l));
       if (unknown.length) throw new ConfigError(`labels ${JSON.stringify(unknown)} in column '${opts.labelColumn}' are not among the classes ${JSON.stringify(classes)}`, { file: opts.manifest });
       const model = await loadModel(opts);
-      const { images } = await loadImages([], { manifest: opts.manifest, split: opts.split, labelColumn: opts.labelColumn, window: opts.window }, failures);
-      if (images.length === 0) throw new ConfigError('no readable images in the manifest', { file: opts.manifest });
-      const truth = images.map((i) => classes.indexOf(i.label!));
+      // images stream through in chunks (the next decoded while the model runs): memory stays flat however many
+      const stream = await openImages([], { manifest: opts.manifest, split: opts.split, labelColumn: opts.labelColumn, window: opts.window }, failures);
+      if (stream.total === 0) throw new ConfigError('no readable images in the manifest', { file: opts.manifest });
       const bs = Math.max(1, Number(opts.batchSize));
-      const bar = progress(images.length, 'evaluating');
-      let probs: Matrix;
+      const C = classes.length;
+      let scoreChunk: (rasters: Raster[]) => Promise<Float32Array>;
       if (opts.probe) {
         const clf = await readProbe(opts.probe, model);
         if (clf.classes.join('\n') !== classes.join('\n')) throw new ConfigError(`the probe's classes ${JSON.stringify(clf.classes)} differ from ${JSON.stringify(classes)}`, { file: opts.probe });
-        const e = await withProgress(model, 'evaluating').embedRasters(images.map((i) => i.raster), { normalize: true, batchSize: bs });
-        probs = await clf.predictProba(fromFlat(e.embeddings, e.dim));
+        scoreChunk = async (rasters) => {
+          const e = await model.embedRasters(rasters, { normalize: true, batchSize: bs });
+          return (await clf.predictProba(fromFlat(e.embeddings, e.dim))).data;
+        };
       } else {
         const classifier = await buildClassifier(model, { labels: classes, templates: opts.template, templateSet: opts.templateSet });
         const scoring = scoringForClassifier(model, classifier);
-        const data = new Float32Array(images.length * classes.length);
-        for (let i = 0; i < images.length; i += bs) {
-          const batch = images.slice(i, i + bs);
-          data.set((await classifyRasters(model, batch.map((b) => b.raster), classifier, scoring, bs)).probs.data, i * classes.length);
-          bar.tick(batch.length);
-        }
-        probs = { rows: images.length, cols: classes.length, data };
+        scoreChunk = async (rasters) => {
+          const out = new Float32Array(rasters.length * C);
+          for (let i = 0; i < rasters.length; i += bs) out.set((await classifyRasters(model, rasters.slice(i, i + bs), classifier, scoring, bs)).probs.data, i * C);
+          return out;
+        };
+      }
+      const bar = progress(stream.total, 'evaluating');
+      const truth: number[] = [];
+      const parts: Float32Array[] = [];
+      for await (const chunk of stream.chunks(Math.max(32, bs * 4))) {
+        parts.push(await scoreChunk(chunk.map((i) => i.raster)));
+        for (const i of chunk) truth.push(classes.indexOf(i.label!));
+        bar.tick(chunk.length);
       }
       bar.stop();
+      if (truth.length === 0) throw new ConfigError('no readable images in the manifest', { file: opts.manifest });
+      const probs: Matrix = { rows: truth.length, cols: C, data: new Float32Array(truth.length * C) };
+      for (let p = 0, at = 0; p < parts.length; at += parts[p]!.length, p++) probs.data.set(parts[p]!, at);
       const ev = evaluateClassification(probs, truth, classes, { resamples: Number(opts.resamples), seed: Number(opts.seed) });
       const result = { model: model.source.name, manifest: opts.manifest, split: opts.split ?? null, n: ev.n, classes, metrics: ev.metrics, auroc: ev.auroc, skipped: failures.items };
       if (opts.html) {
