@@ -1,6 +1,7 @@
 // The training run behind `clipmed train`: data, steps, validation each epoch, atomic checkpoints that a
 // resumed run continues from to the same weights, metrics.jsonl, a loss plot, and the trained model as an
-// open_clip folder (open_clip_config.json + open_clip_model.safetensors).
+// open_clip folder (open_clip_config.json + open_clip_model.safetensors, and open_clip_pytorch_model.bin for
+// open_clip versions that read weights with torch.load only, as v2.24.0 does).
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import type { FloatArray, Schedule } from './optim.ts';
 import { lossPlotSvg } from './plot.ts';
 import { loadTrainSource } from './source.ts';
 import type { LossKind } from './train-graph.ts';
+import { writeTorchZip } from './torch-zip.ts';
 import { contrastiveMetrics, zeroShotAuroc } from './val.ts';
 
 export interface TrainRunOptions {
@@ -261,6 +263,8 @@ export async function trainRun(o: TrainRunOptions, hooks: TrainHooks = {}): Prom
   // the trained model, in open_clip's layout
   const sd = trainer.stateDict();
   await atomic(join(o.out, 'open_clip_model.safetensors'), writeSafetensors(sd));
+  // the same tensors as torch.save writes them: open_clip v2.24.0 reads weights with torch.load only
+  await atomic(join(o.out, 'open_clip_pytorch_model.bin'), writeTorchZip(sd));
   const preprocess_cfg = { mean: src.preprocess.mean, std: src.preprocess.std, interpolation: src.preprocess.interpolation, resize_mode: src.preprocess.resizeMode, ...src.preprocessCfg };
   await atomic(join(o.out, 'open_clip_config.json'), JSON.stringify({ model_cfg: src.modelCfg, preprocess_cfg }, null, 2) + '\n');
   await writeMetrics();

@@ -21,7 +21,7 @@ const config = join(dir, 'tiny.json');
 writeFileSync(config, JSON.stringify({ embed_dim: 16, vision_cfg: { image_size: 32, patch_size: 8, width: 32, layers: 2, head_width: 16 }, text_cfg: { context_length: 16, vocab_size: 49408, width: 16, heads: 2, layers: 1 } }));
 const base = ['train', '--model', config, '--data', manifest, '--batch-size', '8', '--lr', '1e-3', '--warmup', '2', '--threads', '1'];
 
-test('train: --no-shuffle --no-augment is deterministic; writes an open_clip folder, metrics.jsonl, loss.svg and a JSON summary', () => {
+test('train: --no-shuffle --no-augment is deterministic; writes an open_clip folder, metrics.jsonl, loss.svg and a JSON summary', async () => {
   const outs = ['det1', 'det2'].map((d) => join(dir, d));
   const results = outs.map((out) => clipmed(...base, '--out', out, '--epochs', '2', '--no-shuffle', '--no-augment', '--json'));
   for (const r of results) assert.equal(r.code, 0, r.stderr);
@@ -40,6 +40,13 @@ test('train: --no-shuffle --no-augment is deterministic; writes an open_clip fol
   for (const m of metrics) for (const k of ['epoch', 'loss', 'lr', 'logit_scale', 'images_per_s']) assert.equal(typeof m[k], 'number', k);
   assert.equal(metrics[0].lr, 5e-4); // warm-up: lr * (0 + 1) / 2
   assert.match(readFileSync(join(outs[0]!, 'loss.svg'), 'utf8'), /^<svg[\s\S]*<polyline/);
+  // the torch.save-format copy (for open_clip v2.24, which reads weights with torch.load) holds the same tensors
+  const { readCheckpoint } = await import('../../src/checkpoint/load.ts');
+  const { readSafetensors } = await import('../../src/checkpoint/safetensors.ts');
+  const bin = await readCheckpoint(join(outs[0]!, 'open_clip_pytorch_model.bin'));
+  const st = readSafetensors(a!, 'open_clip_model.safetensors');
+  assert.equal(bin.size, st.size);
+  for (const [k, t] of st) assert.deepEqual(bin.get(k)?.data, t.data, k);
   // the folder is a model clipmed loads
   const e = clipmed('embed', '--model', outs[0]!, '--text', 'a chest x-ray showing pneumonia', '--json');
   assert.equal(e.code, 0, e.stderr);

@@ -48,7 +48,7 @@ export function register(program: Command): void {
     .description("train or fine-tune a CLIP on image-text pairs (open_clip's losses, AdamW, schedules); writes an open_clip folder")
     .requiredOption('-m, --model <source>', `${MODEL_HELP}, or an open_clip model config JSON ({"embed_dim", "vision_cfg", "text_cfg"}) to train from scratch with open_clip's initialisation`)
     .requiredOption('--data <train.csv|train.jsonl>', 'training pairs: CSV or JSONL with `image` (path relative to the manifest) and `text` columns')
-    .requiredOption('--out <dir>', 'output folder: open_clip_config.json, open_clip_model.safetensors, metrics.jsonl, loss.svg, checkpoint.safetensors')
+    .requiredOption('--out <dir>', 'output folder: open_clip_config.json, open_clip_model.safetensors (+ open_clip_pytorch_model.bin for open_clip v2.24), metrics.jsonl, loss.svg, checkpoint.safetensors')
     .option('--val <val.csv>', 'validation pairs, evaluated after every epoch (loss, retrieval R@1/5/10, and zero-shot AUROC with the class names as prompts when the rows have a label column)')
     .option('--loss <clip|siglip|medclip>', "CLIP's symmetric InfoNCE (open_clip ClipLoss), SigLIP's sigmoid loss (SigLipLoss), or MedCLIP's semantic matching loss (soft targets from the manifest's `label` column, classes separated by |)", 'clip')
     .option('--epochs <n>', 'passes over the data (the last partial batch of each is dropped)')
