@@ -121,7 +121,7 @@ Examples:
               { format: 'training [{bar}] {value}/{total} steps | loss {loss} | lr {lr} | scale {scale} | {ips} img/s | {eta_formatted} left', stream: process.stderr, hideCursor: true },
               cliProgress.Presets.shades_classic,
             );
-            bar.start(total, m.step);
+            bar.start(total, m.step, { loss: '-', lr: '-', scale: '-', ips: '-' });
           }
           bar.update(m.step + 1, { loss: m.loss.toFixed(4), lr: m.lr.toExponential(2), scale: m.logit_scale.toFixed(2), ips: m.images_per_s.toFixed(1) });
           if (m.step + 1 >= total) bar.stop();
