@@ -2,9 +2,11 @@
 // inputs into shards and enqueues one job per shard; `clipmed worker` processes shards on any machine that
 // sees the same database folder. A shard is the same `addToTable` as a local run, so a worker killed mid-shard
 // loses nothing: BullMQ hands the stalled shard to another worker, which skips the batches already committed.
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import type { ConnectionOptions, Job, Queue, Worker } from 'bullmq';
 import { ConfigError } from '../errors.ts';
+import { isDicomWebUrl } from '../io/dicomweb.ts';
 import { ClipModel } from '../models/clip-model.ts';
 import { addToTable, modelSpec, type AddOptions, type AddReport, type InputItem } from './ingest.ts';
 import { openIndex, type ClipIndex } from './store.ts';
@@ -47,24 +49,48 @@ export function redisConnection(url: string): ConnectionOptions {
 }
 
 export interface EnqueueResult {
-  runId: string;
   jobIds: string[];
+  /** shards of an earlier run with the same content still waiting or running: waited for, not added again */
+  joined: number;
 }
 
-/** Cut items into shards and enqueue one job each. */
+/**
+ * A shard's job id: a hash of the model spec, the options and the shard's inputs with their size and mtime.
+ * The same shard enqueued again while its job is still waiting or running (a coordinator restarted) joins
+ * that job instead of adding a second one, which could write its rows a second time.
+ */
+async function shardId(base: Omit<ShardJob, 'items'>, items: InputItem[]): Promise<string> {
+  const h = createHash('sha256').update(`${base.specHash}\n${base.db}\n${JSON.stringify(base.options)}\n`);
+  for (const it of items) {
+    const st = isDicomWebUrl(it.source) ? undefined : await stat(it.source).catch(() => undefined);
+    h.update(`${JSON.stringify(it)}\t${st?.size ?? ''}\t${st?.mtimeMs ?? ''}\n`);
+  }
+  return `${base.specHash.slice(0, 16)}-${h.digest('hex').slice(0, 24)}`;
+}
+
+/** Cut items into shards and enqueue one job each (finished jobs of the same shard are replaced). */
 export async function enqueueShards(queue: Queue, base: Omit<ShardJob, 'items'>, items: InputItem[], shardSize = 256): Promise<EnqueueResult> {
-  const runId = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   const jobs = [];
+  const jobIds: string[] = [];
+  let joined = 0;
   for (let i = 0; i < items.length; i += shardSize) {
-    const id = `${base.specHash.slice(0, 16)}-${runId}-${i / shardSize}`;
+    const shard = items.slice(i, i + shardSize);
+    const id = await shardId(base, shard);
+    jobIds.push(id);
+    const state = await queue.getJobState(id);
+    if (state === 'completed' || state === 'failed') await queue.remove(id); // a finished run: do it again (it skips what is there)
+    else if (state !== 'unknown') {
+      joined++;
+      continue;
+    }
     jobs.push({
       name: 'shard',
-      data: { ...base, items: items.slice(i, i + shardSize) } satisfies ShardJob,
-      opts: { jobId: id, attempts: 5, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
+      data: { ...base, items: shard } satisfies ShardJob,
+      opts: { jobId: id, attempts: 5, backoff: { type: 'exponential' as const, delay: 500 }, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
     });
   }
   await queue.addBulk(jobs);
-  return { runId, jobIds: jobs.map((j) => j.opts.jobId) };
+  return { jobIds, joined };
 }
 
 export interface ShardOutcome {

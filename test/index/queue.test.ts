@@ -73,6 +73,13 @@ for (const n of [1, 2, 4]) {
       assert.equal(out.written, IMAGES);
       assert.equal(out.rows, IMAGES);
       assertSameRows(await rowsOf(db));
+      if (n === 2) {
+        // the same run again: the shards' finished jobs are replaced, and every input is found unchanged
+        const again = await cliAsync(env, 'index', folder, '--db', db, '--model', model, '--queue', redis.url, '--shard-size', '48', '--json');
+        assert.equal(again.code, 0, again.stderr);
+        const o = JSON.parse(again.stdout);
+        assert.deepEqual([o.written, o.unchanged, o.rows], [0, IMAGES, IMAGES]);
+      }
     } finally {
       await stop(workers);
     }

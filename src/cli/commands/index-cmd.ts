@@ -109,7 +109,8 @@ Examples:
         if (opts.queue) {
           const queue = await openQueue(opts.queue);
           try {
-            const { jobIds } = await enqueueShards(queue, { db: resolve(opts.db), model: modelSource, protocol: opts.protocol, specHash: spec.specHash, options: addOpts }, listed.items, positive(opts.shardSize, '--shard-size'));
+            const { jobIds, joined } = await enqueueShards(queue, { db: resolve(opts.db), model: modelSource, protocol: opts.protocol, specHash: spec.specHash, options: addOpts }, listed.items, positive(opts.shardSize, '--shard-size'));
+            if (joined > 0) process.stderr.write(`clipmed: ${joined} shard(s) of an earlier run are still queued or running; waiting for them\n`);
             if ((await queueStatus(queue)).workers === 0) process.stderr.write(`clipmed: ${jobIds.length} shard(s) queued; no worker is connected yet (start some with: clipmed worker --queue ${opts.queue})\n`);
             const outcomes = await waitForShards(queue, jobIds, (done) => bar.update(done, done));
             report = { inputs: listed.items.length, written: 0, unchanged: 0, replaced: 0, failures: [], skipped: [] };
