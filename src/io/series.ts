@@ -147,6 +147,12 @@ function toVolume(planes: Plane[], source: string, o: SeriesOptions): DicomVolum
   const stepVec = K > 1 ? [0, 1, 2].map((a) => (sorted[K - 1]!.p.position[a]! - sorted[0]!.p.position[a]!) / (K - 1)) : normal.map((v) => v * step);
   const drift = Math.hypot(...stepVec.map((v, a) => v - normal[a]! * dot(stepVec, normal)));
   if (drift > tol * step + 1e-3) throw new SeriesError('tilt', `slice positions drift ${drift.toFixed(3)} mm sideways per slice (gantry tilt); not a regular volume`, { file: source });
+  // and every slice must sit where the grid puts it: one moved sideways would be drawn in the wrong place
+  const o0 = sorted[0]!.p.position;
+  sorted.forEach(({ p }, k) => {
+    const off = Math.hypot(...[0, 1, 2].map((a) => p.position[a]! - o0[a]! - k * stepVec[a]!));
+    if (off > tol * step + 1e-3) throw new SeriesError('geometry', `${names(p)} lies ${off.toFixed(3)} mm from where slice ${k} of the series belongs`, { file: source });
+  });
   const total = I * J * K;
   const limit = o.maxVoxels ?? DEFAULT_MAX_DICOM_VALUES;
   if (total > limit) throw new SeriesError('size', `${I}x${J}x${K} = ${total} voxels, over the limit of ${limit}`, { file: source });
@@ -154,7 +160,6 @@ function toVolume(planes: Plane[], source: string, o: SeriesOptions): DicomVolum
   sorted.forEach(({ p }, k) => data.set(p.data, k * I * J));
   // PixelSpacing is [between rows, between columns]; i steps along the row direction by the column spacing
   const [dr, dc] = first.spacing as [number, number];
-  const o0 = sorted[0]!.p.position;
   const lps = [0, 1, 2].map((a) => [row[a]! * dc, col[a]! * dr, stepVec[a]!, o0[a]!]);
   const affine = [...lps.map((r, a) => (a < 2 ? r.map((v) => -v) : r)), [0, 0, 0, 1]].map((r) => r.map((v) => (Object.is(v, -0) ? 0 : v)));
   return {

@@ -101,6 +101,21 @@ test('gaps, duplicates, mixed orientations and other series are typed errors or 
   const all = await readSeriesDir(join(DIRS, '98892001'));
   assert.deepEqual(all.volumes.map((v) => v.dims), [[16, 16, 5]]);
   assert.ok(all.skipped.some((s) => s.error instanceof SeriesError && s.error.problem === 'orientation'), JSON.stringify(all.skipped.map((s) => s.error.message)));
+  // a middle slice moved 2 mm sideways (its ImagePositionPatient edited in place), and every slice drifting: a tilt
+  const ct5n = ['2062', '2392', '2693', '3023', '3353'].map((f) => ({ source: f, bytes: new Uint8Array(readFileSync(join(DIRS, '98892001/CT5N', f))) }));
+  const moved = ct5n.map((i) => ({ ...i, bytes: i.bytes.slice() }));
+  const at = Buffer.from(moved[2]!.bytes).indexOf('-72.199997');
+  moved[2]!.bytes.set(Buffer.from('-70.199997'), at);
+  const r1 = await seriesVolumes(moved);
+  assert.ok(r1.skipped[0]?.error instanceof SeriesError && (r1.skipped[0].error as SeriesError).problem === 'geometry', r1.skipped[0]?.error.message);
+  assert.match(r1.skipped[0]!.error.message, /2693 lies 2\.000 mm from where slice 2/);
+  const tilted = ct5n.map((i, k) => {
+    const b = i.bytes.slice();
+    b.set(Buffer.from(`-7${k}.199997`), Buffer.from(b).indexOf('-72.199997'));
+    return { ...i, bytes: b };
+  });
+  const r2 = await seriesVolumes(tilted);
+  assert.ok(r2.skipped[0]?.error instanceof SeriesError && (r2.skipped[0].error as SeriesError).problem === 'tilt', r2.skipped[0]?.error.message);
   // an image without geometry (a CR) is not a slice
   await assert.rejects(readSeriesVolume(join(DIRS, '77654033/CR1')), (e: unknown) => e instanceof SeriesError && e.problem === 'geometry');
 });
