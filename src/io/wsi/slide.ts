@@ -76,7 +76,13 @@ async function readTile(img: GeoTIFFImage, tx: number, ty: number, file: string)
   const y0 = ty * th;
   const w = Math.min(tw, img.getWidth() - x0);
   const h = Math.min(th, img.getHeight() - y0);
-  const r = (await img.readRasters({ window: [x0, y0, x0 + w, y0 + h], interleave: true })) as unknown as ArrayLike<number>;
+  let r: ArrayLike<number>;
+  try {
+    r = (await img.readRasters({ window: [x0, y0, x0 + w, y0 + h], interleave: true })) as unknown as ArrayLike<number>;
+  } catch (e) {
+    // e.g. Aperio's JPEG 2000 tiles (compression 33003/33005), which geotiff.js does not decode
+    throw new UnsupportedError(`tile ${tx},${ty} (TIFF compression ${compression}): ${(e as Error).message}`, { file });
+  }
   const out = new Uint8Array(tw * th * 3);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) out[(y * tw + x) * 3 + c] = r[(y * w + x) * spp + (spp === 3 ? c : 0)]!;
