@@ -1,4 +1,5 @@
 // The clipmed command line: a thin shell over the library (see src/index.ts).
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { commands } from './commands/index.ts';
 import { ClipmedError } from '../index.ts';
@@ -8,11 +9,14 @@ import { validateOptions } from './validate.ts';
 
 exitQuietlyOnEpipe();
 
+// the package's version, from its package.json (src/cli and dist/cli are both two levels below it)
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command();
 program
   .name('clipmed')
   .description('CLIP in medical imaging: exact embeddings, zero-shot classification and retrieval from published checkpoints, no Python.')
-  .version('0.1.0')
+  .version(version)
   .option('-q, --quiet', 'no progress bars or messages on stderr, only errors (also: HF_HUB_DISABLE_PROGRESS_BARS=1 turns the bars off)')
   // a mistyped option gets commander's one-line error, its "did you mean" and this hint, not the whole help
   .showHelpAfterError('(run with --help for the options)')
