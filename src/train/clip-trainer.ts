@@ -151,6 +151,17 @@ export class ClipTrainer {
       const p = this.params.get(name)!;
       f[name] = { data: p.data, dims: p.dims };
     }
+    if (this.o.loss === 'gloria') {
+      // the words of each text: the tokens after the start token and before the end token (the highest id)
+      const C = this.o.cfg.text.contextLength;
+      const mask = new (this.float === 'float64' ? Float64Array : Float32Array)(B * C);
+      for (let r = 0; r < B; r++) {
+        let end = 0;
+        for (let j = 1; j < C; j++) if (b.ids[r * C + j]! > b.ids[r * C + end]!) end = j;
+        for (let j = 1; j < end; j++) mask[r * C + j] = 1;
+      }
+      f.word_mask = { data: mask, dims: [B, C] };
+    }
     return f;
   }
 

@@ -8,13 +8,14 @@
 // semantic matching loss (Wang et al. 2022, RyanWangZf/MedCLIP `modeling_medclip.py` _soft_clip_loss): soft
 // cross-entropy of both directions against softmax(label similarity), the targets fed as inputs
 // `soft_targets_image` (softmax over texts of img_labels @ text_labels^T) and `soft_targets_text` (softmax over
-// images, laid out [image, text] like the logits).
+// images, laid out [image, text] like the logits); and `gloria`: the CLIP loss plus a GLoRIA-style local loss
+// (Huang et al. 2021, "GLoRIA: A Multimodal Global-Local Representation Learning Framework"), see localLogits.
 import { ConfigError } from '../errors.ts';
 import { appendLowered, differentiate } from '../graph/autodiff.ts';
 import { IrEmitter } from '../graph/ir-emitter.ts';
 import { emitModel, parseModel, type FloatType, type IrGraph, type IrNode, type ValueInfo } from '../graph/ir.ts';
 
-export type LossKind = 'clip' | 'siglip' | 'medclip';
+export type LossKind = 'clip' | 'siglip' | 'medclip' | 'gloria';
 
 export interface TrainGraphOptions {
   /** the inference graphs of the two towers (GraphBuilder bytes) */
@@ -131,7 +132,13 @@ export function buildTrainGraph(o: TrainGraphOptions): TrainGraph {
   for (let i = 0; i < rows; i++) eye[i * rows + i] = 1;
   const logits = em.mul(em.matmul(fi, em.transpose(ft, [1, 0])), em.op('Exp', ['logit_scale'])); // [N, N] logits per image
   let loss: string;
-  if (o.loss === 'medclip') {
+  if (o.loss === 'gloria') {
+    if (o.cachedRows) throw new ConfigError('the GLoRIA local loss does not support gradient accumulation');
+    const words = wordEmbeds(em, text, rt, params);
+    addInput('word_mask', 'float', [o.batch, o.contextLength]);
+    const local = localLogits(em, rv('patch_embeds'), words, 'word_mask');
+    loss = em.add(clipLoss(em, logits, rows, eye), clipLoss(em, local, rows, eye));
+  } else if (o.loss === 'medclip') {
     addInput('soft_targets_image', 'float', [rows, rows]);
     addInput('soft_targets_text', 'float', [rows, rows]);
     const img = em.op('ReduceSum', [em.mul('soft_targets_image', em.op('LogSoftmax', [logits], { axis: 1 }))], { keepdims: 0 });
@@ -162,3 +169,39 @@ export function buildTrainGraph(o: TrainGraphOptions): TrainGraph {
   return { step: emitModel(prune(g), info, o.float), features, grads: gradNames, embedDim, params: usedParams };
 }
 
+
+/** open_clip ClipLoss on [N, N] logits: mean cross-entropy of rows and columns against the diagonal, averaged. */
+function clipLoss(em: IrEmitter, logits: string, rows: number, eye: Float64Array): string {
+  const diag = em.floats(eye, [rows, rows], 'eye');
+  const both = em.add(em.op('LogSoftmax', [logits], { axis: 1 }), em.op('LogSoftmax', [logits], { axis: 0 }));
+  return em.div(em.neg(em.op('ReduceSum', [em.mul(both, diag)], { keepdims: 0 })), em.scalar(2 * rows));
+}
+
+/** The text tower's token features in the joint space: ln_final's output [B, T, width] @ text_projection. */
+function wordEmbeds(em: IrEmitter, text: IrGraph, rename: (n: string) => string, params: Map<string, number[]>): string {
+  const ln = text.nodes.find((n) => n.op === 'LayerNormalization' && n.inputs[1] === 'ln_final.weight');
+  if (!ln || !params.has('text_projection')) throw new ConfigError('the GLoRIA loss needs an open_clip text transformer (ln_final, text_projection without bias)');
+  return em.matmul(rename(ln.outputs[0]!), 'text_projection'); // [B, T, D]
+}
+
+const unit = (em: IrEmitter, x: string) => em.div(x, em.op('Sqrt', [em.reduceSum(em.mul(x, x), [-1], 1)]));
+
+/**
+ * GLoRIA-style local similarity of every image i with every text j, as [images, texts] logits:
+ * each word attends over the image's patches, a_p = softmax_p(tau1 cos(w, v_p)); its context c = sum_p a_p v_p;
+ * the pair's score is log(sum over the text's words of exp(tau2 cos(c, w))) / tau2, times tau3
+ * (GLoRIA's temperatures 4, 5, 10). Words are the tokens between the start and end tokens (`mask`).
+ */
+function localLogits(em: IrEmitter, patches: string, words: string, mask: string): string {
+  const [B, P, D] = em.dims(patches) as [number, number, number];
+  const T = em.dims(words)[1]!;
+  const v = unit(em, patches); // [B, P, D]
+  const w = unit(em, words); // [B, T, D]
+  const w1 = em.reshape(w, [1, B, T, D]); // texts j on axis 1
+  const vT = em.reshape(em.transpose(v, [0, 2, 1]), [B, 1, D, P]); // images i on axis 0
+  const attn = em.op('Softmax', [em.mul(em.matmul(w1, vT), em.scalar(4))], { axis: -1 }); // [B, B, T, P]
+  const ctx = em.matmul(attn, em.reshape(v, [B, 1, P, D])); // [B, B, T, D]
+  const cos = em.div(em.reduceSum(em.mul(ctx, w1), [-1], 0), em.op('Sqrt', [em.reduceSum(em.mul(ctx, ctx), [-1], 0)])); // [B, B, T]
+  const summed = em.reduceSum(em.mul(em.op('Exp', [em.mul(cos, em.scalar(5))]), em.reshape(mask, [1, B, T])), [-1], 0); // [B, B]
+  return em.mul(em.div(em.op('Log', [summed]), em.scalar(5)), em.scalar(10));
+}

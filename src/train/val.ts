@@ -1,5 +1,5 @@
 // Validation metrics on normalised features, as open_clip `training/train.py` get_clip_metrics reports them:
-// the contrastive loss over the whole validation set (CLIP's for --loss medclip: validation pairs need no labels) and retrieval recall@1/5/10 in both directions (the
+// the contrastive loss over the whole validation set (CLIP's for --loss medclip and the global part of --loss gloria) and retrieval recall@1/5/10 in both directions (the
 // pair on the same row is the match).
 import { rocAuc } from '../eval/metrics.ts';
 import type { FloatArray } from './optim.ts';
@@ -30,7 +30,7 @@ export function contrastiveMetrics(img: FloatArray, txt: FloatArray, dim: number
     }
   }
   let total = 0;
-  if (loss === 'clip' || loss === 'medclip') {
+  if (loss !== 'siglip') {
     const ce = (get: (a: number, b: number) => number) => {
       let sum = 0;
       for (let i = 0; i < n; i++) {

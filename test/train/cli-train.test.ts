@@ -171,3 +171,11 @@ test('train from an open_clip folder with --lock-image (LiT): the image tower is
   }
   assert.ok(visual > 10 && changedText > 10, `${visual} visual tensors kept, ${changedText} text tensors trained`);
 });
+
+test('train --loss gloria: the CLIP loss plus the word-to-patch local loss trains from the command line', () => {
+  const r = clipmed(...base, '--out', join(dir, 'gloria'), '--steps', '2', '--loss', 'gloria', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const metrics = readFileSync(join(dir, 'gloria', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  // two losses of about ln(8) each at the start (batch 8): the local term is there
+  assert.ok(metrics[0].loss > 1.5 * Math.log(8), `first loss ${metrics[0].loss}`);
+});

@@ -18,6 +18,9 @@ const dir = new URL('../fixtures/train/', import.meta.url).pathname;
 const ref = JSON.parse(readFileSync(`${dir}reference.json`, 'utf8'));
 const inputs = readSafetensors(readFileSync(`${dir}inputs.safetensors`), 'inputs.safetensors');
 const deltas = readSafetensors(readFileSync(`${dir}deltas.safetensors`), 'deltas.safetensors');
+// --loss gloria against an independent PyTorch writing of the same formula (make_gloria_steps.py)
+const gloria = JSON.parse(readFileSync(`${dir}gloria_reference.json`, 'utf8'));
+for (const [k, t] of readSafetensors(readFileSync(`${dir}gloria_deltas.safetensors`), 'gloria_deltas.safetensors')) deltas.set(k, t);
 const cfg = parseClipConfig(ref.model_cfg);
 
 function batches(): Batch[] {
@@ -28,7 +31,7 @@ function batches(): Batch[] {
   return out;
 }
 
-for (const sc of ref.scenarios) {
+for (const sc of [...ref.scenarios, gloria]) {
   for (const float of ['float64', 'float32'] as const) {
     test(`open_clip training steps: ${sc.name} (${float})`, async () => {
       const weights: StateDict = new Map();

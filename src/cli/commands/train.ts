@@ -50,7 +50,7 @@ export function register(program: Command): void {
     .requiredOption('--data <train.csv|train.jsonl>', 'training pairs: CSV or JSONL with `image` (path relative to the manifest) and `text` columns')
     .requiredOption('--out <dir>', 'output folder: open_clip_config.json, open_clip_model.safetensors (+ open_clip_pytorch_model.bin for open_clip v2.24), metrics.jsonl, loss.svg, checkpoint.safetensors')
     .option('--val <val.csv>', 'validation pairs, evaluated after every epoch (loss, retrieval R@1/5/10, and zero-shot AUROC with the class names as prompts when the rows have a label column)')
-    .option('--loss <clip|siglip|medclip>', "CLIP's symmetric InfoNCE (open_clip ClipLoss), SigLIP's sigmoid loss (SigLipLoss), or MedCLIP's semantic matching loss (soft targets from the manifest's `label` column, classes separated by |)", 'clip')
+    .option('--loss <clip|siglip|medclip|gloria>', "CLIP's symmetric InfoNCE (open_clip ClipLoss), SigLIP's sigmoid loss (SigLipLoss), MedCLIP's semantic matching loss (soft targets from the manifest's `label` column, classes separated by |), or gloria: the CLIP loss plus a GLoRIA-style word-to-patch local loss", 'clip')
     .option('--epochs <n>', 'passes over the data (the last partial batch of each is dropped)')
     .option('--steps <n>', 'optimiser steps (instead of --epochs)')
     .option('--batch-size <n>', 'pairs per micro-batch', '32')
@@ -78,7 +78,7 @@ Examples:
   clipmed train --model run1 --data hospital.csv --val val.csv --out run2 --steps 500 --lock-image
   clipmed train --model tiny-config.json --data train.csv --out run1 --epochs 10 --resume run1   # after a crash`)
     .action(async (o: TrainCliOptions) => {
-      if (o.loss !== 'clip' && o.loss !== 'siglip' && o.loss !== 'medclip') throw new ConfigError(`--loss '${o.loss}': expected clip, siglip or medclip`);
+      if (o.loss !== 'clip' && o.loss !== 'siglip' && o.loss !== 'medclip' && o.loss !== 'gloria') throw new ConfigError(`--loss '${o.loss}': expected clip, siglip, medclip or gloria`);
       if (o.schedule !== 'cosine' && o.schedule !== 'const') throw new ConfigError(`--schedule '${o.schedule}': expected cosine or const`);
       if ((o.epochs === undefined) === (o.steps === undefined)) throw new ConfigError('give one of --epochs N or --steps N');
       for (const [flag, f] of [['--data', o.data], ['--val', o.val], ['--resume', o.resume]] as const) if (f && !existsSync(f)) throw new ConfigError(`${flag}: no such file or folder`, { file: f });
