@@ -15,17 +15,37 @@ const DTYPES: Record<string, DType> = {
 /** Headers above this are refused: real ones are a few hundred KB even for LLMs. */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
-interface Entry { name: string; dtype: DType; shape: number[]; begin: number; end: number }
+/** One tensor of a safetensors file: where its bytes are, relative to the data region (`dataStart`). */
+export interface SafetensorsEntry { name: string; dtype: DType; shape: number[]; begin: number; end: number }
+type Entry = SafetensorsEntry;
 
-function parseHeader(bytes: Uint8Array, file: string): { entries: Entry[]; dataStart: number; metadata: Record<string, string> } {
-  if (bytes.length < 8) throw new DecodeError(`safetensors file is ${bytes.length} bytes, shorter than its 8-byte header length`, { file });
+/**
+ * The header of a safetensors file, checked against the file's size: its tensors (in header order), where the
+ * data region starts, and the `__metadata__` strings. `bytes` needs to hold only the first 8 bytes and the
+ * header (the tensor bytes may be read later, one tensor at a time); `fileSize` is the whole file's size.
+ * @example safetensorsHeader(head, 'model.safetensors', size).entries[0]?.name
+ */
+export function safetensorsHeader(bytes: Uint8Array, file: string, fileSize = bytes.length): { entries: Entry[]; dataStart: number; metadata: Record<string, string> } {
+  return parseHeader(bytes, file, fileSize);
+}
+
+/** Bytes of a safetensors file to read first so that the header is surely inside: 8 plus the header's length. */
+export function safetensorsHeaderLength(first8: Uint8Array, file: string): number {
+  if (first8.length < 8) throw new DecodeError(`safetensors file is ${first8.length} bytes, shorter than its 8-byte header length`, { file });
+  const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(MAX_HEADER_BYTES)) throw new LimitError(`safetensors header length ${n} exceeds ${MAX_HEADER_BYTES} bytes`, { file });
+  return 8 + Number(n);
+}
+
+function parseHeader(bytes: Uint8Array, file: string, fileSize = bytes.length): { entries: Entry[]; dataStart: number; metadata: Record<string, string> } {
+  if (fileSize < 8 || bytes.length < 8) throw new DecodeError(`safetensors file is ${fileSize} bytes, shorter than its 8-byte header length`, { file });
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = dv.getBigUint64(0, true);
   if (n < 2n) throw new DecodeError(`safetensors header length ${n} is too small for a JSON object`, { file });
   if (n > BigInt(MAX_HEADER_BYTES)) throw new LimitError(`safetensors header length ${n} exceeds ${MAX_HEADER_BYTES} bytes`, { file });
   const headerLen = Number(n);
-  if (8 + headerLen > bytes.length) {
-    throw new DecodeError(`safetensors header length ${headerLen} runs past the end of the ${bytes.length}-byte file (truncated?)`, { file });
+  if (8 + headerLen > fileSize || 8 + headerLen > bytes.length) {
+    throw new DecodeError(`safetensors header length ${headerLen} runs past the end of the ${fileSize}-byte file (truncated?)`, { file });
   }
   let json: unknown;
   try {
@@ -35,7 +55,7 @@ function parseHeader(bytes: Uint8Array, file: string): { entries: Entry[]; dataS
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new DecodeError('safetensors header is not a JSON object', { file });
   const dataStart = 8 + headerLen;
-  const dataLen = bytes.length - dataStart;
+  const dataLen = fileSize - dataStart;
   const metadata: Record<string, string> = {};
   const entries: Entry[] = [];
   for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {
