@@ -10,6 +10,7 @@ import { Weights } from '../src/models/weights.ts';
 import { nodeBackend } from '../src/runtime/node-backend.ts';
 import type { Session } from '../src/runtime/session.ts';
 import { ClipTokenizer } from '../src/text/clip-bpe.ts';
+import '../src/node/tokenizer-files.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => {

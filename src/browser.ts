@@ -30,6 +30,8 @@ export { renderEvalReport, rocSvg, reliabilitySvg, escapeHtml, type EvalReportIn
 export { htmlUnescape, cleanLower } from './text/clean.ts';
 export { SentencePieceModel, PieceType, type Piece, type NormalizerSpec } from './text/sentencepiece.ts';
 export { SiglipTokenizer, canonicalizeText, type SiglipTokenizerOptions } from './text/siglip-tokenizer.ts';
+export { ClipTokenizer, SOT_TOKEN, EOT_TOKEN, CLIP_BPE_URL, setBundledFileReader, type BundledFileReader } from './text/clip-bpe.ts';
+export { WordPieceTokenizer, basicTokenize, type WordPieceOptions } from './text/wordpiece.ts';
 export { parseNiftiHeader, niftiAffine, NIFTI_DATATYPES, type NiftiHeader, type NiftiDatatype, type AffineSource } from './io/nifti-header.ts';
 export { niftiSlices, voxelOrientation, axisCodes, type NiftiSliceOptions, type SliceAxis } from './io/nifti-slices.ts';
 export { readNpy, writeNpy, type NpyArray } from './io/npy.ts';

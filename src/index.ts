@@ -73,7 +73,7 @@ export { nllAtTemperature, fitTemperature, applyTemperature, reliabilityBins, ex
 export { renderEvalReport, rocSvg, reliabilitySvg, escapeHtml, type EvalReportInput, type RocSeries } from './eval/report-html.ts';
 
 // ---- text
-export { ClipTokenizer, SOT_TOKEN, EOT_TOKEN } from './text/clip-bpe.ts';
+export { ClipTokenizer, SOT_TOKEN, EOT_TOKEN, CLIP_BPE_URL, setBundledFileReader, type BundledFileReader } from './text/clip-bpe.ts';
 export { htmlUnescape, cleanLower } from './text/clean.ts';
 export { SentencePieceModel, PieceType, type Piece, type NormalizerSpec } from './text/sentencepiece.ts';
 export { SiglipTokenizer, canonicalizeText, type SiglipTokenizerOptions } from './text/siglip-tokenizer.ts';
@@ -106,6 +106,7 @@ export { readCorpus, embedCorpus, type CorpusOptions } from './pipeline/report.t
 export { heatmaps, REFERENCE_PROMPTS, type Heatmap, type HeatmapResult } from './pipeline/heatmap.ts';
 export { evaluateClassification, type ClassificationEvaluation } from './eval/classification.ts';
 export { WordPieceTokenizer, basicTokenize, type WordPieceOptions } from './text/wordpiece.ts';
+export { loadWordPieceTokenizer, readBundledFile } from './node/tokenizer-files.ts';
 export { parseTimmHfConfig, type TimmHfConfig } from './models/timm-hf-family.ts';
 export { PRETRAINED, listModels, getSpec, type PretrainedSpec, type PretrainedName, type PretrainedFamily } from './models/pretrained.ts';
 export { cachedSnapshot } from './models/hub-cache.ts';

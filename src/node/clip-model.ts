@@ -6,6 +6,7 @@ import { ClipModelCore, type EmbedOptions, type ImageEmbeddings } from '../model
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import './ort-backend.ts';
+import './tokenizer-files.ts';
 import { parseDevice, resolveBackend, type Device } from '../runtime/backends.ts';
 import { webBackend } from '../runtime/web-backend.ts';
 import type { Backend, Session } from '../runtime/session.ts';

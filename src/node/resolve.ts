@@ -8,6 +8,7 @@ import { isHubSpec } from '../hub/settings.ts';
 import type { HubProgress } from '../hub/settings.ts';
 import { getSpec, listModels, type PretrainedSpec } from '../models/pretrained.ts';
 import { resolveLocalSource, type ResolvedSource } from './source.ts';
+import './tokenizer-files.ts'; // ClipTokenizer.load() reads the shipped merges (trainRun reaches it from here)
 
 export interface ResolveOptions {
   onProgress?: (p: HubProgress) => void;

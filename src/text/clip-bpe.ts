@@ -12,7 +12,31 @@ const SPECIALS = ['<start_of_text>', '<end_of_text>'];
 /** Merges used: 49408 ids = 256 bytes + 256 `</w>` forms + 48894 merges + 2 specials. */
 const N_MERGES = 49152 - 256 - 2;
 
-const BPE_URL = new URL('../../data/clip-bpe/bpe_simple_vocab_16e6.txt.gz', import.meta.url);
+/** Where the merges that ship with clipmed are (a file: URL under Node, an asset URL in a bundle). */
+export const CLIP_BPE_URL = new URL('../../data/clip-bpe/bpe_simple_vocab_16e6.txt.gz', import.meta.url);
+
+/** Reads the bytes at a URL of a shipped file; the Node adapter (src/node/tokenizer-files.ts) sets one for file: URLs. */
+export type BundledFileReader = (url: URL) => Promise<Uint8Array>;
+
+async function fetchBundled(url: URL): Promise<Uint8Array> {
+  if (url.protocol === 'file:') {
+    throw new ConfigError('the bundled CLIP BPE merges are a local file, read by the Node adapter (import clipmed\'s Node entry or src/node/tokenizer-files.ts), or pass their gzip bytes to ClipTokenizer.load', { file: url.pathname });
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new DecodeError(`cannot fetch the CLIP BPE merges: HTTP ${res.status}`, { file: url.href });
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+let readBundled: BundledFileReader = fetchBundled;
+
+/**
+ * Sets how `ClipTokenizer.load()` reads the shipped merges when no bytes are given (default: fetch, which
+ * serves bundles; the Node adapter reads the file).
+ * @example setBundledFileReader(async (url) => new Uint8Array(await readFile(url)))
+ */
+export function setBundledFileReader(read: BundledFileReader): void {
+  readBundled = read;
+}
 
 // open_clip's split pattern, with Python regex's `\s` spelled out; special tokens in the text match whole.
 // Python compiles it with re.IGNORECASE (simple case folding). On lower-cased text that changes exactly
@@ -84,23 +108,20 @@ export class ClipTokenizer {
   }
 
   /**
-   * Reads the merges that ship with clipmed (data/clip-bpe/), or gzip bytes that the caller read.
+   * Reads the merges that ship with clipmed (data/clip-bpe/, through the reader `setBundledFileReader` set), or
+   * gzip bytes that the caller read.
    * @example const tok = await ClipTokenizer.load(); tok.encode('pleural effusion') // [926, 33948, 1490, 9364]
    */
   static async load(gzipped?: Uint8Array): Promise<ClipTokenizer> {
-    let bytes = gzipped;
-    if (!bytes) {
-      const { readFile } = await import('node:fs/promises');
-      bytes = await readFile(BPE_URL);
-    }
+    const bytes = gzipped ?? (await readBundled(CLIP_BPE_URL));
     const stream = new Blob([new Uint8Array(bytes)]).stream().pipeThrough(new DecompressionStream('gzip'));
     let text: string;
     try {
       text = await new Response(stream).text();
     } catch (cause) {
-      throw new DecodeError('the CLIP BPE merges are not valid gzip', { file: BPE_URL.pathname, cause });
+      throw new DecodeError('the CLIP BPE merges are not valid gzip', { file: CLIP_BPE_URL.pathname, cause });
     }
-    return new ClipTokenizer(text, gzipped ? 'CLIP BPE merges' : BPE_URL.pathname);
+    return new ClipTokenizer(text, gzipped ? 'CLIP BPE merges' : CLIP_BPE_URL.pathname);
   }
 
   /** BPE of one pre-token (already byte-mapped): merge the lowest-ranked adjacent pair until none is known. */

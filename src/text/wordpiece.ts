@@ -2,8 +2,6 @@
 // WordpieceTokenizer), as Hugging Face's BertTokenizer(Fast) runs it for BiomedCLIP / PubMedBERT, behind
 // open_clip v2.24.0's `HFTokenizer` (its `_clean_whitespace` cleaning, then
 // `batch_encode_plus(max_length=n, padding='max_length', truncation=True)`).
-import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
 import { ConfigError, UnsupportedError } from '../errors.ts';
 import type { TextTokenizer } from '../models/family.ts';
 import { basicClean, PY_REGEX_SPACE, whitespaceClean } from './clean.ts';
@@ -135,10 +133,15 @@ export class WordPieceTokenizer implements TextTokenizer {
     return new WordPieceTokenizer(vocab, { lowercase, maxCharsPerWord: m.max_input_chars_per_word ?? 100, openClipClean: clean }, file);
   }
 
-  /** Read `vocab.txt` or `tokenizer.json` (told apart by the file name). */
-  static async load(file: string, options: WordPieceOptions): Promise<WordPieceTokenizer> {
-    const text = await readFile(file, 'utf8');
-    if (basename(file).endsWith('.json')) {
+  /**
+   * From the bytes of `vocab.txt` or `tokenizer.json` (told apart by the file name); a tokenizer.json's own
+   * lowercase setting must agree with `options.lowercase`. Files are read by the Node adapter
+   * (`loadWordPieceTokenizer` in src/node/tokenizer-files.ts) or the caller.
+   * @example WordPieceTokenizer.fromBytes(new TextEncoder().encode('[PAD]\n[UNK]\n[CLS]\n[SEP]\n'), 'vocab.txt', { lowercase: true }).padId // 0
+   */
+  static fromBytes(bytes: Uint8Array, file: string, options: WordPieceOptions): WordPieceTokenizer {
+    const text = new TextDecoder().decode(bytes);
+    if (file.endsWith('.json')) {
       const t = WordPieceTokenizer.fromTokenizerJson(text, file, options.openClipClean ?? true);
       if (t.options.lowercase !== options.lowercase) throw new ConfigError(`tokenizer.json lowercase=${t.options.lowercase}, the model expects ${options.lowercase}`, { file });
       return t;

@@ -8,6 +8,7 @@ import { ConfigError } from '../../src/errors.ts';
 import { compileFromBytes } from '../../src/models/from-bytes.ts';
 import { memoryFiles } from '../../src/models/spec.ts';
 import { tokenizerFromFiles } from '../../src/models/tokenizers.ts';
+import '../../src/node/tokenizer-files.ts'; // the CLIP BPE merges that ship with clipmed are a file, read by the Node side
 import { webBackend } from '../../src/runtime/web-backend.ts';
 import { FIXTURES, maxRelError } from '../helpers/reference.ts';
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { ClipTokenizer, EOT_TOKEN, SOT_TOKEN } from '../../src/text/clip-bpe.ts';
+import '../../src/node/tokenizer-files.ts'; // reads the shipped merges
 import { ConfigError, DecodeError } from '../../src/errors.ts';
 import { FIXTURE_MODELS, loadReference } from '../helpers/reference.ts';
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { basicTokenize, WordPieceTokenizer } from '../../src/text/wordpiece.ts';
+import { loadWordPieceTokenizer } from '../../src/node/tokenizer-files.ts';
 import { ConfigError, UnsupportedError } from '../../src/errors.ts';
 import { tempDir } from '../helpers/reference.ts';
 
@@ -18,7 +19,7 @@ const ref = JSON.parse(readFileSync(join(HERE, 'reference.json'), 'utf8')) as {
 };
 
 test('wordpiece: ids equal the reference for every text and context length', async () => {
-  const tok = await WordPieceTokenizer.load(VOCAB, { lowercase: true });
+  const tok = await loadWordPieceTokenizer(VOCAB, { lowercase: true });
   assert.equal(tok.vocab.length, ref.vocab_size);
   for (const c of ref.cases) {
     const ids = tok.tokenize(ref.texts, c.context_length);
@@ -30,9 +31,9 @@ test('wordpiece: ids equal the reference for every text and context length', asy
 
 test('wordpiece: pieces show ## continuations, [UNK] for unmatched and over-long words, literal specials kept', async () => {
   // the reference pieces are BERT's alone, without open_clip's cleaning in front
-  const raw = await WordPieceTokenizer.load(VOCAB, { lowercase: true, openClipClean: false });
+  const raw = await loadWordPieceTokenizer(VOCAB, { lowercase: true, openClipClean: false });
   ref.texts.forEach((t, i) => assert.deepEqual(raw.pieces(t), ref.pieces[i], JSON.stringify(t)));
-  const tok = await WordPieceTokenizer.load(VOCAB, { lowercase: true });
+  const tok = await loadWordPieceTokenizer(VOCAB, { lowercase: true });
   assert.deepEqual(tok.pieces('&lt;edema&gt;'), ['<', 'edema', '>']);
   assert.deepEqual(tok.pieces('Radiography'), ['radiograph', '##y']); // longest first match, not radio + ##graphy
   assert.deepEqual(tok.pieces('hyperplasia'), ['hyper', '##plasia']);
@@ -42,7 +43,7 @@ test('wordpiece: pieces show ## continuations, [UNK] for unmatched and over-long
 });
 
 test('wordpiece: truncation keeps [CLS] and [SEP]; padding is [PAD]', async () => {
-  const tok = await WordPieceTokenizer.load(VOCAB, { lowercase: true });
+  const tok = await loadWordPieceTokenizer(VOCAB, { lowercase: true });
   const ids = tok.encode('a photo of pneumonia with pleural effusion', 5);
   assert.deepEqual(ids, [tok.clsId, ...tok.pieceIds('a photo of'), tok.sepId]);
   assert.deepEqual(tok.encode('', 4), [tok.clsId, tok.sepId, tok.padId, tok.padId]);
@@ -63,10 +64,10 @@ test('wordpiece: tokenizer.json gives the same ids as vocab.txt; unsupported set
   const dir = tempDir();
   const file = join(dir, 'tokenizer.json');
   writeFileSync(file, json({ type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true }));
-  const a = await WordPieceTokenizer.load(file, { lowercase: true });
-  const b = await WordPieceTokenizer.load(VOCAB, { lowercase: true });
+  const a = await loadWordPieceTokenizer(file, { lowercase: true });
+  const b = await loadWordPieceTokenizer(VOCAB, { lowercase: true });
   assert.deepEqual(a.tokenize(ref.texts, 64), b.tokenize(ref.texts, 64));
-  await assert.rejects(WordPieceTokenizer.load(file, { lowercase: false }), ConfigError);
+  await assert.rejects(loadWordPieceTokenizer(file, { lowercase: false }), ConfigError);
   assert.throws(() => WordPieceTokenizer.fromTokenizerJson(json({ type: 'NFKC' })), UnsupportedError);
   assert.throws(() => WordPieceTokenizer.fromTokenizerJson(json({ type: 'BertNormalizer' }, { type: 'BPE' })), UnsupportedError);
   assert.throws(() => WordPieceTokenizer.fromVocabText('[PAD]\n[CLS]\n[SEP]\n', { lowercase: true }, 'v.txt'), /no '\[UNK\]' token/);
