@@ -207,6 +207,7 @@ export async function addToTable(table: IndexTable, model: ClipModel, salt: stri
       done += batch.length;
       o.onProgress?.({ done, total: items.length, rows: report.written });
     });
+    pending.catch(() => {}); // awaited (and so thrown) before the next write; not an unhandled rejection meanwhile
   }
   if (pending) await pending;
   return report;
