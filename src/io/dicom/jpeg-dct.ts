@@ -220,65 +220,59 @@ function decodeScan(b: Uint8Array, start: number, f: NonNullable<Parameters<type
 // libjpeg-turbo (GDCM, libvips, OpenSlide, Pillow) decode; T.81 A.3.3 defines the transform it approximates.
 const F = { c0298: 2446, c0390: 3196, c0541: 4433, c0765: 6270, c0899: 7373, c1175: 9633, c1501: 12299, c1847: 15137, c1961: 16069, c2053: 16819, c2562: 20995, c3072: 25172 };
 const CONST_BITS = 13;
-/** Arithmetic right shift with rounding, exact on doubles past 32 bits. */
-const descale = (x: number, n: number) => Math.floor((x + 2 ** (n - 1)) / 2 ** n);
+
+const WS = new Float64Array(64);
+
+/**
+ * One 1-D pass of jidctint.c on (d0..d7): results descaled by `shift` bits, written to out[base + k * step];
+ * with `clamp` the level shift `center` is added and the sample clamped to [0, max].
+ */
+function butterfly(d0: number, d1: number, d2: number, d3: number, d4: number, d5: number, d6: number, d7: number, shift: number, out: Float64Array | Int32Array, base: number, step: number, clamp: boolean, center: number, max: number): void {
+  // even part
+  let z1 = (d2 + d6) * F.c0541;
+  const t2 = z1 - d6 * F.c1847;
+  const t3 = z1 + d2 * F.c0765;
+  const t0 = (d0 + d4) * 8192; // << CONST_BITS
+  const t1 = (d0 - d4) * 8192;
+  const t10 = t0 + t3;
+  const t13 = t0 - t3;
+  const t11 = t1 + t2;
+  const t12 = t1 - t2;
+  // odd part
+  z1 = d7 + d1;
+  const z2 = d5 + d3;
+  let z3 = d7 + d3;
+  let z4 = d5 + d1;
+  const z5 = (z3 + z4) * F.c1175;
+  z3 = z3 * -F.c1961 + z5;
+  z4 = z4 * -F.c0390 + z5;
+  const o0 = d7 * F.c0298 + z1 * -F.c0899 + z3;
+  const o1 = d5 * F.c2053 + z2 * -F.c2562 + z4;
+  const o2 = d3 * F.c3072 + z2 * -F.c2562 + z3;
+  const o3 = d1 * F.c1501 + z1 * -F.c0899 + z4;
+  const v = [t10 + o3, t11 + o2, t12 + o1, t13 + o0, t13 - o0, t12 - o1, t11 - o2, t10 - o3];
+  const half = 2 ** (shift - 1);
+  const div = 2 ** shift;
+  for (let k = 0; k < 8; k++) {
+    const x = Math.floor((v[k]! + half) / div);
+    out[base + k * step] = clamp ? Math.min(max, Math.max(0, x + center)) : x;
+  }
+}
 
 /** One 8x8 block of dequantised coefficients (row-major, in `blk`) to samples written into `out` at `at`, row stride `stride`. */
 function idctIslow(blk: Float64Array, pass1: number, center: number, max: number, out: Int32Array, at: number, stride: number): void {
-  const ws = new Float64Array(64);
-  const butterfly = (d0: number, d1: number, d2: number, d3: number, d4: number, d5: number, d6: number, d7: number, shift: number, put: (k: number, v: number) => void) => {
-    // even part
-    let z1 = (d2 + d6) * F.c0541;
-    const t2 = z1 - d6 * F.c1847;
-    const t3 = z1 + d2 * F.c0765;
-    const t0 = (d0 + d4) * 2 ** CONST_BITS;
-    const t1 = (d0 - d4) * 2 ** CONST_BITS;
-    const t10 = t0 + t3;
-    const t13 = t0 - t3;
-    const t11 = t1 + t2;
-    const t12 = t1 - t2;
-    // odd part
-    let [o0, o1, o2, o3] = [d7, d5, d3, d1];
-    z1 = o0 + o3;
-    let z2 = o1 + o2;
-    let z3 = o0 + o2;
-    let z4 = o1 + o3;
-    const z5 = (z3 + z4) * F.c1175;
-    o0 *= F.c0298;
-    o1 *= F.c2053;
-    o2 *= F.c3072;
-    o3 *= F.c1501;
-    z1 *= -F.c0899;
-    z2 *= -F.c2562;
-    z3 = z3 * -F.c1961 + z5;
-    z4 = z4 * -F.c0390 + z5;
-    o0 += z1 + z3;
-    o1 += z2 + z4;
-    o2 += z2 + z3;
-    o3 += z1 + z4;
-    put(0, descale(t10 + o3, shift));
-    put(7, descale(t10 - o3, shift));
-    put(1, descale(t11 + o2, shift));
-    put(6, descale(t11 - o2, shift));
-    put(2, descale(t12 + o1, shift));
-    put(5, descale(t12 - o1, shift));
-    put(3, descale(t13 + o0, shift));
-    put(4, descale(t13 - o0, shift));
-  };
+  const ws = WS;
   for (let x = 0; x < 8; x++) {
-    const col = (k: number) => blk[k * 8 + x]!;
-    if (col(1) === 0 && col(2) === 0 && col(3) === 0 && col(4) === 0 && col(5) === 0 && col(6) === 0 && col(7) === 0) {
-      const dc = col(0) * 2 ** pass1;
+    if (blk[8 + x] === 0 && blk[16 + x] === 0 && blk[24 + x] === 0 && blk[32 + x] === 0 && blk[40 + x] === 0 && blk[48 + x] === 0 && blk[56 + x] === 0) {
+      const dc = blk[x]! * 2 ** pass1;
       for (let k = 0; k < 8; k++) ws[k * 8 + x] = dc;
       continue;
     }
-    butterfly(col(0), col(1), col(2), col(3), col(4), col(5), col(6), col(7), CONST_BITS - pass1, (k, v) => (ws[k * 8 + x] = v));
+    butterfly(blk[x]!, blk[8 + x]!, blk[16 + x]!, blk[24 + x]!, blk[32 + x]!, blk[40 + x]!, blk[48 + x]!, blk[56 + x]!, CONST_BITS - pass1, ws, x, 8, false, 0, 0);
   }
   for (let y = 0; y < 8; y++) {
     const r = y * 8;
-    const o = at + y * stride;
-    const put = (k: number, v: number) => (out[o + k] = Math.min(max, Math.max(0, v + center)));
-    butterfly(ws[r]!, ws[r + 1]!, ws[r + 2]!, ws[r + 3]!, ws[r + 4]!, ws[r + 5]!, ws[r + 6]!, ws[r + 7]!, CONST_BITS + pass1 + 3, put);
+    butterfly(ws[r]!, ws[r + 1]!, ws[r + 2]!, ws[r + 3]!, ws[r + 4]!, ws[r + 5]!, ws[r + 6]!, ws[r + 7]!, CONST_BITS + pass1 + 3, out, at + y * stride, 1, true, center, max);
   }
 }
 
