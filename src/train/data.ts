@@ -6,7 +6,7 @@
 // same crops. The crop is taken from a copy whose shorter side is cut to 2x the model's size (memory), so
 // augmented pixels are not torchvision's to the grey level, only drawn the same way.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { mulberry32, type Random } from '../eval/prng.ts';
@@ -26,11 +26,13 @@ export interface PairRow {
 }
 
 /**
- * Read a CSV or JSONL manifest with `image` and `text` columns. Rows whose image file is missing are returned
+ * Read a CSV or JSONL manifest with `image` and `text` columns (or, with no `text` column, a `label` column
+ * whose class name is the text), or a folder of class folders. Rows whose image file is missing are returned
  * apart, to be reported.
  * @example (await readPairManifest('train.csv')).rows[0] // { image: '/abs/dir/img0.png', text: 'a chest x-ray ...', record: {...} }
  */
 export async function readPairManifest(file: string): Promise<{ rows: PairRow[]; missing: PairRow[] }> {
+  if (await stat(file).then((s) => s.isDirectory(), () => false)) return readClassFolders(file);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -49,6 +51,10 @@ export async function readPairManifest(file: string): Promise<{ rows: PairRow[];
     });
   } else records = parseCsvRecords(text, file).records;
   if (records.length === 0) throw new ConfigError('the manifest has no rows', { file });
+  // labelled images without captions: the label (the class name) is the text
+  if (records.every((r) => r.text === undefined) && records.every((r) => typeof r.label === 'string' && r.label !== '')) {
+    for (const r of records) r.text = r.label!;
+  }
   for (const col of ['image', 'text']) {
     const bad = records.findIndex((r) => typeof r[col] !== 'string' || r[col] === '');
     if (bad >= 0) throw new ConfigError(`row ${bad + 1} has no '${col}' (the manifest needs 'image' and 'text' columns)`, { file });
@@ -61,6 +67,29 @@ export async function readPairManifest(file: string): Promise<{ rows: PairRow[];
     (existsSync(row.image) ? rows : missing).push(row);
   }
   return { rows, missing };
+}
+
+const IMAGE_EXT = /\.(png|jpe?g|tiff?|dcm|dicom|nii(\.gz)?)$/i;
+
+/** A folder of class folders (`DIR/<class>/<image>`): each image's text and label are its class folder's name. */
+async function readClassFolders(dir: string): Promise<{ rows: PairRow[]; missing: PairRow[] }> {
+  const rows: PairRow[] = [];
+  const classes = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  for (const c of classes) {
+    const walk = async (sub: string): Promise<void> => {
+      for (const e of (await readdir(sub, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        const p = join(sub, e.name);
+        if (e.isDirectory()) await walk(p);
+        else if (IMAGE_EXT.test(e.name)) {
+          const text = c.replace(/_/g, ' ');
+          rows.push({ image: p, text, record: { image: p, text, label: c } });
+        }
+      }
+    };
+    await walk(join(dir, c));
+  }
+  if (rows.length === 0) throw new ConfigError('no images in class folders (expected DIR/<class>/<image>)', { file: dir });
+  return { rows, missing: [] };
 }
 
 export interface LoadedPairs {

@@ -179,3 +179,21 @@ test('train --loss gloria: the CLIP loss plus the word-to-patch local loss train
   // two losses of about ln(8) each at the start (batch 8): the local term is there
   assert.ok(metrics[0].loss > 1.5 * Math.log(8), `first loss ${metrics[0].loss}`);
 });
+
+test('train --data takes a folder of class folders, and a manifest with labels but no texts (the class name is the text)', async () => {
+  const { mkdirSync, symlinkSync } = await import('node:fs');
+  const classes = join(dir, 'classes');
+  for (const r of picked) {
+    const c = r[2] === 'normal' ? 'normal_chest' : 'pneumonia';
+    mkdirSync(join(classes, c), { recursive: true });
+    symlinkSync(join(data, r[0]!), join(classes, c, r[0]!.split('/').pop()!));
+  }
+  const f = clipmed(...base, '--data', classes, '--out', join(dir, 'folders'), '--steps', '1', '--json');
+  assert.equal(f.code, 0, f.stderr);
+  assert.equal(JSON.parse(f.stdout).images, 24);
+  const labelsOnly = join(dir, 'labels-only.csv');
+  writeFileSync(labelsOnly, ['image,label', ...picked.map((r) => `${relative(dir, join(data, r[0]!))},${r[2]}`)].join('\n') + '\n');
+  const l = clipmed(...base, '--data', labelsOnly, '--out', join(dir, 'labels-only'), '--steps', '1', '--json');
+  assert.equal(l.code, 0, l.stderr);
+  assert.equal(JSON.parse(l.stdout).images, 24);
+});

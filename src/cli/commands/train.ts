@@ -47,7 +47,7 @@ export function register(program: Command): void {
     .command('train')
     .description("train or fine-tune a CLIP on image-text pairs (open_clip's losses, AdamW, schedules); writes an open_clip folder")
     .requiredOption('-m, --model <source>', `${MODEL_HELP}, or an open_clip model config JSON ({"embed_dim", "vision_cfg", "text_cfg"}) to train from scratch with open_clip's initialisation`)
-    .requiredOption('--data <train.csv|train.jsonl>', 'training pairs: CSV or JSONL with `image` (path relative to the manifest) and `text` columns')
+    .requiredOption('--data <train.csv|train.jsonl|dir>', 'training pairs: CSV or JSONL with `image` (path relative to the manifest) and `text` columns (or a `label` column whose class name is the text), or a folder of class folders')
     .requiredOption('--out <dir>', 'output folder: open_clip_config.json, open_clip_model.safetensors (+ open_clip_pytorch_model.bin for open_clip v2.24), metrics.jsonl, loss.svg, checkpoint.safetensors')
     .option('--val <val.csv>', 'validation pairs, evaluated after every epoch (loss, retrieval R@1/5/10, and zero-shot AUROC with the class names as prompts when the rows have a label column)')
     .option('--loss <clip|siglip|medclip|gloria>', "CLIP's symmetric InfoNCE (open_clip ClipLoss), SigLIP's sigmoid loss (SigLipLoss), MedCLIP's semantic matching loss (soft targets from the manifest's `label` column, classes separated by |), or gloria: the CLIP loss plus a GLoRIA-style word-to-patch local loss", 'clip')
