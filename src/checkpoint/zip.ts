@@ -2,8 +2,8 @@
 // ZIP64 sizes and offsets (torch writes them for big files), CRC-32 checked on every entry read.
 // Reference: PKWARE APPNOTE.TXT 6.3 (sections 4.3.7 local header, 4.3.12 central directory, 4.3.14-16 ZIP64, 4.5.3 extra field).
 
-import * as zlib from 'node:zlib';
 import { DecodeError, UnsupportedError } from '../errors.ts';
+import { crc32, inflateRawBounded } from '../io/inflate.ts';
 import { printable } from './printable.ts';
 
 const SIG_LOCAL = 0x04034b50;
@@ -12,48 +12,8 @@ const SIG_EOCD = 0x06054b50;
 const SIG_ZIP64_EOCD = 0x06064b50;
 const SIG_ZIP64_LOCATOR = 0x07064b50;
 
-// Slicing-by-8 tables: table k maps a byte to its CRC contribution k bytes further on.
-const CRC_TABLES = (() => {
-  const t = new Uint32Array(256 * 8);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  for (let n = 0; n < 256; n++) {
-    for (let k = 1; k < 8; k++) t[k * 256 + n] = (t[(k - 1) * 256 + n]! >>> 8) ^ t[t[(k - 1) * 256 + n]! & 0xff]!;
-  }
-  return t;
-})();
-
-/**
- * CRC-32 (ISO-HDLC, the ZIP and PNG checksum) computed with lookup tables, eight bytes a step.
- * @example crc32Table(new TextEncoder().encode('123456789')) // 0xcbf43926
- */
-export function crc32Table(bytes: Uint8Array, seed = 0): number {
-  const t = CRC_TABLES;
-  let c = ~seed >>> 0;
-  let i = 0;
-  const end8 = bytes.length - (bytes.length % 8);
-  for (; i < end8; i += 8) {
-    const lo = (c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24))) >>> 0;
-    c = t[1792 + (lo & 0xff)]! ^ t[1536 + ((lo >>> 8) & 0xff)]! ^ t[1280 + ((lo >>> 16) & 0xff)]! ^ t[1024 + (lo >>> 24)]!
-      ^ t[768 + bytes[i + 4]!]! ^ t[512 + bytes[i + 5]!]! ^ t[256 + bytes[i + 6]!]! ^ t[bytes[i + 7]!]!;
-  }
-  for (; i < bytes.length; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
-}
-
-// zlib's own crc32 (Node >= 20.15) is about ten times faster; the table version serves older Nodes.
-const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
-
-/**
- * CRC-32 of `bytes` (zlib's when Node has it, otherwise the table version; both give the same value).
- * @example crc32(new TextEncoder().encode('123456789')) // 0xcbf43926
- */
-export function crc32(bytes: Uint8Array): number {
-  return nativeCrc32 ? nativeCrc32(bytes) >>> 0 : crc32Table(bytes);
-}
+// CRC-32 lives with the bounded inflater (src/io/inflate.ts); re-exported here for the ZIP writers.
+export { crc32, crc32Table } from '../io/inflate.ts';
 
 export interface ZipEntry {
   name: string;
@@ -181,15 +141,14 @@ function makeEntry(bytes: Uint8Array, dv: DataView, file: string, e: Omit<ZipEnt
         if (e.size > e.compressedSize * MAX_DEFLATE_RATIO + 1024) {
           throw new DecodeError(`entry '${printable(e.name)}': declares ${e.size} bytes from ${e.compressedSize} deflated, more than deflate can expand to`, { file });
         }
+        let out: ReturnType<typeof inflateRawBounded>;
         try {
-          const buf = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
-          data = new Uint8Array(buf.buffer, buf.byteOffset, buf.length); // a plain Uint8Array, not a Buffer
+          out = inflateRawBounded(raw, e.size);
         } catch (cause) {
-          if ((cause as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || cause instanceof RangeError) {
-            throw new DecodeError(`entry '${printable(e.name)}': inflates past its declared ${e.size} bytes`, { file, cause });
-          }
           throw new DecodeError(`entry '${printable(e.name)}': deflate stream is corrupt (${(cause as Error).message})`, { file, cause });
         }
+        if (out.overflow) throw new DecodeError(`entry '${printable(e.name)}': inflates past its declared ${e.size} bytes`, { file });
+        data = out.bytes;
         if (data.length !== e.size) throw new DecodeError(`entry '${printable(e.name)}': inflated to ${data.length} bytes, expected ${e.size}`, { file });
       }
       const got = crc32(data);

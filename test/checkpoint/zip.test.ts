@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32, crc32Table, readZip } from '../../src/checkpoint/zip.ts';
+import '../../src/node/native-crc.ts'; // crc32 is zlib's, checked against the table version below
 import { readTorchZip } from '../../src/checkpoint/torch.ts';
 import { DecodeError, UnsupportedError } from '../../src/errors.ts';
 import { torchSave, writeZip } from '../helpers/torch-writer.ts';
