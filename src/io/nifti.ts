@@ -1,8 +1,8 @@
 // NIfTI-1 / NIfTI-2 volumes (.nii, .nii.gz) as float arrays equal to nibabel's `img.get_fdata(dtype=np.float32)`.
 // Spec: nifti1.h / nifti2.h (nifti.nimh.nih.gov). Header fields and the affine are in nifti-header.ts; display
 // slices are in nifti-slices.ts.
-import { constants, gunzipSync } from 'node:zlib';
 import { DecodeError, LimitError } from '../errors.ts';
+import { gunzipBounded } from './inflate.ts';
 import { niftiAffine, parseNiftiHeader, type AffineSource, type NiftiDatatype, type NiftiHeader } from './nifti-header.ts';
 
 export interface NiftiOptions {
@@ -103,16 +103,17 @@ export function readNifti(input: Uint8Array, options: NiftiOptions): NiftiVolume
 }
 
 function gunzip(bytes: Uint8Array, file: string, maxOutputLength: number, partial: boolean): Uint8Array {
+  let out: ReturnType<typeof gunzipBounded>;
   try {
-    // Z_SYNC_FLUSH returns what a prefix of the stream inflates to instead of failing on its missing end.
-    const out = gunzipSync(bytes, partial ? { finishFlush: constants.Z_SYNC_FLUSH } : { maxOutputLength });
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    // partial: what a prefix of the stream inflates to (up to the limit), without asking for its end
+    out = gunzipBounded(bytes, maxOutputLength, partial);
   } catch (err) {
-    if (err instanceof RangeError || (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new LimitError(`NIfTI: gzip data inflates past ${maxOutputLength} bytes, more than the header's voxels need`, { file, cause: err });
-    }
     throw new DecodeError(`NIfTI: gzip data is corrupt (${(err as Error).message})`, { file, cause: err });
   }
+  if (out.overflow && !partial) {
+    throw new LimitError(`NIfTI: gzip data inflates past ${maxOutputLength} bytes, more than the header's voxels need`, { file });
+  }
+  return out.bytes;
 }
 
 function readScaling(h: NiftiHeader, file: string): NiftiVolume['scaling'] {
