@@ -66,14 +66,18 @@ async function drop(page: Page, paths: string[]) {
 }
 
 async function settled(page: Page, pattern: RegExp) {
-  await page.waitForFunction(
-    (src) => {
-      const s = document.getElementById('status')!;
-      return s.dataset.state === 'error' || (s.dataset.state === 'done' && new RegExp(src).test(s.textContent ?? ''));
-    },
-    pattern.source,
-    { timeout: 60_000 },
-  );
+  try {
+    await page.waitForFunction(
+      (src) => {
+        const s = document.getElementById('status')!;
+        return s.dataset.state === 'error' || (s.dataset.state === 'done' && new RegExp(src).test(s.textContent ?? ''));
+      },
+      pattern.source,
+      { timeout: 120_000 },
+    );
+  } catch (err) {
+    throw new Error(`waiting for ${pattern}: the page says "${await page.textContent('#status')}" (${(err as Error).message})`);
+  }
   const s = page.locator('#status');
   assert.equal(await s.getAttribute('data-state'), 'done', await s.textContent() ?? '');
 }
