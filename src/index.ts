@@ -89,7 +89,8 @@ export { loadInputs, planInputs, loadEntry, sniffFormat, type InputEntry, type L
 // ---- io: NumPy arrays, CSV, manifests
 export { readNpy, writeNpy, type NpyArray } from './io/npy.ts';
 export { parseCsv, parseCsvRecords, csvField } from './io/csv.ts';
-export { readManifest, type Manifest, type ManifestRow, type ManifestOptions } from './io/manifest.ts';
+export { parseManifest, type Manifest, type ManifestRow, type ManifestOptions, type ManifestPaths } from './io/manifest.ts';
+export { readManifest, fileManifestPaths } from './node/manifest-files.ts';
 
 // ---- hub
 export { resolveHubSource, resolveHubSnapshot, OPEN_CLIP_FILES, TRANSFORMERS_FILES, MODEL_LAYOUTS, type HubFileSpec, type HubSnapshot, type ResolveHubOptions } from './hub/resolve.ts';

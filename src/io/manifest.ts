@@ -1,10 +1,13 @@
 // Labelled manifests: a CSV naming image files (relative to the manifest) with a label and optionally a split,
-// as `../shared/data/pneumonia-cxr/manifest.csv` (image,split,label,subtype).
-import { statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+// as `../shared/data/pneumonia-cxr/manifest.csv` (image,split,label,subtype). Parsed here from the CSV's text;
+// paths are joined and looked at through `ManifestPaths`, which the Node adapter (src/node/manifest-files.ts,
+// `readManifest`) gives from the file system.
 import { ConfigError } from '../errors.ts';
 import { parseCsvRecords } from './csv.ts';
+
+// readManifest reads the file, so it lives on the Node side; this path stays for src/index/ingest.ts until it
+// imports src/node/manifest-files.ts itself.
+export { readManifest } from '../node/manifest-files.ts';
 
 export interface ManifestRow {
   /** absolute (or manifest-relative resolved) path */
@@ -31,17 +34,28 @@ export interface Manifest {
   columns: string[];
 }
 
+/** How a manifest's image cells become paths, and what is at them (the Node adapter's: node:path and stat). */
+export interface ManifestPaths {
+  /** the cell as a path: as it is when absolute, else joined to the root folder */
+  path(cell: string): string;
+  /** equal for two paths of the same file (the resolved absolute path) */
+  key(path: string): string;
+  /** what the path names */
+  kind(path: string): 'file' | 'folder' | 'missing';
+}
+
 /**
- * Read a manifest CSV.
- * @example (await readManifest('../shared/data/pneumonia-cxr/manifest.csv', { split: 'test' })).rows.length // 624
+ * A manifest from its CSV text; `file` names it in errors. Rows whose file is missing are listed apart; rows
+ * that would change an answer without an error (an empty cell, a folder, one image under two labels) are one
+ * ConfigError.
+ * @example parseManifest('image,label\na.png,edema\n', 'm.csv', {}, paths).rows[0]?.label // 'edema'
  */
-export async function readManifest(file: string, opts: ManifestOptions = {}): Promise<Manifest> {
+export function parseManifest(text: string, file: string, opts: ManifestOptions, paths: ManifestPaths): Manifest {
   const imageColumn = opts.imageColumn ?? 'image';
-  const { columns, records } = parseCsvRecords(await readFile(file, 'utf8'), file);
+  const { columns, records } = parseCsvRecords(text, file);
   for (const [what, col] of [['image', imageColumn], ['label', opts.labelColumn], ['split', opts.split ? opts.splitColumn ?? 'split' : undefined]] as const) {
     if (col && !columns.includes(col)) throw new ConfigError(`no ${what} column '${col}' (columns: ${columns.join(', ')})`, { file });
   }
-  const root = opts.root ?? dirname(file);
   const labelColumn = opts.labelColumn ?? (columns.includes('label') ? 'label' : undefined);
   const splitColumn = opts.splitColumn ?? (columns.includes('split') ? 'split' : undefined);
   const rows: ManifestRow[] = [];
@@ -55,21 +69,16 @@ export async function readManifest(file: string, opts: ManifestOptions = {}): Pr
     if (opts.split && splitColumn && r[splitColumn] !== opts.split) return;
     const rel = r[imageColumn]!;
     if (rel.trim() === '') return void problems.push(`row ${line}: the ${imageColumn} cell is empty`);
-    const row: ManifestRow = { path: isAbsolute(rel) ? rel : join(root, rel), label: labelColumn ? r[labelColumn] : undefined, split: splitColumn ? r[splitColumn] : undefined, record: r };
-    const key = resolve(row.path);
+    const row: ManifestRow = { path: paths.path(rel), label: labelColumn ? r[labelColumn] : undefined, split: splitColumn ? r[splitColumn] : undefined, record: r };
+    const key = paths.key(row.path);
     const before = seen.get(key);
     if (before && before.label !== row.label) {
       problems.push(`row ${line}: ${rel} is labelled '${row.label}', and '${before.label}' on line ${before.line}`);
     }
     if (!before) seen.set(key, { line, label: row.label });
-    let st: ReturnType<typeof statSync> | undefined;
-    try {
-      st = statSync(row.path);
-    } catch {
-      st = undefined;
-    }
-    if (st?.isDirectory()) return void problems.push(`row ${line}: ${rel} is a folder, not an image file`);
-    (st ? rows : missing).push(row);
+    const kind = paths.kind(row.path);
+    if (kind === 'folder') return void problems.push(`row ${line}: ${rel} is a folder, not an image file`);
+    (kind === 'file' ? rows : missing).push(row);
   });
   if (problems.length) {
     const shown = problems.slice(0, 10).join('; ');

@@ -12,7 +12,7 @@ import { ConfigError, LimitError, UnsupportedError } from '../../src/errors.ts';
 import { decodeImageFile } from '../../src/node/image-decode.ts';
 import { readRaster } from '../../src/io/raster.ts';
 import { loadInputs } from '../../src/io/inputs.ts';
-import { readManifest } from '../../src/io/manifest.ts';
+import { readManifest } from '../../src/node/manifest-files.ts';
 import { dicomFile, greyImage } from './build-dicom.ts';
 import { OUTCOME, runChild } from './child-rss.ts';
 
