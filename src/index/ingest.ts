@@ -18,7 +18,7 @@ import { readManifest } from '../io/manifest.ts';
 import { toDisplayRaster } from '../io/raster.ts';
 import type { DecodedImage } from '../io/types.ts';
 import type { ClipModel } from '../models/clip-model.ts';
-import type { IndexRow, IndexTable, TableSpec } from './store.ts';
+import type { IndexRow, IndexTable, TableSpec } from './table.ts';
 
 /** One thing to index: a file or URL, with what a manifest said about it. */
 export interface InputItem {
