@@ -132,6 +132,8 @@ export async function decodeFrame(bytes: Uint8Array, a: ImageAttributes, frame: 
     return { values: Float64Array.from(img.data, (v) => (signed16 && v >= 32768 ? v - 65536 : v)), planar: false };
   }
   if (kind === 'jpeg' && !isProgressive(bytes)) return { values: dctValues(bytes, a, file), planar: false };
+  // a progressive stream goes to libjpeg-turbo, which would turn colour to RGB before the YBR conversion
+  if (kind === 'jpeg' && a.samplesPerPixel !== 1) throw new UnsupportedError('progressive colour JPEG in a baseline/extended transfer syntax', { file });
   const mod = await codecModule(kind);
   const d = new mod[MODULES[kind].decoder]!();
   try {
