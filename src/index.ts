@@ -50,7 +50,8 @@ export { decodeImageFile, decodeImageBytes } from './image/decode.ts';
 export type { DType, Tensor, StateDict } from './checkpoint/types.ts';
 export { readSafetensors, readSafetensorsMetadata, writeSafetensors } from './checkpoint/safetensors.ts';
 export { readTorchZip, readTorchObject, findStateDict, isTensor } from './checkpoint/torch.ts';
-export { readCheckpoint, readCheckpointBytes, sniffCheckpoint, hashFile } from './checkpoint/load.ts';
+export { readCheckpointBytes, sniffCheckpoint } from './checkpoint/load.ts';
+export { readCheckpoint, hashFile } from './node/checkpoint-files.ts';
 export { halfToFloat, floatToHalf } from './checkpoint/dtype.ts';
 
 // ---- tasks

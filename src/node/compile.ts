@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { readCheckpoint } from '../checkpoint/load.ts';
+import { readCheckpoint } from './checkpoint-files.ts';
 import './native-crc.ts';
 import type { StateDict } from '../checkpoint/types.ts';
 import { CheckpointError } from '../errors.ts';

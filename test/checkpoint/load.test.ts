@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hashFile, readCheckpoint, readCheckpointBytes, sniffCheckpoint } from '../../src/checkpoint/load.ts';
+import { readCheckpointBytes, sniffCheckpoint } from '../../src/checkpoint/load.ts';
+import { hashFile, readCheckpoint } from '../../src/node/checkpoint-files.ts';
 import { ClipmedError, DecodeError, UnsupportedError } from '../../src/errors.ts';
 import { SAFETENSORS, SUMMARY, TORCH_BIN, assertSummary, fixture } from './fixtures.ts';
 

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readCheckpoint } from '../../src/checkpoint/load.ts';
+import { readCheckpoint } from '../../src/node/checkpoint-files.ts';
 import type { StateDict } from '../../src/checkpoint/types.ts';
 import { CheckpointError, ConfigError, UnsupportedError } from '../../src/errors.ts';
 import { ClipModel } from '../../src/models/clip-model.ts';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
-import { readCheckpoint } from '../../src/checkpoint/load.ts';
+import { readCheckpoint } from '../../src/node/checkpoint-files.ts';
 import { UnsupportedError } from '../../src/errors.ts';
 import { buildGraphs } from '../../src/models/convert.ts';
 import { readModelSpec } from '../../src/models/readers/index.ts';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readCheckpoint } from '../../src/checkpoint/load.ts';
+import { readCheckpoint } from '../../src/node/checkpoint-files.ts';
 import { ClipModel } from '../../src/models/clip-model.ts';
 import { getSpec } from '../../src/models/pretrained.ts';
 import { buildClassifier, registryDefaults, scoringFor, scoringForClassifier } from '../../src/pipeline/zero-shot.ts';

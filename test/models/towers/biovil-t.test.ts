@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readCheckpoint } from '../../../src/checkpoint/load.ts';
+import { readCheckpoint } from '../../../src/node/checkpoint-files.ts';
 import type { StateDict } from '../../../src/checkpoint/types.ts';
 import { Weights } from '../../../src/models/weights.ts';
 import { buildTorchvisionResNet, inferResNetTrunk, torchvisionResNetCells, type TorchvisionResNetConfig } from '../../../src/models/towers/index.ts';

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readCheckpoint } from '../../../src/checkpoint/load.ts';
+import { readCheckpoint } from '../../../src/node/checkpoint-files.ts';
 import { ConfigError } from '../../../src/errors.ts';
 import { Weights } from '../../../src/models/weights.ts';
 import { nodeBackend } from '../../../src/runtime/node-backend.ts';

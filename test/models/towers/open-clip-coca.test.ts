@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readCheckpoint } from '../../../src/checkpoint/load.ts';
+import { readCheckpoint } from '../../../src/node/checkpoint-files.ts';
 import { ConfigError } from '../../../src/errors.ts';
 import { buildFromSpec, readModelSpec } from '../../../src/models/readers/index.ts';
 import { memoryFiles } from '../../../src/models/spec.ts';

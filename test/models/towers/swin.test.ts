@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { CheckpointError, ConfigError, UnsupportedError } from '../../../src/errors.ts';
-import { readCheckpoint } from '../../../src/checkpoint/load.ts';
+import { readCheckpoint } from '../../../src/node/checkpoint-files.ts';
 import { Weights } from '../../../src/models/weights.ts';
 import { buildSwin, swinConfigFromHf, type SwinConfig } from '../../../src/models/towers/index.ts';
 import { maxRelError } from '../../helpers/reference.ts';

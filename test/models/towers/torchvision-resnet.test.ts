@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { CheckpointError } from '../../../src/errors.ts';
-import { readCheckpoint } from '../../../src/checkpoint/load.ts';
+import { readCheckpoint } from '../../../src/node/checkpoint-files.ts';
 import { Weights } from '../../../src/models/weights.ts';
 import { buildTorchvisionResNet, inferResNetTrunk, type TorchvisionResNetConfig } from '../../../src/models/towers/index.ts';
 import { maxRelError } from '../../helpers/reference.ts';
