@@ -5,7 +5,8 @@
 //  2. each compiled into the graph cache in a child process of its own (resolveModelSource + compileModel),
 //     its peak RSS against the checkpoint's size; the goal is under 1.5x;
 //  3. each loaded from the cache and a batch of 8 noise images embedded in another child, its peak RSS against
-//     the weights plus the batch (pixels in, embeddings out); the goal is under 1.5x.
+//     the weights plus the batch (pixels in, embeddings out); the goal is under 1.5x. Embedding images starts
+//     only the image tower's session, so the ratio to that tower's weights is printed too.
 // A child that only imports the library gives Node's baseline, printed beside the ratios.
 // Options: --json, --skip-siglip, --keep (leave the temporary folder)
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,7 +21,7 @@ const work = mkdtempSync(join(tmpdir(), 'clipmed-build-memory-'));
 const MiB = 2 ** 20;
 const log = (m: string) => { if (!asJson) process.stderr.write(`${m}\n`); };
 
-interface Row { model: string; checkpointMiB: number; buildRssMiB: number; buildRatio: number; embedRssMiB: number; batchMiB: number; embedRatio: number }
+interface Row { model: string; checkpointMiB: number; buildRssMiB: number; buildRatio: number; embedRssMiB: number; batchMiB: number; embedRatio: number; visionMiB: number; visionRatio: number }
 const rows: Row[] = [];
 
 function run(model: string, folder: string, bytes: number): void {
@@ -30,10 +31,13 @@ function run(model: string, folder: string, bytes: number): void {
   log(`${model}: loading and embedding a batch of 8`);
   const embed = measure('embed', folder, cache, 8);
   const batch = Number(embed.report.batchBytes);
+  // embedding images starts only the image tower's session: its float32 parameters are the weights it loads
+  const vision = 4 * Number((build.report.parameters as { vision: number }).vision);
   rows.push({
     model, checkpointMiB: bytes / MiB,
     buildRssMiB: build.maxRss / MiB, buildRatio: build.maxRss / bytes,
     embedRssMiB: embed.maxRss / MiB, batchMiB: batch / MiB, embedRatio: embed.maxRss / (bytes + batch),
+    visionMiB: vision / MiB, visionRatio: embed.maxRss / (vision + batch),
   });
   rmSync(cache, { recursive: true, force: true });
 }
@@ -55,10 +59,10 @@ try {
   if (asJson) console.log(JSON.stringify({ baselineMiB, rows }, null, 2));
   else {
     console.log(`Peak RSS of building graphs from a checkpoint, and of loading them and embedding 8 images; each in its own process (Node + library baseline ${baselineMiB.toFixed(0)} MiB, included)`);
-    console.log('| model | checkpoint MiB | build peak RSS MiB | build / checkpoint | load+embed peak RSS MiB | batch MiB | load+embed / (weights + batch) |');
-    console.log('|---|---:|---:|---:|---:|---:|---:|');
+    console.log('| model | checkpoint MiB | build peak RSS MiB | build / checkpoint | load+embed peak RSS MiB | batch MiB | load+embed / (weights + batch) | image tower MiB | load+embed / (image tower + batch) |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of rows) {
-      console.log(`| ${r.model} | ${r.checkpointMiB.toFixed(0)} | ${r.buildRssMiB.toFixed(0)} | ${r.buildRatio.toFixed(2)} | ${r.embedRssMiB.toFixed(0)} | ${r.batchMiB.toFixed(1)} | ${r.embedRatio.toFixed(2)} |`);
+      console.log(`| ${r.model} | ${r.checkpointMiB.toFixed(0)} | ${r.buildRssMiB.toFixed(0)} | ${r.buildRatio.toFixed(2)} | ${r.embedRssMiB.toFixed(0)} | ${r.batchMiB.toFixed(1)} | ${r.embedRatio.toFixed(2)} | ${r.visionMiB.toFixed(0)} | ${r.visionRatio.toFixed(2)} |`);
     }
   }
 } finally {
