@@ -54,37 +54,41 @@ Examples:
 
       // JPEG/PNG/TIFF go through the PIL-equivalent decoder (what open_clip's transform sees); DICOM and
       // NIfTI through the medical readers, shown through their window (or --window)
-      const decoded: Array<{ path: string; raster: Raster }> = [];
-      for (const path of opts.image) {
-        const series = (opts as { slices?: string }).slices;
-        if (series && (await stat(path).catch(() => undefined))?.isDirectory()) {
+      // a chunk of files at a time: decoded, embedded, and let go, so memory does not grow with the number of files
+      const bs = Math.max(1, Number(opts.batchSize));
+      const chunk = Math.max(32, bs * 4);
+      const bar = progress(opts.image.length, 'embedding images');
+      for (let c = 0; c < opts.image.length; c += chunk) {
+        const decoded: Array<{ path: string; raster: Raster }> = [];
+        for (const path of opts.image.slice(c, c + chunk)) {
+          const series = (opts as { slices?: string }).slices;
+          if (series && (await stat(path).catch(() => undefined))?.isDirectory()) {
+            try {
+              images.push(await embedSeries(model, path, { slices: series, pool: (opts as { pool?: string }).pool, window: opts.window, normalize: opts.normalize, batchSize: Math.max(1, Number(opts.batchSize)) }));
+            } catch (err) {
+              failures.add(path, err);
+            }
+            continue;
+          }
           try {
-            images.push(await embedSeries(model, path, { slices: series, pool: (opts as { pool?: string }).pool, window: opts.window, normalize: opts.normalize, batchSize: Math.max(1, Number(opts.batchSize)) }));
+            const head = new Uint8Array(await readFile(path)).subarray(0, 400);
+            if (sniffFormat(head) === 'dicom' || sniffFormat(head) === 'nifti') {
+              const loaded = await loadInputs([path], { window: opts.window });
+              for (const f of loaded.failures) failures.add(f.input, f.error);
+              for (const { image } of loaded.images) decoded.push({ path: image.source, raster: toDisplayRaster(image) });
+            } else {
+              decoded.push({ path, raster: await decodeImageFile(path) });
+            }
           } catch (err) {
             failures.add(path, err);
           }
-          continue;
         }
-        try {
-          const head = new Uint8Array(await readFile(path)).subarray(0, 400);
-          if (sniffFormat(head) === 'dicom' || sniffFormat(head) === 'nifti') {
-            const loaded = await loadInputs([path], { window: opts.window });
-            for (const f of loaded.failures) failures.add(f.input, f.error);
-            for (const { image } of loaded.images) decoded.push({ path: image.source, raster: toDisplayRaster(image) });
-          } else {
-            decoded.push({ path, raster: await decodeImageFile(path) });
-          }
-        } catch (err) {
-          failures.add(path, err);
+        for (let i = 0; i < decoded.length; i += bs) {
+          const batch = decoded.slice(i, i + bs);
+          const r = await model.embedRasters(batch.map((d) => d.raster), { normalize: opts.normalize, batchSize: bs });
+          rows(r.embeddings, E).forEach((e, j) => images.push({ path: batch[j]!.path, embedding: e }));
         }
-      }
-      const bs = Math.max(1, Number(opts.batchSize));
-      const bar = progress(decoded.length, 'embedding images');
-      for (let i = 0; i < decoded.length; i += bs) {
-        const batch = decoded.slice(i, i + bs);
-        const r = await model.embedRasters(batch.map((d) => d.raster), { normalize: opts.normalize, batchSize: bs });
-        rows(r.embeddings, E).forEach((e, j) => images.push({ path: batch[j]!.path, embedding: e }));
-        bar.tick(batch.length);
+        bar.tick(Math.min(chunk, opts.image.length - c));
       }
       bar.stop();
 
