@@ -58,6 +58,8 @@ export function crc32(bytes: Uint8Array, seed = 0): number {
   return crcImpl(bytes, seed) >>> 0;
 }
 
+const hex = (v: number): string => `0x${v.toString(16).padStart(8, '0')}`;
+
 /** Input fed to the inflater per step: bounds how far past the limit one step can inflate (1032 x this). */
 const CHUNK = 1 << 16;
 
@@ -134,7 +136,7 @@ export function gunzipBounded(data: Uint8Array, limit: number, partial = false):
     if (end < 8) throw new Error('gzip trailer missing');
     const dv = new DataView(data.buffer, data.byteOffset + end - 8, 8);
     const size = sink.length - memberStart;
-    if (dv.getUint32(0, true) !== crc) throw new Error(`CRC-32 mismatch (stored 0x${dv.getUint32(0, true).toString(16)}, computed 0x${crc.toString(16)})`);
+    if (dv.getUint32(0, true) !== crc) throw new Error(`CRC-32 mismatch (stored ${hex(dv.getUint32(0, true))}, computed ${hex(crc)})`);
     if (dv.getUint32(4, true) !== size % 2 ** 32) throw new Error(`length mismatch (stored ${dv.getUint32(4, true)}, inflated ${size})`);
   };
   const g = new Gunzip((chunk) => {
