@@ -81,6 +81,6 @@ for name in ["ViT-B-16", "ViT-B-32"]:
       for batch in [8, 64]:
           t = ids.repeat(batch // 8, 1)
           timing["rows"].append({"model": name, "what": "text (77 tokens)", "batch": batch, "seconds": median_seconds(lambda: txt(t))})
-    print(name, "exported", flush=True)
+    print(name, "exported" if export else "timed", flush=True)
 with open(os.path.join(out, "torch_timing.json"), "w") as f:
     json.dump(timing, f, indent=1)

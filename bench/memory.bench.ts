@@ -5,7 +5,7 @@
 //  2. images/s of `clipmed classify` over the 624 test X-rays against the graph's own images/s at the same batch
 //     (ViT-B/16 with random weights, written here as an open_clip folder), and its peak RSS: decoding and
 //     preprocessing should hide behind inference.
-// Options: --threads N (default 2), --json, --skip-vit
+// Options: --threads N (default 2), --json, --skip-vit, --skip-memory
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,10 +50,12 @@ function classify(model: string, folder: string, extra: string[] = []): { second
 
 const rows: Array<Record<string, unknown>> = [];
 const demo = join(ROOT, 'models/clipmed-cxr-tiny');
-classify(demo, folderOf(8)); // compile the graphs once, outside the measurements
-for (const n of [100, 1000, all.length]) {
-  const r = classify(demo, folderOf(n));
-  rows.push({ part: 'memory', model: 'clipmed-cxr-tiny', images: r.results, seconds: r.seconds, imagesPerSecond: r.results / r.seconds, maxRssMiB: r.maxRssMiB });
+if (!args.includes('--skip-memory')) {
+  classify(demo, folderOf(8)); // compile the graphs once, outside the measurements
+  for (const n of [100, 1000, all.length]) {
+    const r = classify(demo, folderOf(n));
+    rows.push({ part: 'memory', model: 'clipmed-cxr-tiny', images: r.results, seconds: r.seconds, imagesPerSecond: r.results / r.seconds, maxRssMiB: r.maxRssMiB });
+  }
 }
 
 if (!args.includes('--skip-vit')) {

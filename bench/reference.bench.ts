@@ -185,7 +185,7 @@ if (asJson) {
 } else {
   console.log(`clipmed against references: ${threads} threads, median of ${runs} interleaved rounds, onnxruntime-node ${ort.env.versions.common} CPU`);
   if (!existsSync(exportDir)) console.log(`(no PyTorch export in ${exportDir}: run bench/export_open_clip.py ${exportDir} as its header says, for the ORT-on-export and PyTorch rows)`);
-  console.log('| model | tower | batch | variant | ms/batch | items/s | speed vs clipmed fp32 | speed vs MatMul | cosine to fp32 |');
+  console.log('| model | tower | batch | variant | ms/batch | items/s | speed vs clipmed fp32 | MatMul time / this time | cosine to fp32 |');
   console.log('|---|---|---:|---|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     console.log(`| ${r.model} | ${r.what} | ${r.batch} | ${r.variant} | ${r.msPerBatch.toFixed(1)} | ${r.itemsPerSecond.toFixed(1)} | ${r.vsFp32.toFixed(2)} | ${Number.isNaN(r.vsMatMul) ? '' : r.vsMatMul.toFixed(3)} | ${r.cosine === undefined ? '' : r.cosine.toFixed(5)} |`);
