@@ -7,7 +7,7 @@
 //     preprocessing should hide behind inference.
 // Options: --threads N (default 2), --json, --skip-vit, --skip-memory
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -31,6 +31,7 @@ const all = [...images('train'), ...images('test')];
 /** A folder of links to the first n images. */
 function folderOf(n: number, list = all): string {
   const dir = join(work, `images-${n}-${list.length}`);
+  if (existsSync(dir)) return dir;
   mkdirSync(dir, { recursive: true });
   for (const [i, f] of list.slice(0, n).entries()) symlinkSync(f, join(dir, `${String(i).padStart(5, '0')}.jpeg`));
   return dir;
