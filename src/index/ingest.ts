@@ -168,7 +168,7 @@ export async function addToTable(table: IndexTable, model: ClipModel, salt: stri
     if (pending) await pending; // the table must show the previous batch before we ask what it holds
     pending = undefined;
     const have = await table.existing(fetched.map((f) => f.source));
-    const todo: Fetched[] = [];
+    const toDecode: Fetched[] = [];
     const replace: string[] = [];
     for (const f of fetched) {
       const h = have.get(f.source);
@@ -177,9 +177,9 @@ export async function addToTable(table: IndexTable, model: ClipModel, salt: stri
         continue;
       }
       if (h !== undefined) replace.push(f.source);
-      todo.push(f);
+      toDecode.push(f);
     }
-    const decoded = await decodeAll(todo, o, salt, report);
+    const decoded = await decodeAll(toDecode, o, salt, report);
     const rows: IndexRow[] = [];
     if (decoded.length > 0) {
       const emb = await model.embedRasters(
@@ -237,9 +237,9 @@ async function fetchAll(batch: InputItem[], report: AddReport): Promise<Fetched[
  * Decode as `clipmed embed` does: PNG/JPEG/TIFF through the PIL-equivalent decoder, DICOM and NIfTI
  * through the medical readers and their display window. Rasters decode in parallel (sharp's threads).
  */
-async function decodeAll(todo: Fetched[], o: AddOptions, salt: string, report: AddReport): Promise<Decoded[]> {
+async function decodeAll(toDecode: Fetched[], o: AddOptions, salt: string, report: AddReport): Promise<Decoded[]> {
   const per = await Promise.all(
-    todo.map(async (f): Promise<Decoded[]> => {
+    toDecode.map(async (f): Promise<Decoded[]> => {
       const format = sniffFormat(f.bytes.subarray(0, 400));
       try {
         if (!format) {
