@@ -94,9 +94,9 @@ export { parseManifest, type Manifest, type ManifestRow, type ManifestOptions, t
 export { readManifest, fileManifestPaths } from './node/manifest-files.ts';
 
 // ---- hub
-export { resolveHubSource, resolveHubSnapshot, OPEN_CLIP_FILES, TRANSFORMERS_FILES, MODEL_LAYOUTS, type HubFileSpec, type HubSnapshot, type ResolveHubOptions } from './hub/resolve.ts';
-export { parseHubSpec, isHubSpec, hubSettings, hubCacheDir, type HubSpec, type HubSettings, type HubProgress } from './hub/settings.ts';
-export { hubProgressBars, formatBytes, type HubProgressBars } from './hub/progress.ts';
+export { resolveHubSource, resolveHubSnapshot, OPEN_CLIP_FILES, TRANSFORMERS_FILES, MODEL_LAYOUTS, type HubFileSpec, type HubSnapshot, type ResolveHubOptions } from './node/hub/resolve.ts';
+export { parseHubSpec, isHubSpec, hubSettings, hubCacheDir, type HubSpec, type HubSettings, type HubProgress } from './node/hub/settings.ts';
+export { hubProgressBars, formatBytes, type HubProgressBars } from './node/hub/progress.ts';
 
 // ---- pipeline: a model and a task together
 export { pipeline, toRaster, PIPELINE_TASKS, type PipelineTask, type PipelineTasks, type ImageInput, type FeatureTensor, type ClassificationOptions, type FeatureOptions, type RetrievalOptions, type ZeroShotImageClassificationPipeline, type ImageFeatureExtractionPipeline, type FeatureExtractionPipeline, type ImageRetrievalPipeline } from './pipeline/api.ts';

@@ -19,7 +19,7 @@ import type { ModelSpec } from '../models/spec.ts';
 import { loadTokenizer } from '../models/tokenizers.ts';
 import type { ResolvedSource } from './source.ts';
 import { resolveModelSource } from './resolve.ts';
-import type { HubProgress } from '../hub/settings.ts';
+import type { HubProgress } from './hub/settings.ts';
 
 export interface LoadOptions {
   /** intra-op threads (default: all cores) */

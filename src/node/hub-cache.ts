@@ -1,10 +1,10 @@
 // Whether a registered model's hub repository is already downloaded: huggingface_hub's cache layout
-// <cache>/models--ORG--NAME/snapshots/<revision>/ (the cache folder and repo folder come from src/hub/, which
+// <cache>/models--ORG--NAME/snapshots/<revision>/ (the cache folder and repo folder come from src/node/hub/, which
 // follows huggingface_hub's HF_HUB_CACHE / HF_HOME rules). Only looks; never downloads.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoCache } from '../hub/cache.ts';
-import { hubCacheDir } from '../hub/settings.ts';
+import { repoCache } from './hub/cache.ts';
+import { hubCacheDir } from './hub/settings.ts';
 
 /**
  * A downloaded snapshot folder of `repo` ("org/name"), or undefined when none is cached; with several

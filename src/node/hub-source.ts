@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.ts';
-import { resolveHubSnapshot, type HubFileSpec } from '../hub/resolve.ts';
-import { parseHubSpec, type HubProgress } from '../hub/settings.ts';
+import { resolveHubSnapshot, type HubFileSpec } from './hub/resolve.ts';
+import { parseHubSpec, type HubProgress } from './hub/settings.ts';
 import { hfFiles, hfTokenizerName, openClipFiles } from '../models/readers/index.ts';
 import type { SpecFile, SpecFiles } from '../models/spec.ts';
 import { resolveLocalSource, type ResolvedSource } from '../models/source.ts';

@@ -3,9 +3,9 @@
 import { CheckpointError, ConfigError } from '../errors.ts';
 import { resolveHubModel } from './hub-source.ts';
 import { checkpointHash } from './graph-cache.ts';
-import { resolveHubSource, type HubFileSpec } from '../hub/resolve.ts';
-import { isHubSpec } from '../hub/settings.ts';
-import type { HubProgress } from '../hub/settings.ts';
+import { resolveHubSource, type HubFileSpec } from './hub/resolve.ts';
+import { isHubSpec } from './hub/settings.ts';
+import type { HubProgress } from './hub/settings.ts';
 import { getSpec, listModels, type PretrainedSpec } from '../models/pretrained.ts';
 import { resolveLocalSource, type ResolvedSource } from './source.ts';
 import './tokenizer-files.ts'; // ClipTokenizer.load() reads the shipped merges (trainRun reaches it from here)

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DecodeError, NetworkError } from '../../src/errors.ts';
-import { resolveHubSource, type ResolveHubOptions } from '../../src/hub/resolve.ts';
+import { resolveHubSource, type ResolveHubOptions } from '../../src/node/hub/resolve.ts';
 
 const COMMIT = 'c'.repeat(40);
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { NetworkError } from '../../src/errors.ts';
-import { OPEN_CLIP_FILES, resolveHubSnapshot, resolveHubSource } from '../../src/hub/resolve.ts';
+import { OPEN_CLIP_FILES, resolveHubSnapshot, resolveHubSource } from '../../src/node/hub/resolve.ts';
 import { resolveLocalSource } from '../../src/models/source.ts';
 import { startHubServer, useHubEnv, type HubServer } from '../helpers/hub-server.ts';
 

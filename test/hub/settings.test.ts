@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { ConfigError } from '../../src/errors.ts';
-import { formatBytes, hubProgressBars } from '../../src/hub/progress.ts';
-import { hubSettings, parseHubSpec, resolveUrl } from '../../src/hub/settings.ts';
+import { formatBytes, hubProgressBars } from '../../src/node/hub/progress.ts';
+import { hubSettings, parseHubSpec, resolveUrl } from '../../src/node/hub/settings.ts';
 import { useHubEnv } from '../helpers/hub-server.ts';
 
 describe('parseHubSpec', () => {

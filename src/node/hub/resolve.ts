@@ -2,7 +2,7 @@
 // Hugging Face hub cache when missing. The flow is huggingface_hub's hf_hub_download, file by file: HEAD for the
 // commit and content hash, reuse the blob when the cache has it, else download, verify, and link it into the
 // snapshot; offline (HF_HUB_OFFLINE=1, or the hub unreachable) the answer comes from refs/ and snapshots/ alone.
-import { ConfigError, NetworkError, type ClipmedError } from '../errors.ts';
+import { ConfigError, NetworkError, type ClipmedError } from '../../errors.ts';
 import { blobPath, lockPath, cachedCommit, checkRepoFile, exists, isMarkedMissing, linkSnapshot, markMissing, repoCache, snapshotDir, snapshotFile, writeRef, type RepoCache } from './cache.ts';
 import { rename, rm } from 'node:fs/promises';
 import { downloadBlob, hashFile } from './download.ts';

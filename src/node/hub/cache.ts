@@ -9,7 +9,7 @@
 //   <cache>/.locks/models--ORG--NAME/<etag>.lock                 huggingface_hub's flock (we add <etag>.clipmed.lock)
 import { copyFile, lstat, mkdir, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import { ConfigError } from '../errors.ts';
+import { ConfigError } from '../../errors.ts';
 import { isCommitSha } from './settings.ts';
 
 export interface RepoCache {

@@ -7,7 +7,7 @@ import { createReadStream, writeSync } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DecodeError, NetworkError, type ClipmedError } from '../errors.ts';
+import { DecodeError, NetworkError, type ClipmedError } from '../../errors.ts';
 import { exists } from './cache.ts';
 import { follow, header, isTransportError, statusError, transportError, type FileMetadata, type RequestContext } from './http.ts';
 import { withFileLock } from './lock.ts';

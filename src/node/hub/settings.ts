@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '../errors.ts';
+import { ConfigError } from '../../errors.ts';
 
 export const HUB_PREFIX = 'hf-hub:';
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';

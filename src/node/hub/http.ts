@@ -6,7 +6,7 @@
 // redirect's Location.
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { NetworkError } from '../errors.ts';
+import { NetworkError } from '../../errors.ts';
 import { modelPage, type HubSettings } from './settings.ts';
 
 const MAX_REDIRECTS = 10;
