@@ -4,7 +4,8 @@
 export * from './errors.ts';
 
 // ---- graph
-export { GraphBuilder, OPSET, GRAPH_VERSION, type Value } from './graph/builder.ts';
+export { GraphBuilder, OPSET, GRAPH_VERSION, type Value, type ExternalParts } from './graph/builder.ts';
+export { writeGraphFiles } from './node/graph-files.ts';
 export { quantizeModel, quantizeInt8, quantizeQ4, QUANT_MODES, type QuantMode, type QuantizeOptions, type QuantizeReport } from './graph/quantize.ts';
 export { quantizedGraphs, inlineExternalData, parseDType, DTYPES, type DType as WeightDType, type QuantizedGraphs } from './node/quantized.ts';
 

@@ -2,8 +2,6 @@
 // from checkpoint keys. It emits the ONNX protobuf messages (onnx-proto) that ONNX Runtime loads directly,
 // so a checkpoint becomes a graph without any Python export step.
 // Op semantics: https://onnx.ai/onnx/operators/ (opset 17, which has LayerNormalization).
-import { closeSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
-import { basename } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { ShapeError } from '../errors.ts';
 
@@ -183,14 +181,14 @@ export class GraphBuilder {
   }
 
   /**
-   * Write the model to `path` with every initializer over 1 KiB stored in `path + '.data'` (ONNX external
-   * data), so that a model of any size stays under protobuf's 2 GiB message limit. Both files are written
-   * under temporary names and renamed, the model last.
+   * The model with every initializer over 1 KiB moved to external data (ONNX's `location`, `offset`, `length`),
+   * so that a model of any size stays under protobuf's 2 GiB message limit: the model's bytes and the data
+   * file's contents as chunks in order (64-byte alignment padding and the weights themselves, not copied).
+   * The Node adapter writes them to disk (src/node/graph-files.ts, writeGraphFiles).
+   * @example const { model, data } = g.toExternalParts('vision.onnx.data'); // data: [weights, pad, weights, ...]
    */
-  writeFiles(path: string): void {
-    const location = `${basename(path)}.data`;
-    const dataTmp = `${path}.data.${process.pid}.tmp`;
-    const fd = openSync(dataTmp, 'w');
+  toExternalParts(location: string): ExternalParts {
+    const data: Uint8Array[] = [];
     const saved: Array<[InstanceType<typeof onnx.TensorProto>, Uint8Array]> = [];
     let offset = 0;
     try {
@@ -198,9 +196,9 @@ export class GraphBuilder {
         const raw = t.rawData;
         if (!raw || raw.length <= 1024) continue;
         const pad = (64 - (offset % 64)) % 64; // aligned starts let ONNX Runtime map the weights directly
-        if (pad) writeSync(fd, new Uint8Array(pad));
+        if (pad) data.push(new Uint8Array(pad));
         offset += pad;
-        writeSync(fd, raw);
+        data.push(raw);
         t.externalData = [
           onnx.StringStringEntryProto.create({ key: 'location', value: location }),
           onnx.StringStringEntryProto.create({ key: 'offset', value: String(offset) }),
@@ -211,19 +209,15 @@ export class GraphBuilder {
         saved.push([t, raw]);
         offset += raw.length;
       }
+      return { model: this.toBytes(), data };
     } finally {
-      closeSync(fd);
+      // the builder keeps its weights inline: `toBytes` after this still gives the self-contained model
+      for (const [t, raw] of saved) {
+        t.rawData = raw;
+        t.externalData = [];
+        t.dataLocation = onnx.TensorProto.DataLocation.DEFAULT;
+      }
     }
-    const model = this.toBytes();
-    for (const [t, raw] of saved) {
-      t.rawData = raw;
-      t.externalData = [];
-      t.dataLocation = onnx.TensorProto.DataLocation.DEFAULT;
-    }
-    renameSync(dataTmp, `${path}.data`);
-    const modelTmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(modelTmp, model);
-    renameSync(modelTmp, path);
   }
 
   /** Number of float parameters held as initializers. */
@@ -255,7 +249,17 @@ function attribute(name: string, v: Attr) {
   return onnx.AttributeProto.create({ name, type: A.FLOATS, floats: v.floats });
 }
 
-/** A finished graph: `bytes` serialises it (with the weights inside), `writeFiles` writes model + weights. */
+/** A model with its large weights as external data: the model's bytes, and the data file's contents in chunks. */
+export interface ExternalParts {
+  model: Uint8Array;
+  /** the external data file, in order: concatenated they are its bytes */
+  data: Uint8Array[];
+}
+
+/**
+ * A finished graph: `bytes` serialises it (with the weights inside), `toExternalParts` with the weights apart
+ * (written as model + `.data` file by the Node adapter's writeGraphFiles).
+ */
 export class BuiltGraph {
   constructor(
     private readonly graph: GraphBuilder,
@@ -266,7 +270,7 @@ export class BuiltGraph {
     return this.graph.toBytes();
   }
 
-  writeFiles(path: string): void {
-    this.graph.writeFiles(path);
+  toExternalParts(location: string): ExternalParts {
+    return this.graph.toExternalParts(location);
   }
 }

@@ -8,6 +8,7 @@ import './native-crc.ts';
 import type { StateDict } from '../checkpoint/types.ts';
 import { CheckpointError } from '../errors.ts';
 import { GRAPH_VERSION } from '../graph/builder.ts';
+import { writeGraphFiles } from './graph-files.ts';
 import { checkFiles, checkpointHash, exists, graphDir, recordFiles, writeAtomic, type FileRecord } from './graph-cache.ts';
 import type { OpenAIOverrides } from '../models/clip-config.ts';
 import { folderFiles } from './files.ts';
@@ -153,8 +154,8 @@ export async function compileModel(src: ResolvedSource, overrides: OpenAIOverrid
     spec: built.spec,
   };
   await mkdir(dir, { recursive: true });
-  built.vision.writeFiles(visionPath); // vision.onnx + vision.onnx.data
-  built.text.writeFiles(textPath);
+  writeGraphFiles(built.vision, visionPath); // vision.onnx + vision.onnx.data
+  writeGraphFiles(built.text, textPath);
   meta.graphFiles = await recordFiles(dir, GRAPH_FILES);
   await writeAtomic(metaPath, JSON.stringify(meta, null, 2)); // last: its presence marks a complete entry
   return { meta, dir, visionPath, textPath, cached: false };

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildVisionGraph, nodeBackend, randomClipStateDict, ShapeError, GraphBuilder, Weights, type ClipConfig } from '../../src/index.ts';
+import { buildVisionGraph, nodeBackend, randomClipStateDict, ShapeError, GraphBuilder, Weights, writeGraphFiles, type ClipConfig } from '../../src/index.ts';
 import { tempDir } from '../helpers/reference.ts';
 
 const cfg: ClipConfig = {
@@ -13,11 +13,11 @@ const cfg: ClipConfig = {
   text: { contextLength: 8, vocabSize: 64, width: 16, heads: 1, layers: 1, mlpRatio: 4, layerScale: false, causalMask: true, poolType: 'argmax', projBias: false, padId: 0 },
 };
 
-test('writeFiles keeps the weights beside the model and gives the same outputs', async () => {
+test('writeGraphFiles keeps the weights beside the model and gives the same outputs', async () => {
   const built = buildVisionGraph(cfg, new Weights(randomClipStateDict(cfg), 'random'));
   const dir = tempDir();
   const path = join(dir, 'vision.onnx');
-  built.writeFiles(path);
+  writeGraphFiles(built, path);
   assert.ok(existsSync(`${path}.data`));
   assert.ok(statSync(path).size < 20_000, 'the model file holds the graph, not the weights');
   assert.ok(statSync(`${path}.data`).size >= built.parameters * 4 - 64 * 1024);
