@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseClipConfig } from '../src/models/clip-config.ts';
-import { ClipTrainer } from '../src/train/clip-trainer.ts';
+import { ClipTrainer } from '../src/node/train/clip-trainer.ts';
 import { openClipInit } from '../src/train/init.ts';
 
 const args = process.argv.slice(2);

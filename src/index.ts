@@ -120,8 +120,8 @@ export { resolveModelSource, type ModelSource, type ResolveOptions } from './mod
 export { openIndex, ClipIndex, IndexTable, queryVector, sqlString, addToTable, listSources, modelSpec, contentHash, storedUid, nearDuplicateGroups, hybridOrder, QUEUE_NAME, redisConnection, enqueueShards, waitForShards, queueStatus, startWorker, openQueue, type TableSpec, type IndexRow, type SearchHit, type SearchOptions, type InputItem, type SourceOptions, type AddOptions, type AddReport, type ShardJob, type ShardOutcome, type WorkerOptions } from './index/index.ts';
 
 // ---- train: gradients of the same graphs, open_clip's losses and AdamW, checkpoints out
-export { trainRun, type TrainRunOptions, type TrainSummary, type StepMetrics, type ValMetrics, type TrainHooks } from './train/run.ts';
-export { ClipTrainer, type TrainerOptions, type Batch, type StepResult } from './train/clip-trainer.ts';
+export { trainRun, type TrainRunOptions, type TrainSummary, type StepMetrics, type ValMetrics, type TrainHooks } from './node/train/run.ts';
+export { ClipTrainer, type TrainerOptions, type Batch, type StepResult } from './node/train/clip-trainer.ts';
 export { buildTrainGraph, type LossKind, type TrainGraph, type TrainGraphOptions } from './train/train-graph.ts';
 export { adamwStep, clipGradNorm, learningRate, decays, LOGIT_SCALE_MAX, type AdamWOptions, type Schedule } from './train/optim.ts';
 export { openClipInit } from './train/init.ts';

@@ -7,10 +7,6 @@ import type { StateDict } from './types.ts';
 import { readSafetensors } from './safetensors.ts';
 import { isLegacyTorch, readTorchZip } from './torch.ts';
 
-// The file readers moved to the Node adapter; this path keeps them for src/train/source.ts until it imports
-// src/node/checkpoint-files.ts itself.
-export { hashFile, readCheckpoint, readSafetensorsFile, readWholeFile } from '../node/checkpoint-files.ts';
-
 export type CheckpointFormat = 'safetensors' | 'torch-zip' | 'torch-legacy' | 'unknown';
 
 /**

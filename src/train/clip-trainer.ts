@@ -7,7 +7,7 @@ import type { FloatType } from '../graph/ir.ts';
 import type { ClipConfig } from '../models/clip-config.ts';
 import { buildTextGraph, buildVisionGraph } from '../models/clip-towers.ts';
 import { Weights } from '../models/weights.ts';
-import { createRunner, type GraphRunner, type HostTensor } from './ort-run.ts';
+import { trainRunner, type GraphRunner, type HostTensor, type RunnerFactory } from './runner.ts';
 import { adamwStep, clipGradNorm, learningRate, LOGIT_SCALE_MAX, newAdamWState, type AdamWOptions, type AdamWState, type FloatArray, type Schedule } from './optim.ts';
 import { buildTrainGraph, type LossKind } from './train-graph.ts';
 
@@ -32,6 +32,8 @@ export interface TrainerOptions extends AdamWOptions {
   lockImage?: boolean;
   lockText?: boolean;
   threads?: number;
+  /** what runs the graphs (default: the platform's registered runner, onnxruntime-node on Node) */
+  runner?: RunnerFactory;
 }
 
 export interface Batch {
@@ -126,6 +128,7 @@ export class ClipTrainer {
     const common = { vision, text, params: shapes, trainable, batch: o.batchSize, imageSize: o.cfg.vision.imageSize, contextLength: o.cfg.text.contextLength, loss: o.loss, float };
     const g1 = buildTrainGraph(common);
     const threads = o.threads;
+    const createRunner = o.runner ?? trainRunner();
     const step1 = await createRunner(g1.step, threads);
     const features = await createRunner(g1.features, threads);
     let stepAccum: GraphRunner | null = null;

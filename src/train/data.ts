@@ -1,21 +1,14 @@
-// Training data: manifests of image-text pairs (CSV or JSONL with `image` and `text`; paths relative to the
-// manifest), decoded once through the existing readers (PNG/JPEG/TIFF, DICOM, NIfTI) and kept in memory, with
-// open_clip's two transforms: the evaluation transform (`--no-augment`, exact) and the training transform
-// (open_clip v2.24.0 `transform.py` image_transform(is_train=True): RandomResizedCrop(scale=(0.9, 1.0),
-// ratio=(3/4, 4/3), bicubic), ToTensor, Normalize), seeded per step and sample so that a resumed run draws the
-// same crops. The crop is taken from a copy whose shorter side is cut to 2x the model's size (memory), so
-// augmented pixels are not torchvision's to the grey level, only drawn the same way.
-import { existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join } from 'node:path';
-import { ConfigError } from '../errors.ts';
+// Training data, the pure part: the pair rows and decoded pairs a run trains on, and open_clip's two
+// transforms: the evaluation transform (`--no-augment`, exact) and the training transform (open_clip v2.24.0
+// `transform.py` image_transform(is_train=True): RandomResizedCrop(scale=(0.9, 1.0), ratio=(3/4, 4/3),
+// bicubic), ToTensor, Normalize), seeded per step and sample so that a resumed run draws the same crops. The
+// crop is taken from a copy whose shorter side is cut to 2x the model's size (memory), so augmented pixels are
+// not torchvision's to the grey level, only drawn the same way. Reading manifests and decoding the images is
+// the Node side's (src/node/train/data.ts).
 import { mulberry32, type Random } from '../eval/prng.ts';
 import { preprocessRaster, type PreprocessConfig } from '../image/preprocess.ts';
 import { resize } from '../image/resample.ts';
 import type { Raster } from '../image/types.ts';
-import { parseCsvRecords } from '../io/csv.ts';
-import { loadInputs } from '../io/inputs.ts';
-import { toDisplayRaster } from '../io/raster.ts';
 
 export interface PairRow {
   /** the image path, resolved against the manifest's folder */
@@ -23,73 +16,6 @@ export interface PairRow {
   text: string;
   /** the manifest's other columns (a label column is used for zero-shot AUROC in validation) */
   record: Record<string, string>;
-}
-
-/**
- * Read a CSV or JSONL manifest with `image` and `text` columns (or, with no `text` column, a `label` column
- * whose class name is the text), or a folder of class folders. Rows whose image file is missing are returned
- * apart, to be reported.
- * @example (await readPairManifest('train.csv')).rows[0] // { image: '/abs/dir/img0.png', text: 'a chest x-ray ...', record: {...} }
- */
-export async function readPairManifest(file: string): Promise<{ rows: PairRow[]; missing: PairRow[] }> {
-  if (await stat(file).then((s) => s.isDirectory(), () => false)) return readClassFolders(file);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    throw new ConfigError('cannot read the manifest', { file });
-  }
-  let records: Record<string, string>[];
-  if (/\.jsonl$/i.test(file)) {
-    records = text.split(/\r?\n/).filter((l) => l.trim() !== '').map((l, i) => {
-      try {
-        const o = JSON.parse(l) as Record<string, unknown>;
-        return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
-      } catch (e) {
-        throw new ConfigError(`line ${i + 1} is not JSON: ${(e as Error).message}`, { file });
-      }
-    });
-  } else records = parseCsvRecords(text, file).records;
-  if (records.length === 0) throw new ConfigError('the manifest has no rows', { file });
-  // labelled images without captions: the label (the class name) is the text
-  if (records.every((r) => r.text === undefined) && records.every((r) => typeof r.label === 'string' && r.label !== '')) {
-    for (const r of records) r.text = r.label!;
-  }
-  for (const col of ['image', 'text']) {
-    const bad = records.findIndex((r) => typeof r[col] !== 'string' || r[col] === '');
-    if (bad >= 0) throw new ConfigError(`row ${bad + 1} has no '${col}' (the manifest needs 'image' and 'text' columns)`, { file });
-  }
-  const root = dirname(file);
-  const rows: PairRow[] = [];
-  const missing: PairRow[] = [];
-  for (const r of records) {
-    const row = { image: isAbsolute(r.image!) ? r.image! : join(root, r.image!), text: r.text!, record: r };
-    (existsSync(row.image) ? rows : missing).push(row);
-  }
-  return { rows, missing };
-}
-
-const IMAGE_EXT = /\.(png|jpe?g|tiff?|dcm|dicom|nii(\.gz)?)$/i;
-
-/** A folder of class folders (`DIR/<class>/<image>`): each image's text and label are its class folder's name. */
-async function readClassFolders(dir: string): Promise<{ rows: PairRow[]; missing: PairRow[] }> {
-  const rows: PairRow[] = [];
-  const classes = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
-  for (const c of classes) {
-    const walk = async (sub: string): Promise<void> => {
-      for (const e of (await readdir(sub, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-        const p = join(sub, e.name);
-        if (e.isDirectory()) await walk(p);
-        else if (IMAGE_EXT.test(e.name)) {
-          const text = c.replace(/_/g, ' ');
-          rows.push({ image: p, text, record: { image: p, text, label: c } });
-        }
-      }
-    };
-    await walk(join(dir, c));
-  }
-  if (rows.length === 0) throw new ConfigError('no images in class folders (expected DIR/<class>/<image>)', { file: dir });
-  return { rows, missing: [] };
 }
 
 export interface LoadedPairs {
@@ -101,34 +27,8 @@ export interface LoadedPairs {
   failures: Array<{ image: string; error: Error }>;
 }
 
-/** Decode every row's image once; failures are collected and the row dropped. */
-export async function loadPairs(rows: PairRow[], pp: PreprocessConfig, onProgress?: (done: number, total: number) => void): Promise<LoadedPairs> {
-  const size = typeof pp.size === 'number' ? pp.size : pp.size[0];
-  const out: LoadedPairs = { rows: [], evalHwc: [], rasters: [], failures: [] };
-  const chunk = 32;
-  for (let i = 0; i < rows.length; i += chunk) {
-    const part = rows.slice(i, i + chunk);
-    const loaded = await loadInputs(part.map((r) => r.image));
-    const byInput = new Map(loaded.images.map((l) => [l.input, l.image]));
-    for (const f of loaded.failures) out.failures.push({ image: f.input, error: f.error });
-    for (const r of part) {
-      const img = byInput.get(r.image);
-      if (!img) continue;
-      try {
-        const raster = toDisplayRaster(img);
-        out.evalHwc.push(preprocessRaster(raster, pp));
-        out.rasters.push(shrink(raster, 2 * size));
-        out.rows.push(r);
-      } catch (err) {
-        out.failures.push({ image: r.image, error: err as Error });
-      }
-    }
-    onProgress?.(Math.min(i + chunk, rows.length), rows.length);
-  }
-  return out;
-}
-
-function shrink(r: Raster, maxShort: number): Raster {
+/** A copy of `r` whose shorter side is at most `maxShort` (bicubic), or `r` itself when it is already. */
+export function shrinkShortSide(r: Raster, maxShort: number): Raster {
   const short = Math.min(r.width, r.height);
   if (short <= maxShort) return r;
   const k = maxShort / short;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { appendLowered, differentiate } from '../../src/graph/autodiff.ts';
 import { IrEmitter } from '../../src/graph/ir-emitter.ts';
 import { emitModel, type FloatType, type IrGraph, type ValueInfo } from '../../src/graph/ir.ts';
-import { createRunner, type HostTensor } from '../../src/train/ort-run.ts';
+import { createRunner, type HostTensor } from '../../src/node/train/ort-run.ts';
 
 function rng(seed: number) {
   let s = seed >>> 0;

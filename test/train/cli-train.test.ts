@@ -41,7 +41,7 @@ test('train: --no-shuffle --no-augment is deterministic; writes an open_clip fol
   assert.equal(metrics[0].lr, 5e-4); // warm-up: lr * (0 + 1) / 2
   assert.match(readFileSync(join(outs[0]!, 'loss.svg'), 'utf8'), /^<svg[\s\S]*<polyline/);
   // the torch.save-format copy (for open_clip v2.24, which reads weights with torch.load) holds the same tensors
-  const { readCheckpoint } = await import('../../src/checkpoint/load.ts');
+  const { readCheckpoint } = await import('../../src/node/checkpoint-files.ts');
   const { readSafetensors } = await import('../../src/checkpoint/safetensors.ts');
   const bin = await readCheckpoint(join(outs[0]!, 'open_clip_pytorch_model.bin'));
   const st = readSafetensors(a!, 'open_clip_model.safetensors');
@@ -155,7 +155,7 @@ test('train from an open_clip folder with --lock-image (LiT): the image tower is
   assert.equal(r.code, 0, r.stderr);
   const summary = JSON.parse(r.stdout);
   assert.ok(summary.trainable < summary.parameters);
-  const { readCheckpoint } = await import('../../src/checkpoint/load.ts');
+  const { readCheckpoint } = await import('../../src/node/checkpoint-files.ts');
   const { readSafetensors } = await import('../../src/checkpoint/safetensors.ts');
   const before = await readCheckpoint(join(src, 'open_clip_pytorch_model.bin'));
   const after = readSafetensors(readFileSync(join(out, 'open_clip_model.safetensors')), out);

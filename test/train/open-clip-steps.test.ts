@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { readSafetensors } from '../../src/checkpoint/safetensors.ts';
 import type { StateDict } from '../../src/checkpoint/types.ts';
 import { parseClipConfig } from '../../src/models/clip-config.ts';
-import { ClipTrainer, type Batch } from '../../src/train/clip-trainer.ts';
+import { ClipTrainer, type Batch } from '../../src/node/train/clip-trainer.ts';
 
 const dir = new URL('../fixtures/train/', import.meta.url).pathname;
 const ref = JSON.parse(readFileSync(`${dir}reference.json`, 'utf8'));

@@ -5,18 +5,20 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../checkpoint/safetensors.ts';
-import type { StateDict } from '../checkpoint/types.ts';
-import { ConfigError } from '../errors.ts';
-import { ClipTokenizer } from '../text/clip-bpe.ts';
+import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../../checkpoint/safetensors.ts';
+import type { StateDict } from '../../checkpoint/types.ts';
+import { ConfigError } from '../../errors.ts';
+import { ClipTokenizer } from '../../text/clip-bpe.ts';
+import { epochOrder, normalizeHwc, sampleRng, trainTransform, type LoadedPairs } from '../../train/data.ts';
+import type { FloatArray, Schedule } from '../../train/optim.ts';
+import { lossPlotSvg } from '../../train/plot.ts';
+import type { LossKind } from '../../train/train-graph.ts';
+import { writeTorchZip } from '../../train/torch-zip.ts';
+import { contrastiveMetrics, zeroShotAuroc } from '../../train/val.ts';
+import '../tokenizer-files.ts'; // ClipTokenizer.load() reads the merges that ship with clipmed through it
 import { ClipTrainer, type Batch } from './clip-trainer.ts';
-import { epochOrder, loadPairs, normalizeHwc, readPairManifest, sampleRng, trainTransform, type LoadedPairs } from './data.ts';
-import type { FloatArray, Schedule } from './optim.ts';
-import { lossPlotSvg } from './plot.ts';
+import { loadPairs, readPairManifest } from './data.ts';
 import { loadTrainSource } from './source.ts';
-import type { LossKind } from './train-graph.ts';
-import { writeTorchZip } from './torch-zip.ts';
-import { contrastiveMetrics, zeroShotAuroc } from './val.ts';
 
 export interface TrainRunOptions {
   model: string;

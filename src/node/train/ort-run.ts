@@ -1,21 +1,11 @@
-// Runs the training graphs (float32 or float64) with onnxruntime-node. Training lives on the Node side for
-// now: the Session interface of src/runtime carries float32 only, and these graphs may be float64.
+// Runs the training graphs (float32 or float64) with onnxruntime-node, and registers itself as the training
+// runner (src/train/runner.ts) when this module loads: the Node side of ClipTrainer.
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { ConfigError } from '../errors.ts';
+import { ConfigError } from '../../errors.ts';
+import { registerTrainRunner, type GraphRunner, type HostArray, type HostTensor } from '../../train/runner.ts';
 
-export type HostArray = Float64Array | Float32Array | BigInt64Array;
-export interface HostTensor {
-  data: HostArray;
-  dims: number[];
-}
-
-export interface GraphRunner {
-  readonly inputNames: readonly string[];
-  readonly outputNames: readonly string[];
-  run(feeds: Record<string, HostTensor>, outputs?: string[]): Promise<Record<string, HostTensor>>;
-  release(): Promise<void>;
-}
+export type { GraphRunner, HostArray, HostTensor } from '../../train/runner.ts';
 
 function toOrt(t: HostTensor): ort.Tensor {
   if (t.data instanceof Float64Array) return new ort.Tensor('float64', t.data, t.dims);
@@ -48,3 +38,5 @@ export async function createRunner(model: Uint8Array, threads = availableParalle
     release: () => s.release(),
   };
 }
+
+registerTrainRunner('onnxruntime-node', createRunner);

@@ -2,15 +2,15 @@
 // text transformer (an open_clip folder, a registered name, `hf-hub:`, an OpenAI-format state dict), or an
 // open_clip model config JSON (`{"embed_dim", "vision_cfg", "text_cfg"}`) initialised as open_clip does.
 import { readFile, stat } from 'node:fs/promises';
-import { readCheckpoint } from '../checkpoint/load.ts';
-import type { StateDict } from '../checkpoint/types.ts';
-import { ConfigError, UnsupportedError } from '../errors.ts';
-import type { PreprocessConfig } from '../image/preprocess.ts';
-import { inferOpenAIConfig, parseClipConfig, type ClipConfig } from '../models/clip-config.ts';
-import { openClipPreprocess } from '../models/readers/open-clip.ts';
-import { resolveModelSource } from '../models/resolve.ts';
-import { openClipInit } from './init.ts';
-import type { LossKind } from './train-graph.ts';
+import type { StateDict } from '../../checkpoint/types.ts';
+import { ConfigError, UnsupportedError } from '../../errors.ts';
+import type { PreprocessConfig } from '../../image/preprocess.ts';
+import { inferOpenAIConfig, parseClipConfig, type ClipConfig } from '../../models/clip-config.ts';
+import { openClipPreprocess } from '../../models/readers/open-clip.ts';
+import { openClipInit } from '../../train/init.ts';
+import type { LossKind } from '../../train/train-graph.ts';
+import { readCheckpoint } from '../checkpoint-files.ts';
+import { resolveModelSource } from '../resolve.ts';
 
 type Json = Record<string, unknown>;
 
