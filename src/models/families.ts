@@ -46,7 +46,9 @@ export const timmHfFamily = family('open_clip_custom_text', (src) => src.format 
 
 export const biovilFamily = family('biovil', (src) => src.format === 'hf' && src.hf?.config.model_type === 'cxr-bert');
 
-export const FAMILIES: Family[] = [openClipFamily, hfClipFamily, siglipFamily, timmHfFamily, biovilFamily];
+export const conchFamily = family('conch', (src) => src.format === 'conch');
+
+export const FAMILIES: Family[] = [openClipFamily, hfClipFamily, siglipFamily, timmHfFamily, biovilFamily, conchFamily];
 
 export function familyFor(src: ResolvedSource): Family {
   const f = FAMILIES.find((x) => x.matches(src));

@@ -15,7 +15,9 @@ export interface TextSpec {
      * a SentencePiece model, `file` named relative to the model's folder (compiled graphs are cached by content,
      * so one cache entry serves every copy of a folder); `flavor: 'siglip'` adds SiglipTokenizer's text handling
      */
-    | { kind: 'sentencepiece'; file: string; flavor: 'siglip'; eosId: number; unkToken: string; lowercase: boolean };
+    | { kind: 'sentencepiece'; file: string; flavor: 'siglip'; eosId: number; unkToken: string; lowercase: boolean }
+    /** a Hugging Face byte-level BPE tokenizer.json named relative to the model's folder (CONCH), padding with `padToken` */
+    | { kind: 'byte-level-bpe'; file: string; padToken: string };
   contextLength: number;
   /** the id after the end token up to contextLength (CLIP BPE: 0 for open_clip, 49407 for openai/clip-vit-* on the hub) */
   padId: number;

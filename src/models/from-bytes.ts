@@ -5,7 +5,7 @@ import { readSafetensors } from '../checkpoint/safetensors.ts';
 import type { StateDict } from '../checkpoint/types.ts';
 import { ConfigError, UnsupportedError } from '../errors.ts';
 import type { OpenAIOverrides } from './clip-config.ts';
-import { buildFromSpec, readModelSpec } from './readers/index.ts';
+import { buildFromSpec, isConchLayout, readModelSpec } from './readers/index.ts';
 import { memoryFiles, type ModelSpec, type SourceFormat } from './spec.ts';
 
 export interface BytesModel {
@@ -26,6 +26,7 @@ export interface BytesModel {
 export function formatOf(names: readonly string[]): SourceFormat {
   if (names.includes('open_clip_config.json')) return 'open_clip';
   if (names.includes('config.json')) return 'hf';
+  if (isConchLayout(names)) return 'conch';
   return 'openai';
 }
 

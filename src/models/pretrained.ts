@@ -189,7 +189,7 @@ export const PRETRAINED = {
   conch: {
     title: 'CONCH (pathology, CoCa ViT-B/16, 448 px)',
     family: 'conch',
-    supported: false,
+    supported: true,
     source: { kind: 'hub', repo: 'MahmoodLab/conch', files: ['meta.yaml', 'pytorch_model.bin'] },
     scoring: 'softmax',
     templates: 'conch',
@@ -198,7 +198,7 @@ export const PRETRAINED = {
     sizeMB: 1600,
     paper: 'Lu et al. 2024, "A visual-language foundation model for computational pathology", Nature Medicine 30:863-874',
     unverified: true,
-    note: "Repository and files from the mahmoodlab/CONCH README and factory.py (hf_hub_download of meta.yaml and pytorch_model.bin; access granted per request). The towers exist (src/models/towers/coca.ts, kinds conch-vision / conch-text, checked against CONCH's own code); no reader builds the model yet: its architecture is conch_ViT-B-16.json inside the conch Python package, not on the hub, and its tokenizer is a byte-level BPE tokenizer.json clipmed does not implement. Preprocessing (conch/open_clip_custom/transform.py): Resize(448, bicubic) on the shortest side, CenterCrop(448), ImageNet mean/std. Size unconfirmed.",
+    note: "Repository and files from the mahmoodlab/CONCH README and factory.py (hf_hub_download of meta.yaml and pytorch_model.bin; access granted per request; clipmed reads meta.yaml's presence only, as factory.py does). The reader (src/models/readers/conch.ts) builds CoCa's towers (conch-vision / conch-text) from conch_ViT-B-16.json, which lives in the conch Python package and is carried by clipmed as data. The tokenizer is the package's byte-level BPE conch/open_clip_custom/tokenizers/conch_byte_level_bpe_uncased.json (commit 141cc09, sha256 a3861e67c64d32670eb6725a8e52d7dbdd2a06646a4a3c7463052ae7110760fb), not on the hub and not shipped with clipmed (CC-BY-NC-ND): it is read from the model's folder, so put it beside pytorch_model.bin. Preprocessing (transform.py with the mean/std factory.py sets): Resize(448, bicubic) on the shortest side, CenterCrop(448), OpenAI mean/std. Scores: softmax of cosine similarity times exp(logit_scale). Size and the hub repository's file list unconfirmed.",
   },
   'pubmedclip-rn50': {
     title: 'PubMedCLIP (RN50, OpenAI CLIP fine-tuned on ROCO)',

@@ -7,7 +7,7 @@ import type { ModelFiles } from './spec.ts';
 export interface ResolvedSource {
   /** what the user gave */
   name: string;
-  format: 'open_clip' | 'openai' | 'hf';
+  format: 'open_clip' | 'openai' | 'hf' | 'conch';
   weightsFile: string;
   /** open_clip_config.json contents (open_clip format only) */
   config?: Record<string, unknown>;

@@ -31,7 +31,7 @@ export interface SpecFiles {
   tokenizer: SpecFile[];
 }
 
-export type SourceFormat = 'open_clip' | 'openai' | 'hf';
+export type SourceFormat = 'open_clip' | 'openai' | 'hf' | 'conch';
 
 export interface ModelSpec {
   format: SourceFormat;

@@ -1,5 +1,6 @@
 // The tokenizer a model's TextSpec names, loaded from the package (CLIP BPE) or the model's folder.
 import { ConfigError, UnsupportedError } from '../errors.ts';
+import { ByteLevelBpeTokenizer } from '../text/byte-level-bpe.ts';
 import { ClipTokenizer } from '../text/clip-bpe.ts';
 import { SentencePieceModel } from '../text/sentencepiece.ts';
 import { SiglipTokenizer } from '../text/siglip-tokenizer.ts';
@@ -74,6 +75,13 @@ export async function tokenizerFromFiles(spec: TextSpec, files: ModelFiles | und
       }
       if (wp.padId !== spec.padId) throw new ConfigError(`the vocabulary's [PAD] id is ${wp.padId}, the model pads with ${spec.padId}`, { file });
       return wp;
+    }
+    case 'byte-level-bpe': {
+      // a Hugging Face tokenizer.json (CONCH's conch_byte_level_bpe_uncased.json)
+      const file = `${files?.dir}/${t.file}`;
+      const bpe = ByteLevelBpeTokenizer.fromTokenizerJson(need(t.file), file, { padToken: t.padToken });
+      if (bpe.padId !== spec.padId) throw new ConfigError(`the tokenizer pads with id ${bpe.padId} ('${t.padToken}'), the model expects ${spec.padId}`, { file });
+      return bpe;
     }
     default:
       throw new UnsupportedError(`tokenizer '${(t as { kind: string }).kind}' is not available in this build`);

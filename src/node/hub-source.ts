@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { resolveHubSnapshot, type HubFileSpec } from './hub/resolve.ts';
 import { parseHubSpec, type HubProgress } from './hub/settings.ts';
-import { hfFiles, hfTokenizerName, openClipFiles } from '../models/readers/index.ts';
+import { conchFiles, hfFiles, hfTokenizerName, openClipFiles, CONCH_FILES } from '../models/readers/index.ts';
 import type { SpecFile, SpecFiles } from '../models/spec.ts';
 import { resolveLocalSource, type ResolvedSource } from '../models/source.ts';
 import { folderFiles } from './files.ts';
@@ -17,7 +17,8 @@ export interface HubModelOptions {
   log?: (message: string) => void;
 }
 
-const CONFIGS = ['open_clip_config.json', 'config.json'];
+/** the file that tells a repository's layout; CONCH's repository has no model config, only meta.yaml beside its weights */
+const CONFIGS = ['open_clip_config.json', 'config.json', CONCH_FILES.meta];
 
 function hubFile(f: SpecFile, optional = false): HubFileSpec {
   return { oneOf: f.oneOf ?? [f.name], optional: optional || Boolean(f.optional) };
@@ -41,6 +42,11 @@ export async function resolveHubModel(source: string, o: HubModelOptions = {}): 
   const opts = { onProgress: o.onProgress, onWarning: o.log };
   const first = await resolveHubSnapshot(source, { ...opts, files: [CONFIGS] });
   const configName = first.files[0]!;
+  if (configName === CONCH_FILES.meta) {
+    // CONCH: its tokenizer and architecture live in its Python package, fetched here only where the repository has them
+    const snap = await resolveHubSnapshot(`hf-hub:${repo}@${first.commit}`, { ...opts, files: ownFiles(conchFiles(), true) });
+    return { ...(await resolveLocalSource(snap.folder)), name: source };
+  }
   let config: Record<string, unknown>;
   try {
     config = JSON.parse(readFileSync(join(first.folder, configName), 'utf8'));

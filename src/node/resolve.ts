@@ -42,7 +42,7 @@ export async function resolveModelSource(model: string, o: ResolveOptions = {}):
     }
     const at = `hf-hub:${spec.source.repo}${spec.source.revision ? `@${spec.source.revision}` : ''}`;
     // a repository with a model config is fetched by spec; a bare checkpoint by its listed files
-    const byConfig = spec.source.files.some((f) => f === 'open_clip_config.json' || f === 'config.json');
+    const byConfig = spec.source.files.some((f) => f === 'open_clip_config.json' || f === 'config.json' || f === 'meta.yaml');
     const source = byConfig ? { ...(await resolveHubModel(at, o)), name: model } : { ...(await resolveLocalSource(await hub(at, spec.source.files))), name: model };
     if (spec.source.sha256) {
       const got = await checkpointHash(source.weightsFile);

@@ -6,6 +6,7 @@ import { basename, join } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { folderFiles } from './files.ts';
 import { readHfFolder } from './hf-folder.ts';
+import { conchModelCfg, isConchLayout, CONCH_FILES } from '../models/readers/index.ts';
 import type { ResolvedSource } from '../models/source.ts';
 export type { ResolvedSource };
 
@@ -27,12 +28,17 @@ export async function resolveLocalSource(source: string): Promise<ResolvedSource
   if (st.isDirectory()) {
     const files = await readdir(source);
     if (!files.includes('open_clip_config.json')) {
+      if (isConchLayout(files)) {
+        // CONCH (MahmoodLab/conch): meta.yaml and pytorch_model.bin; the architecture is carried by clipmed unless the folder has its own
+        const mf = folderFiles(source);
+        return { name: basename(source), format: 'conch', weightsFile: join(source, CONCH_FILES.weights), configText: conchModelCfg(mf).text, files: mf };
+      }
       if (files.includes('config.json')) {
         const { folder, weightsFile, configText } = await readHfFolder(source, files);
         const mf = folderFiles(source, folder.files);
         return { name: basename(source), format: 'hf', weightsFile, configText, hf: { ...folder, read: mf.read }, files: mf };
       }
-      throw new ConfigError(`no open_clip_config.json or config.json in the folder; files: ${files.slice(0, 10).join(', ')}`, { file: source });
+      throw new ConfigError(`no open_clip_config.json or config.json (or CONCH's meta.yaml beside pytorch_model.bin) in the folder; files: ${files.slice(0, 10).join(', ')}`, { file: source });
     }
     const weights = OPEN_CLIP_WEIGHTS.find((f) => files.includes(f));
     if (!weights) throw new ConfigError(`no weights in the folder: expected one of ${OPEN_CLIP_WEIGHTS.join(', ')}`, { file: source });

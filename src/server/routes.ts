@@ -38,7 +38,7 @@ function schema(summary: string, extra: Parameters<typeof fields>[0]) {
 /** The file a model's tokenizer is read from (none for CLIP BPE, which ships with clipmed). */
 function tokenizerFile(model: ClipModel): string | undefined {
   const t = model.meta.text.tokenizer;
-  return t.kind === 'wordpiece' ? t.vocabFile : t.kind === 'sentencepiece' ? t.file : undefined;
+  return t.kind === 'wordpiece' ? t.vocabFile : t.kind === 'sentencepiece' || t.kind === 'byte-level-bpe' ? t.file : undefined;
 }
 
 export async function registerRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {

@@ -56,5 +56,5 @@ test('models finds the cache under HF_HOME/hub and prints a table', () => {
   assert.match(lines[0]!, /^name\s+family\s+size\s+licence\s+gated\s+local$/);
   assert.match(t.stdout, /medsiglip-448\s+siglip\s+3\.5 GB\s+.*gated\s+cached/);
   assert.match(t.stdout, /chexzero\s+open_clip\s+338 MB\s+.*manual download/);
-  assert.match(t.stdout, /conch\s+conch \(not built\)/);
+  assert.match(t.stdout, /conch\s+conch\s+1\.6 GB/);
 });

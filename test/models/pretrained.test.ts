@@ -46,7 +46,8 @@ test('pretrained: the custom-text models and gating', () => {
   assert.ok((PRETRAINED.biomedclip.source.files as readonly string[]).includes('vocab.txt'));
   for (const n of ['biomedclip', 'quiltnet-b-16-pmb', 'unimed-clip-b-16'] as const) assert.equal(PRETRAINED[n].family, 'open_clip_custom_text');
   assert.deepEqual(listModels().filter((n) => getSpec(n).gated), ['medsiglip-448', 'conch']);
-  assert.equal(getSpec('conch').supported, false);
+  assert.equal(getSpec('conch').supported, true);
+  assert.deepEqual(getSpec('conch').source.files, ['meta.yaml', 'pytorch_model.bin']);
 });
 
 test('pretrained: an unknown name is a ConfigError listing the known ones', () => {

@@ -6,9 +6,11 @@ import type { OpenAIOverrides } from '../clip-config.ts';
 import type { ModelFiles, ModelSpec, SourceFormat } from '../spec.ts';
 import { getTower } from '../towers/registry.ts';
 import { Weights } from '../weights.ts';
+import { readConchSpec } from './conch.ts';
 import { readHfSpec } from './hf.ts';
 import { readOpenAISpec, readOpenClipSpec } from './open-clip.ts';
 
+export { conchFiles, conchModelCfg, isConchLayout, readConchSpec, CONCH_FILES, CONCH_VIT_B_16 } from './conch.ts';
 export { hfFiles, hfFolderFromFiles, readHfSpec, HF_WEIGHT_FILES } from './hf.ts';
 export { hfTokenizerName, openClipConfig, openClipFiles, openClipPreprocess, readOpenAISpec, readOpenClipSpec, OPEN_CLIP_WEIGHTS } from './open-clip.ts';
 
@@ -31,6 +33,7 @@ export interface ReadSpecInput {
 export function readModelSpec(input: ReadSpecInput): ModelSpec {
   if (input.format === 'openai') return readOpenAISpec(input.sd, input.weightsFile, input.overrides);
   if (!input.files) throw new ConfigError(`a ${input.format} model needs its configuration files to be read`, { file: input.weightsFile });
+  if (input.format === 'conch') return readConchSpec(input.files, input.sd, input.weightsFile);
   if (input.format === 'open_clip') return readOpenClipSpec({ files: input.files, tokenizerFiles: input.tokenizerFiles, weightsFile: input.weightsFile, sd: input.sd });
   return readHfSpec(input.files, input.sd, input.weightsFile);
 }

@@ -1,0 +1,102 @@
+// CONCH from its published layout (MahmoodLab/conch: meta.yaml beside pytorch_model.bin; the architecture and the
+// byte-level BPE tokenizer from CONCH's package), on a tiny random-weight CONCH that CONCH's own code made and
+// scored (test/fixtures/conch/make_model.py): the spec, the tokens, both embeddings of a real image and prompts,
+// and `clipmed classify` through a local server in the hub's layout against CONCH's zero-shot probabilities.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CheckpointError, ConfigError } from '../../src/errors.ts';
+import { ClipModel } from '../../src/node/clip-model.ts';
+import { normalizeRows } from '../../src/models/clip-model-core.ts';
+import { cliAsync } from '../helpers/cli.ts';
+import { startHubServer } from '../helpers/hub-server.ts';
+import { DATA, isolateCache, maxRelError, tempDir } from '../helpers/reference.ts';
+
+const cache = isolateCache();
+const FIXTURE = new URL('../fixtures/conch/', import.meta.url).pathname;
+const TOKENIZER = new URL('../fixtures/text/conch-bpe/', import.meta.url).pathname;
+const ref = JSON.parse(readFileSync(join(FIXTURE, 'reference.json'), 'utf8')) as {
+  image: string; classes: string[]; templates: string[]; prompts: string[]; logit_scale: number;
+  image_embeds: number[]; text_embeds: number[][]; probs_single: number[]; probs_ensemble: number[];
+};
+const libraryIds = new Map((JSON.parse(readFileSync(join(TOKENIZER, 'tokens.json'), 'utf8')).tokens as Array<{ text: string; ids: number[] }>).map((t) => [t.text, t.ids]));
+const E = ref.image_embeds.length;
+const HUB_FILES = ['meta.yaml', 'pytorch_model.bin', 'conch_model_cfg.json', 'conch_byte_level_bpe_uncased.json'];
+
+/** The published layout in a folder: the hub's two files, the tiny architecture, and CONCH's tokenizer file name. */
+function conchFolder(edit: (dir: string) => void = () => {}): string {
+  const dir = tempDir('clipmed-conch-');
+  for (const f of ['meta.yaml', 'pytorch_model.bin', 'conch_model_cfg.json']) copyFileSync(join(FIXTURE, f), join(dir, f));
+  copyFileSync(join(TOKENIZER, 'tokenizer.json'), join(dir, 'conch_byte_level_bpe_uncased.json'));
+  edit(dir);
+  return dir;
+}
+
+function maxAbs(a: number[], b: number[]): number {
+  assert.equal(a.length, b.length);
+  return Math.max(...a.map((x, i) => Math.abs(x - b[i]!)));
+}
+
+test('CONCH folder: spec, tokens, and text and image embeddings of a real image agree with CONCH', async (t) => {
+  const model = await ClipModel.load(conchFolder(), { threads: 1 });
+  const spec = model.meta.spec!;
+  assert.deepEqual([spec.format, spec.family, spec.vision.kind, spec.text.kind, spec.tokenizer.tokenizer.kind], ['conch', 'conch', 'conch-vision', 'conch-text', 'byte-level-bpe']);
+  assert.deepEqual(spec.preprocess, { size: 448, mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711], interpolation: 'bicubic', resizeMode: 'shortest' });
+  assert.ok(spec.scoring.kind === 'softmax' && Math.abs(spec.scoring.logitScale - ref.logit_scale) < 1e-4);
+  assert.equal(model.meta.text.contextLength, 127);
+  assert.deepEqual(model.meta.patchTokens, { grid: 28, width: 16 });
+  // CONCH's 128 ids less the placeholder pad encode_text drops
+  const ids = model.tokenize(ref.prompts);
+  ref.prompts.forEach((p, r) => assert.deepEqual([...ids.subarray(r * 127, (r + 1) * 127), 0], libraryIds.get(p), p));
+  const text = await model.embedTexts(ref.prompts);
+  const textErr = maxRelError(text.embeddings, ref.text_embeds.flat(), E);
+  assert.ok(textErr < 1e-4, `text ${textErr}`);
+  const image = await model.embedImageFiles([join(DATA, ref.image)], { normalize: true });
+  const imageErr = maxRelError(image.embeddings, ref.image_embeds, E);
+  assert.ok(imageErr < 1e-4, `image ${imageErr}`);
+  t.diagnostic(`relative error: text ${textErr.toExponential(2)}, image ${imageErr.toExponential(2)}`);
+  await model.release();
+});
+
+test('CONCH from the hub (hf-hub: and the registered name, a local server in the hub layout): classify gives CONCH\'s zero-shot probabilities', async (t) => {
+  const hub = await startHubServer({ repo: 'MahmoodLab/conch', source: conchFolder(), files: HUB_FILES });
+  const home = tempDir('clipmed-hf-');
+  try {
+    const env = { HF_ENDPOINT: hub.endpoint, HF_HOME: home, CLIPMED_CACHE: join(home, 'clipmed'), HF_TOKEN: '' };
+    const classify = async (model: string, templates: string[]) => {
+      const r = await cliAsync(env, 'classify', '--model', model, '--labels', ref.classes.join(','), ...templates.flatMap((t) => ['-T', t]), join(DATA, ref.image), '--json');
+      assert.equal(r.code, 0, r.stderr);
+      const scores = JSON.parse(r.stdout).results[0].scores as Record<string, number>;
+      return ref.classes.map((c) => scores[c]!);
+    };
+    const single = await classify(`hf-hub:${hub.repo}`, ref.templates.slice(0, 1));
+    assert.ok(maxAbs(single, ref.probs_single) < 1e-4, `single template: ${single} vs ${ref.probs_single}`);
+    for (const f of ['meta.yaml', 'pytorch_model.bin']) assert.ok(hub.count({ file: f }) >= 1, `${f} was fetched`);
+    const ensemble = await classify('conch', ref.templates);
+    assert.ok(maxAbs(ensemble, ref.probs_ensemble) < 1e-4, `template ensemble: ${ensemble} vs ${ref.probs_ensemble}`);
+    assert.equal(hub.count({ on: 'cdn', file: 'pytorch_model.bin' }), 1, 'downloaded once');
+    t.diagnostic(`max |p - p_CONCH|: single ${maxAbs(single, ref.probs_single).toExponential(2)}, ensemble ${maxAbs(ensemble, ref.probs_ensemble).toExponential(2)}`);
+  } finally {
+    await hub.stop();
+  }
+});
+
+test('CONCH folder without its tokenizer, with a state dict of another model, or a broken architecture file: errors naming the file', async () => {
+  const noTokenizer = conchFolder((d) => unlinkSync(join(d, 'conch_byte_level_bpe_uncased.json')));
+  await assert.rejects(ClipModel.load(noTokenizer, { threads: 1 }), (e: unknown) => e instanceof ConfigError && /conch_byte_level_bpe_uncased\.json/.test((e as Error).message));
+  const other = conchFolder((d) => copyFileSync(join(FIXTURE, '..', 'towers', 'cxr-bert', 'pytorch_model.bin'), join(d, 'pytorch_model.bin')));
+  await assert.rejects(ClipModel.load(other, { threads: 1 }), (e: unknown) => e instanceof CheckpointError && /not a CONCH CoCa state dict/.test((e as Error).message) && /pytorch_model\.bin/.test((e as Error).message));
+  const badCfg = conchFolder((d) => writeFileSync(join(d, 'conch_model_cfg.json'), '{"embed_dim": 16,'));
+  await assert.rejects(ClipModel.load(badCfg, { threads: 1 }), (e: unknown) => e instanceof ConfigError && /conch_model_cfg\.json/.test((e as Error).message));
+  // without its own architecture the folder is read as conch_ViT-B-16, whose shapes the tiny weights do not have
+  const published = conchFolder((d) => unlinkSync(join(d, 'conch_model_cfg.json')));
+  await assert.rejects(ClipModel.load(published, { threads: 1 }), (e: unknown) => e instanceof Error && /visual\.trunk\./.test((e as Error).message));
+  void cache;
+});
+
+test('CONCH: normalised text embeddings are what the zero-shot classifier compares', () => {
+  const rows = Float32Array.from(ref.text_embeds.flat());
+  normalizeRows(rows, E);
+  for (let r = 0; r < ref.prompts.length; r++) assert.ok(Math.abs(Math.hypot(...rows.subarray(r * E, (r + 1) * E)) - 1) < 1e-6);
+});
