@@ -105,11 +105,13 @@ export interface Inflated {
 
 /**
  * Inflate a raw deflate stream (a ZIP entry's data) to at most `limit` bytes. A corrupt or unfinished stream
- * throws (fflate's message); a stream that inflates past `limit` stops there with `overflow` set.
+ * throws (fflate's message); a stream that inflates past `limit` stops there with `overflow` set. `expected` is
+ * the size to allocate first (the output grows past it as needed): the limit itself when it is the stream's
+ * known size (a ZIP entry), less when the limit is only a bound (a deflated DICOM data set).
  * @example inflateRawBounded(deflated, entry.size).overflow // false
  */
-export function inflateRawBounded(data: Uint8Array, limit: number): Inflated {
-  const sink = new Sink(limit, limit);
+export function inflateRawBounded(data: Uint8Array, limit: number, expected = limit): Inflated {
+  const sink = new Sink(limit, expected);
   const inf = new Inflate((chunk) => sink.push(chunk));
   for (let at = 0; !sink.overflow; at += CHUNK) {
     const end = Math.min(data.length, at + CHUNK);

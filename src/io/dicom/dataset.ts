@@ -1,8 +1,8 @@
 // Reading a DICOM data set (PS3.10 files, and bare data sets without preamble or meta) with dicom-parser,
 // and the image attributes decoding needs (PS3.3 C.7.6.3 Image Pixel Module, C.11 LUTs).
-import { inflateRawSync } from 'node:zlib';
 import dicomParser from 'dicom-parser';
 import { DecodeError, LimitError, UnsupportedError } from '../../errors.ts';
+import { inflateRawBounded } from '../inflate.ts';
 
 export type DataSet = dicomParser.DataSet;
 
@@ -83,13 +83,10 @@ export function parseDataSet(bytes: Uint8Array, file: string, maxInflated = MAX_
   const options: dicomParser.ParseDicomOptions = {
     // deflated data sets (PS3.5 A.5): raw deflate after the meta group
     inflater: (buf: Uint8Array, position: number) => {
-      let inflated: Buffer;
-      try {
-        inflated = inflateRawSync(buf.subarray(position), { maxOutputLength: maxInflated }); // never unbounded
-      } catch (e) {
-        if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) throw new LimitError(`the deflated data set inflates past ${maxInflated} bytes`, { file });
-        throw e;
-      }
+      const body = buf.subarray(position);
+      // never unbounded: inflating stops at the bound; the first allocation is a guess that grows as needed
+      const { bytes: inflated, overflow } = inflateRawBounded(body, maxInflated, Math.min(maxInflated, 4 * body.length + (1 << 16)));
+      if (overflow) throw new LimitError(`the deflated data set inflates past ${maxInflated} bytes`, { file });
       const out = new Uint8Array(position + inflated.length);
       out.set(buf.subarray(0, position));
       out.set(inflated, position);
