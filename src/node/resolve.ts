@@ -7,7 +7,7 @@ import { resolveHubSource, type HubFileSpec } from './hub/resolve.ts';
 import { isHubSpec } from './hub/settings.ts';
 import type { HubProgress } from './hub/settings.ts';
 import { getSpec, listModels, type PretrainedSpec } from '../models/pretrained.ts';
-import { resolveLocalSource, type ResolvedSource } from './source.ts';
+import { isConchFolder, resolveLocalSource, type ResolvedSource } from './source.ts';
 import './tokenizer-files.ts'; // ClipTokenizer.load() reads the shipped merges (trainRun reaches it from here)
 
 export interface ResolveOptions {
@@ -50,6 +50,8 @@ export async function resolveModelSource(model: string, o: ResolveOptions = {}):
     }
     return { source, spec };
   }
+  // CONCH's folder is told by its meta.yaml, before any rule for other folders that hold a bare pytorch_model.bin
+  if (await isConchFolder(model)) return { source: await resolveLocalSource(model) };
   const source = await resolveLocalSource(model);
   return { source, spec: manualEntryFor(source.weightsFile) };
 }

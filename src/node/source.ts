@@ -14,6 +14,12 @@ export type { ResolvedSource };
 const OPEN_CLIP_WEIGHTS = ['open_clip_model.safetensors', 'open_clip_pytorch_model.bin'];
 const OPENAI_EXT = /\.(pt|pth|bin|safetensors|ckpt)$/i;
 
+/** Whether `path` is a folder in CONCH's layout (meta.yaml beside pytorch_model.bin, no other model config). */
+export async function isConchFolder(path: string): Promise<boolean> {
+  const st = await stat(path).catch(() => undefined);
+  return Boolean(st?.isDirectory()) && isConchLayout(await readdir(path));
+}
+
 /**
  * Resolve a local model source.
  * @example await resolveLocalSource('../shared/fixtures/open_clip/tiny-quickgelu') // { format: 'open_clip', weightsFile: '.../open_clip_pytorch_model.bin', ... }
