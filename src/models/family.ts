@@ -17,7 +17,7 @@ export interface TextSpec {
      */
     | { kind: 'sentencepiece'; file: string; flavor: 'siglip'; eosId: number; unkToken: string; lowercase: boolean }
     /** a Hugging Face byte-level BPE tokenizer.json named relative to the model's folder (CONCH), padding with `padToken` */
-    | { kind: 'byte-level-bpe'; file: string; padToken: string };
+    | { kind: 'byte-level-bpe'; file: string; padToken: string; /** the text tower's vocabulary size, which the file's must equal */ vocabSize: number };
   contextLength: number;
   /** the id after the end token up to contextLength (CLIP BPE: 0 for open_clip, 49407 for openai/clip-vit-* on the hub) */
   padId: number;

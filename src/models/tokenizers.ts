@@ -81,6 +81,7 @@ export async function tokenizerFromFiles(spec: TextSpec, files: ModelFiles | und
       const file = `${files?.dir}/${t.file}`;
       const bpe = ByteLevelBpeTokenizer.fromTokenizerJson(need(t.file), file, { padToken: t.padToken });
       if (bpe.padId !== spec.padId) throw new ConfigError(`the tokenizer pads with id ${bpe.padId} ('${t.padToken}'), the model expects ${spec.padId}`, { file });
+      if (bpe.vocabSize !== t.vocabSize) throw new ConfigError(`the tokenizer has ${bpe.vocabSize} ids, the text tower's vocabulary ${t.vocabSize}: not this model's tokenizer`, { file });
       return bpe;
     }
     default:

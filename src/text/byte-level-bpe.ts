@@ -150,6 +150,14 @@ export class ByteLevelBpeTokenizer implements TextTokenizer {
     return new ByteLevelBpeTokenizer(vocab, ranks, added, normalizer(j.normalizer, file), pre.add_prefix_space !== false, info, idOf(options.padToken, 'pad token'));
   }
 
+  /** One more than the largest id of the vocabulary and the added tokens: the rows a token embedding needs. */
+  get vocabSize(): number {
+    let max = -1;
+    for (const id of this.vocab.values()) max = Math.max(max, id);
+    for (const list of this.addedByFirst.values()) for (const t of list) max = Math.max(max, t.id);
+    return max + 1;
+  }
+
   /** The ids of one text with the post-processor's special tokens, no truncation or padding. */
   encode(text: string): number[] {
     return [...this.info.prefix, ...this.content(text), ...this.info.suffix];

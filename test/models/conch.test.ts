@@ -85,6 +85,12 @@ test('CONCH from the hub (hf-hub: and the registered name, a local server in the
 test('CONCH folder without its tokenizer, with a state dict of another model, or a broken architecture file: errors naming the file', async () => {
   const noTokenizer = conchFolder((d) => unlinkSync(join(d, 'conch_byte_level_bpe_uncased.json')));
   await assert.rejects(ClipModel.load(noTokenizer, { threads: 1 }), (e: unknown) => e instanceof ConfigError && /conch_byte_level_bpe_uncased\.json/.test((e as Error).message));
+  const otherTokenizer = conchFolder((d) => {
+    const j = JSON.parse(readFileSync(join(d, 'conch_byte_level_bpe_uncased.json'), 'utf8'));
+    j.model.vocab['\u0120zzz'] = Object.keys(j.model.vocab).length;
+    writeFileSync(join(d, 'conch_byte_level_bpe_uncased.json'), JSON.stringify(j));
+  });
+  await assert.rejects(ClipModel.load(otherTokenizer, { threads: 1 }), (e: unknown) => e instanceof ConfigError && /578 ids, the text tower's vocabulary 577/.test((e as Error).message));
   const other = conchFolder((d) => copyFileSync(join(FIXTURE, '..', 'towers', 'cxr-bert', 'pytorch_model.bin'), join(d, 'pytorch_model.bin')));
   await assert.rejects(ClipModel.load(other, { threads: 1 }), (e: unknown) => e instanceof CheckpointError && /not a CONCH CoCa state dict/.test((e as Error).message) && /pytorch_model\.bin/.test((e as Error).message));
   const badCfg = conchFolder((d) => writeFileSync(join(d, 'conch_model_cfg.json'), '{"embed_dim": 16,'));

@@ -35,6 +35,7 @@ test('byte-level BPE: special tokens, accents and case as CONCH\'s normalizer ha
   assert.deepEqual(tok.encode('Café'), tok.encode('cafe'));
   assert.deepEqual(tok.encode('CARCINOMA'), tok.encode('carcinoma'));
   assert.deepEqual(tok.encode('<end_of_text>').slice(1, -1), [2]);
+  assert.equal(tok.vocabSize, Object.keys(JSON.parse(new TextDecoder().decode(JSON_BYTES)).model.vocab).length);
   assert.equal(bytesToUnicode()[32], '\u0120'); // 'Ġ': the space every word starts with
 });
 

@@ -95,7 +95,7 @@ export function readConchSpec(files: ModelFiles, sd: StateDict, weightsFile: str
     text: { kind: 'conch-text', config: text as unknown as Json, prefix: `${p}text.` },
     patchTokens: { grid: Math.floor(vision.imageSize / vision.patchSize), width: vision.width },
     tokenizer: {
-      tokenizer: { kind: 'byte-level-bpe', file: CONCH_FILES.tokenizer, padToken: '<pad>' },
+      tokenizer: { kind: 'byte-level-bpe', file: CONCH_FILES.tokenizer, padToken: '<pad>', vocabSize: text.vocabSize },
       contextLength,
       padId: text.padId,
       cutToEnd: false,
