@@ -181,10 +181,14 @@ export class ClipModelCore {
     const out = new Float32Array(texts.length * E);
     const bs = opts.batchSize ?? 64;
     const session = await this.session('text');
+    // padding: 'longest' (MedCLIP): every row padded to the longest text of this call, whatever the batches
+    const callLength = spec.padding === 'longest' ? longestRow(tokens, texts.length, C, spec.padId) : undefined;
     for (let i = 0; i < texts.length; i += bs) {
       const b = Math.min(bs, texts.length - i);
       let len = C;
-      if (spec.cutToEnd) {
+      if (callLength !== undefined) {
+        len = callLength;
+      } else if (spec.cutToEnd) {
         len = 1;
         for (let r = i; r < i + b; r++) len = Math.max(len, argmax(tokens, r * C, C) + 1);
       } else if (spec.attentionMask) {
@@ -217,6 +221,17 @@ export class ClipModelCore {
     }
     this.visionSession = this.textSession = undefined;
   }
+}
+
+/** The length of the longest of `rows` rows of ids [rows, C] once trailing `padId`s are cut (transformers' padding=True). */
+function longestRow(ids: Int32Array, rows: number, C: number, padId: number): number {
+  let len = 1;
+  for (let r = 0; r < rows; r++) {
+    let last = C - 1;
+    while (last > 0 && ids[r * C + last] === padId) last--;
+    len = Math.max(len, last + 1);
+  }
+  return len;
 }
 
 function argmax(a: Int32Array, start: number, n: number): number {

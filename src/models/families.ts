@@ -12,7 +12,7 @@ import type { ResolvedSource } from './source.ts';
 /** The spec of a resolved source whose files were read (`src.files`). */
 export function specOf(src: ResolvedSource, sd: StateDict, overrides: OpenAIOverrides = {}): ModelSpec {
   if (src.format !== 'openai' && !src.files) throw new ConfigError(`the files of ${src.name} were not read`, { file: src.weightsFile });
-  return readModelSpec({ format: src.format, files: src.files, tokenizerFiles: src.tokenizerFiles, weightsFile: src.weightsFile, sd, overrides });
+  return readModelSpec({ format: src.format, files: src.files, tokenizerFiles: src.tokenizerFiles, visionFiles: src.visionFiles, weightsFile: src.weightsFile, sd, overrides });
 }
 
 /** Both graphs and the data around them, from a spec. */
@@ -48,7 +48,9 @@ export const biovilFamily = family('biovil', (src) => src.format === 'hf' && src
 
 export const conchFamily = family('conch', (src) => src.format === 'conch');
 
-export const FAMILIES: Family[] = [openClipFamily, hfClipFamily, siglipFamily, timmHfFamily, biovilFamily, conchFamily];
+export const medclipFamily = family('medclip', (src) => src.format === 'medclip');
+
+export const FAMILIES: Family[] = [openClipFamily, hfClipFamily, siglipFamily, timmHfFamily, biovilFamily, conchFamily, medclipFamily];
 
 export function familyFor(src: ResolvedSource): Family {
   const f = FAMILIES.find((x) => x.matches(src));

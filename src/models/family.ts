@@ -27,10 +27,19 @@ export interface TextSpec {
   attentionMask: boolean;
   /** the text graph takes `token_type_ids` (all zeros) */
   tokenTypeIds: boolean;
+  /**
+   * 'longest': the embedding depends on the padding (MedCLIP's unmasked mean over tokens), so every text of one
+   * embedding call is padded to the longest of them, as transformers' padding=True, whatever the batch size;
+   * zero-shot embeds each class's prompts in a call of their own, as MedCLIP tokenizes them a class at a time.
+   */
+  padding?: 'longest';
 }
 
 /** How image-text similarity becomes a score (open_clip: softmax with logit_scale; SigLIP: sigmoid with bias). */
-export type ScoreSpec = { kind: 'softmax'; logitScale: number } | { kind: 'sigmoid'; logitScale: number; logitBias: number };
+export type ScoreSpec =
+  /** `ensemble: 'mean-logits'`: a class's logit is the mean of its prompts' logits (MedCLIP's PromptClassifier), not the logit of their renormalised mean */
+  | { kind: 'softmax'; logitScale: number; ensemble?: 'mean-logits' }
+  | { kind: 'sigmoid'; logitScale: number; logitBias: number };
 
 export interface BuiltModel {
   vision: BuiltGraph;

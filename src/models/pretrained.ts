@@ -25,7 +25,12 @@ export interface PretrainedSpec {
         /** sha256 of the weights file at that revision, checked after download when given */
         sha256?: string;
       }
-    | { kind: 'manual'; url: string; files: string[]; note: string };
+    | { kind: 'manual'; url: string; files: string[]; note: string }
+    /**
+     * a release file (a zip) at a URL, downloaded into clipmed's cache (CLIPMED_RELEASE_ENDPOINT names a mirror)
+     * and unzipped; `files` are what it must hold, `reader` the layout that reads them with its hub repositories
+     */
+    | { kind: 'release'; url: string; files: string[]; reader: 'medclip-vit' | 'medclip-resnet'; note: string };
   /** the authors' published preprocessing, where it differs from what the checkpoint's config says */
   preprocess?: { protocol: ProtocolName; source: string; steps: readonly ProtocolStep[] };
   /** softmax over classes (CLIP), per-class sigmoid (SigLIP), or softmax over a positive/negative prompt pair (CheXzero) */
@@ -276,42 +281,44 @@ export const PRETRAINED = {
   'medclip-vit': {
     title: 'MedCLIP-ViT (chest X-ray, Swin-T + Bio_ClinicalBERT)',
     family: 'medclip',
-    supported: false,
+    supported: true,
     source: {
-      kind: 'manual',
+      kind: 'release',
       url: 'https://storage.googleapis.com/pytrial/medclip-vit-pretrained.zip',
       files: ['pytorch_model.bin'],
-      note: 'The URL is the content of medclip/medclip_vit_weight.txt in RyanWangZf/MedCLIP; MedCLIPModel.from_pretrained downloads the zip and loads pytorch_model.bin from it (vision_model.model.* = SwinModel of microsoft/swin-tiny-patch4-window7-224, vision_model.projection_head, text_model.model.* = emilyalsentzer/Bio_ClinicalBERT, text_model.projection_head).',
+      reader: 'medclip-vit',
+      note: 'The URL is the content of medclip/medclip_vit_weight.txt in RyanWangZf/MedCLIP; MedCLIPModel.from_pretrained downloads the zip and loads pytorch_model.bin from it (vision_model.model.* = SwinModel of microsoft/swin-tiny-patch4-window7-224, vision_model.projection_head, text_model.model.* = emilyalsentzer/Bio_ClinicalBERT, text_model.projection_head, logit_scale). clipmed downloads and unzips it, and fetches the Swin config and Bio_ClinicalBERT\'s config.json and vocab.txt from those two hub repositories, as MedCLIP\'s code does; the zip or the folder it unzips to can also be given as --model.',
     },
     preprocess: { protocol: 'medclip', source: 'RyanWangZf/MedCLIP medclip/dataset.py MedCLIPFeatureExtractor and constants.py', steps: PROTOCOLS.medclip },
     scoring: 'softmax',
-    templates: 'clip-medical',
+    templates: 'medclip',
     license: 'BSD (setup.py classifier of RyanWangZf/MedCLIP; the repository has no LICENSE file)',
     gated: false,
     sizeMB: 800,
     paper: 'Wang et al. 2022, "MedCLIP: Contrastive Learning from Unpaired Medical Images and Text", EMNLP 2022',
     unverified: true,
-    note: "Both towers exist: hf-swin with MedCLIP's projection head (its reference written from transformers' modeling_swin.py, which cannot run here) and medclip-text (MedCLIPTextModel run as written over a BERT stand-in: the unmasked mean over tokens of hidden states 1, 2 and the last, averaged, then a bias-free projection, so an embedding depends on how far its batch is padded). Not built end to end: no reader yet maps this bare pytorch_model.bin to a spec (the Swin-T and Bio_ClinicalBERT configs and the WordPiece vocabulary live in two other hub repositories). Licence and size unconfirmed; MedCLIP's prompts are generated from CHEXPERT_CLASS_PROMPTS, not a template set.",
+    note: "Read by src/models/readers/medclip.ts: hf-swin with MedCLIP's projection head and medclip-text (the unmasked mean over tokens of hidden states 1, 2 and the last, then a bias-free projection), the image tower told by the keys. Zero-shot as MedCLIP's README runs it: the prompts of CHEXPERT_CLASS_PROMPTS (template set 'medclip': all of them, where the README samples 10 at random), each class's prompts padded to their longest (padding=True; the embedding depends on it), PromptClassifier(ensemble=True): a class's logit is the mean of its prompts' logit_scale * cosine, logit_scale = exp(clamp(logit_scale, 0, 4.6052)); clipmed's probabilities are the softmax of those logits. Checked end to end against MedCLIP's own code on a tiny random-weight model (transformers' Swin, BERT and tokenizer written from its source, which cannot run here). Licence, size and the zip's exact contents (beyond pytorch_model.bin at its root) unconfirmed.",
   },
   'medclip-resnet': {
     title: 'MedCLIP-ResNet (chest X-ray, ResNet-50 + Bio_ClinicalBERT)',
     family: 'medclip',
-    supported: false,
+    supported: true,
     source: {
-      kind: 'manual',
+      kind: 'release',
       url: 'https://storage.googleapis.com/pytrial/medclip-pretrained.zip',
       files: ['pytorch_model.bin'],
-      note: 'The URL is the content of medclip/medclip_resnet_weight.txt in RyanWangZf/MedCLIP; MedCLIPModel(vision_cls=MedCLIPVisionModel).from_pretrained loads pytorch_model.bin from the zip (vision_model.model.* = torchvision resnet50 whose fc is Linear(2048, 512, bias=False); text_model.* as in medclip-vit).',
+      reader: 'medclip-resnet',
+      note: 'The URL is the content of medclip/medclip_resnet_weight.txt in RyanWangZf/MedCLIP; MedCLIPModel(vision_cls=MedCLIPVisionModel).from_pretrained loads pytorch_model.bin from the zip (vision_model.model.* = torchvision resnet50 whose fc is Linear(2048, 512, bias=False); text_model.* as in medclip-vit). Bio_ClinicalBERT\'s config.json and vocab.txt come from its hub repository.',
     },
     preprocess: { protocol: 'medclip', source: 'RyanWangZf/MedCLIP medclip/dataset.py MedCLIPFeatureExtractor and constants.py', steps: PROTOCOLS.medclip },
     scoring: 'softmax',
-    templates: 'clip-medical',
+    templates: 'medclip',
     license: 'BSD (setup.py classifier of RyanWangZf/MedCLIP; the repository has no LICENSE file)',
     gated: false,
     sizeMB: 600,
     paper: 'Wang et al. 2022, "MedCLIP: Contrastive Learning from Unpaired Medical Images and Text", EMNLP 2022',
     unverified: true,
-    note: "Both towers exist: torchvision-resnet with a linear head on the pooled features (trunk 'model.', head 'model.fc', no bias; checked against torchvision's ResNet.forward) and medclip-text. Not built end to end, for the reasons given under medclip-vit. Licence and size unconfirmed.",
+    note: "Read by src/models/readers/medclip.ts as medclip-vit, with torchvision-resnet and a linear head on the pooled features (trunk and head 'vision_model.model.', fc without bias; the tower is checked against torchvision's ResNet.forward). The end-to-end check from MedCLIP's own code covers MedCLIP-ViT only: the reader's ResNet branch is checked on a state dict with MedCLIP's keys, not on one MedCLIP's code saved. Licence and size unconfirmed.",
   },
   'gloria-resnet50': {
     title: 'GLoRIA (chest X-ray, ResNet-50 + Bio_ClinicalBERT, global and local alignment)',

@@ -7,7 +7,7 @@ import type { ModelFiles } from './spec.ts';
 export interface ResolvedSource {
   /** what the user gave */
   name: string;
-  format: 'open_clip' | 'openai' | 'hf' | 'conch';
+  format: 'open_clip' | 'openai' | 'hf' | 'conch' | 'medclip';
   weightsFile: string;
   /** open_clip_config.json contents (open_clip format only) */
   config?: Record<string, unknown>;
@@ -18,6 +18,8 @@ export interface ResolvedSource {
   files?: ModelFiles;
   /** the tokenizer's files when they come from a second repository (open_clip's hf_tokenizer_name) */
   tokenizerFiles?: ModelFiles;
+  /** MedCLIP: the image tower's configuration repository (microsoft/swin-tiny-patch4-window7-224); `files` is its text repository */
+  visionFiles?: ModelFiles;
 }
 
 export { resolveLocalSource } from '../node/source.ts';

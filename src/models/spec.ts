@@ -31,7 +31,7 @@ export interface SpecFiles {
   tokenizer: SpecFile[];
 }
 
-export type SourceFormat = 'open_clip' | 'openai' | 'hf' | 'conch';
+export type SourceFormat = 'open_clip' | 'openai' | 'hf' | 'conch' | 'medclip';
 
 export interface ModelSpec {
   format: SourceFormat;

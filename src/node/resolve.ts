@@ -8,6 +8,7 @@ import { isHubSpec } from './hub/settings.ts';
 import type { HubProgress } from './hub/settings.ts';
 import { getSpec, listModels, type PretrainedSpec } from '../models/pretrained.ts';
 import { isConchFolder, resolveLocalSource, type ResolvedSource } from './source.ts';
+import { isMedclipLocal, resolveMedclipLocal, resolveMedclipRelease } from './medclip-source.ts';
 import './tokenizer-files.ts'; // ClipTokenizer.load() reads the shipped merges (trainRun reaches it from here)
 
 export interface ResolveOptions {
@@ -40,6 +41,10 @@ export async function resolveModelSource(model: string, o: ResolveOptions = {}):
     if (spec.source.kind === 'manual') {
       throw new ConfigError(`'${model}' is not on the hub: ${spec.source.note} Download it from ${spec.source.url} and pass the file path as --model${spec.preprocess ? ` (with --protocol ${spec.preprocess.protocol})` : ''}`);
     }
+    if (spec.source.kind === 'release') {
+      const vision = spec.source.reader === 'medclip-resnet' ? 'resnet' : 'swin';
+      return { source: await resolveMedclipRelease(spec.source.url, vision, model, o), spec };
+    }
     const at = `hf-hub:${spec.source.repo}${spec.source.revision ? `@${spec.source.revision}` : ''}`;
     // a repository with a model config is fetched by spec; a bare checkpoint by its listed files
     const byConfig = spec.source.files.some((f) => f === 'open_clip_config.json' || f === 'config.json' || f === 'meta.yaml');
@@ -52,6 +57,11 @@ export async function resolveModelSource(model: string, o: ResolveOptions = {}):
   }
   // CONCH's folder is told by its meta.yaml, before any rule for other folders that hold a bare pytorch_model.bin
   if (await isConchFolder(model)) return { source: await resolveLocalSource(model) };
+  if (await isMedclipLocal(model)) {
+    // MedCLIP's release zip or the folder it unzips to: the registry entry of its image tower (by MedCLIP's names)
+    const source = await resolveMedclipLocal(model, o);
+    return { source, spec: getSpec(source.visionFiles ? 'medclip-vit' : 'medclip-resnet') };
+  }
   const source = await resolveLocalSource(model);
   return { source, spec: manualEntryFor(source.weightsFile) };
 }

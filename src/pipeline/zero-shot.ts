@@ -2,7 +2,7 @@
 // (src/tasks/zero-shot.ts), embed the images, score them the way the model's spec says.
 import type { Raster } from '../image/types.ts';
 import type { ClipModelCore as ClipModel } from '../models/clip-model-core.ts';
-import { fromFlat } from '../tasks/matrix.ts';
+import { fromFlat, type Matrix } from '../tasks/matrix.ts';
 import { getTemplateSet, buildPrompts, type TemplateSet } from '../tasks/templates.ts';
 import { buildZeroShotClassifier, classifyZeroShot, type Scoring, type ZeroShotClassifier, type ZeroShotResult } from '../tasks/zero-shot.ts';
 import { ConfigError } from '../errors.ts';
@@ -59,7 +59,14 @@ export async function buildClassifier(model: ClipModel, options: PromptOptions):
   if (new Set(labels).size !== labels.length) throw new ConfigError(`labels: duplicate label in ${JSON.stringify(labels)}`);
   const set = resolveTemplates(o);
   const prompts = buildPrompts(labels, set);
-  const embedGroups = async (groups: string[][]) => {
+  const embedGroups = async (groups: string[][]): Promise<Matrix[]> => {
+    // an embedding that depends on the padding (MedCLIP): each class's prompts padded among themselves, as
+    // MedCLIP's process_class_prompts tokenizes them a class at a time
+    if (model.meta.text.padding === 'longest' && groups.length > 1) {
+      const out: Matrix[] = [];
+      for (const g of groups) out.push(...(await embedGroups([g])));
+      return out;
+    }
     const flat = groups.flat();
     const e = await model.embedTexts(flat, { normalize: true });
     let at = 0;
@@ -71,7 +78,8 @@ export async function buildClassifier(model: ClipModel, options: PromptOptions):
   };
   const positive = await embedGroups(prompts.positive);
   const negative = o.multilabel ? await embedGroups(prompts.negative!) : undefined;
-  return buildZeroShotClassifier(labels, positive, negative);
+  const score = model.meta.score;
+  return buildZeroShotClassifier(labels, positive, negative, { ensemble: score.kind === 'softmax' ? score.ensemble : undefined });
 }
 
 /**

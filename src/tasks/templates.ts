@@ -2,6 +2,7 @@
 // A template holds "{}" where the class name goes. A task never asks which model it has: the model's spec
 // names a template set, and the scoring (softmax / sigmoid / positive-negative pair) lives in zero-shot.ts.
 import { ConfigError } from '../errors.ts';
+import { medclipChexpertPrompts } from './medclip-prompts.ts';
 
 export interface TemplateSet {
   /** Templates for the positive (class present) prompt; "{}" is replaced by the class name. */
@@ -10,6 +11,11 @@ export interface TemplateSet {
   negativeTemplates?: readonly string[];
   /** Where the templates come from. */
   source: string;
+  /**
+   * Prompts written for each class rather than templates (MedCLIP): a label must be one of these classes
+   * (then `templates` is not used), else it is an error naming them.
+   */
+  classPrompts?: Readonly<Record<string, readonly string[]>>;
 }
 
 export const TEMPLATE_SETS = {
@@ -44,6 +50,12 @@ export const TEMPLATE_SETS = {
       'an H&E image showing {}.', 'an H&E image of {}.', '{}, H&E stain.', '{}, H&E.',
     ],
     source: 'Lu et al. 2024, "A visual-language foundation model for computational pathology", Nat. Med. (CONCH, mahmoodlab/CONCH prompts/)',
+  },
+  // MedCLIP's CheXpert prompts (src/tasks/medclip-prompts.ts): every combination of its word lists per class.
+  medclip: {
+    templates: [],
+    classPrompts: medclipChexpertPrompts(),
+    source: 'Wang et al. 2022, "MedCLIP: Contrastive Learning from Unpaired Medical Images and Text", EMNLP (RyanWangZf/MedCLIP constants.py CHEXPERT_CLASS_PROMPTS, prompts.py generate_chexpert_class_prompts with n=None)',
   },
   // A small generic medical ensemble in the style of CLIP's prompt engineering.
   'clip-medical': {
@@ -111,6 +123,13 @@ export function fillTemplate(template: string, label: string): string {
  */
 export function buildPrompts(labels: readonly string[], set: TemplateSet): { positive: string[][]; negative?: string[][] } {
   if (labels.length === 0) throw new ConfigError('labels: expected at least one class name, got none');
+  const own = set.classPrompts;
+  if (own) {
+    const unknown = labels.filter((l) => !own[l]);
+    if (unknown.length) throw new ConfigError(`labels ${JSON.stringify(unknown)}: this prompt set has prompts for ${Object.keys(own).join(', ')} only (give templates with --template for other classes)`);
+    if (set.negativeTemplates) throw new ConfigError('a prompt set with class prompts has no negative prompts');
+    return { positive: labels.map((l) => [...own[l]!]) };
+  }
   const positive = labels.map((l) => set.templates.map((t) => fillTemplate(t, l)));
   if (!set.negativeTemplates) return { positive };
   return { positive, negative: labels.map((l) => set.negativeTemplates!.map((t) => fillTemplate(t, l))) };

@@ -27,8 +27,11 @@ export interface ZeroShotResult {
   probs: Matrix;
 }
 
-/** Average of unit template embeddings, renormalised, per class, stacked into [D x C]. */
-function classVectors(perClass: readonly MatrixLike[], name: string): Matrix {
+/**
+ * Average of unit template embeddings, renormalised, per class, stacked into [D x C]. Without renormalising
+ * (MedCLIP's PromptClassifier with ensemble=True), a class's logit is the mean of its prompts' logits.
+ */
+function classVectors(perClass: readonly MatrixLike[], name: string, renormalize = true): Matrix {
   if (perClass.length === 0) throw new ShapeError(`${name}: expected embeddings for at least one class, got none`);
   const first = asMatrix(perClass[0]!, `${name}[0]`);
   const d = first.cols;
@@ -40,7 +43,7 @@ function classVectors(perClass: readonly MatrixLike[], name: string): Matrix {
     for (let t = 0; t < unit.rows; t++) for (let j = 0; j < d; j++) mean[j]! += unit.data[t * d + j]!;
     let n = 0;
     for (let j = 0; j < d; j++) n += mean[j]! * mean[j]!;
-    n = Math.sqrt(n);
+    n = renormalize ? Math.sqrt(n) : n === 0 ? 0 : unit.rows;
     if (n === 0) throw new ShapeError(`${name}[${k}]: template embeddings cancel out (mean has zero norm)`);
     for (let j = 0; j < d; j++) out[j * c + k] = mean[j]! / n;
   });
@@ -49,12 +52,19 @@ function classVectors(perClass: readonly MatrixLike[], name: string): Matrix {
 
 /**
  * Build a classifier from per-class template embeddings: perClass[c] is [T_c x D] (one row per template).
- * For pos-neg scoring pass the negative prompts' embeddings too, in the same class order.
+ * For pos-neg scoring pass the negative prompts' embeddings too, in the same class order. `ensemble:
+ * 'mean-logits'` keeps each class vector the plain mean of its unit prompt embeddings, so that its logit is the mean
+ * of the prompts' logits (MedCLIP); the default renormalises it (open_clip).
  * @example buildZeroShotClassifier(['a', 'b'], [[[1, 0]], [[0, 2]]]).weights // { rows: 2, cols: 2, data: [1, 0, 0, 1] }
  */
-export function buildZeroShotClassifier(labels: readonly string[], perClass: readonly MatrixLike[], negativePerClass?: readonly MatrixLike[]): ZeroShotClassifier {
+export function buildZeroShotClassifier(
+  labels: readonly string[],
+  perClass: readonly MatrixLike[],
+  negativePerClass?: readonly MatrixLike[],
+  options: { ensemble?: 'renormalized-mean' | 'mean-logits' } = {},
+): ZeroShotClassifier {
   if (labels.length !== perClass.length) throw new ShapeError(`zero-shot classifier: ${labels.length} labels but embeddings for ${perClass.length} classes`);
-  const weights = classVectors(perClass, 'class embeddings');
+  const weights = classVectors(perClass, 'class embeddings', options.ensemble !== 'mean-logits');
   const out: ZeroShotClassifier = { labels: [...labels], weights };
   if (negativePerClass) {
     if (negativePerClass.length !== labels.length) throw new ShapeError(`zero-shot classifier: ${labels.length} labels but negative embeddings for ${negativePerClass.length} classes`);

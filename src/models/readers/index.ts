@@ -8,10 +8,12 @@ import { getTower } from '../towers/registry.ts';
 import { Weights } from '../weights.ts';
 import { readConchSpec } from './conch.ts';
 import { readHfSpec } from './hf.ts';
+import { readMedclipSpec } from './medclip.ts';
 import { readOpenAISpec, readOpenClipSpec } from './open-clip.ts';
 
 export { conchFiles, conchModelCfg, isConchLayout, readConchSpec, CONCH_FILES, CONCH_VIT_B_16 } from './conch.ts';
 export { hfFiles, hfFolderFromFiles, readHfSpec, HF_WEIGHT_FILES } from './hf.ts';
+export { isMedclipStateDict, medclipFiles, readMedclipSpec, MEDCLIP_REPOS, MEDCLIP_WEIGHTS } from './medclip.ts';
 export { hfTokenizerName, openClipConfig, openClipFiles, openClipPreprocess, readOpenAISpec, readOpenClipSpec, OPEN_CLIP_WEIGHTS } from './open-clip.ts';
 
 export interface ReadSpecInput {
@@ -20,6 +22,8 @@ export interface ReadSpecInput {
   files?: ModelFiles;
   /** a second repository's files holding the tokenizer (open_clip's hf_tokenizer_name) */
   tokenizerFiles?: ModelFiles;
+  /** MedCLIP: the image tower's configuration repository's files (`files` is its text repository's) */
+  visionFiles?: ModelFiles;
   /** the weights' file name or path, for messages and the spec's file list */
   weightsFile: string;
   sd: StateDict;
@@ -34,6 +38,7 @@ export function readModelSpec(input: ReadSpecInput): ModelSpec {
   if (input.format === 'openai') return readOpenAISpec(input.sd, input.weightsFile, input.overrides);
   if (!input.files) throw new ConfigError(`a ${input.format} model needs its configuration files to be read`, { file: input.weightsFile });
   if (input.format === 'conch') return readConchSpec(input.files, input.sd, input.weightsFile);
+  if (input.format === 'medclip') return readMedclipSpec({ textFiles: input.files, visionFiles: input.visionFiles, weightsFile: input.weightsFile, sd: input.sd });
   if (input.format === 'open_clip') return readOpenClipSpec({ files: input.files, tokenizerFiles: input.tokenizerFiles, weightsFile: input.weightsFile, sd: input.sd });
   return readHfSpec(input.files, input.sd, input.weightsFile);
 }
