@@ -129,12 +129,13 @@ export { differentiate, appendLowered, RULES as GRADIENT_RULES } from './graph/a
 
 // ---- io: DICOM
 export { decodeDicom, DEFAULT_MAX_DICOM_VALUES, type DicomOptions } from './io/dicom/index.ts';
-export { readDicomFile } from './io/dicom/files.ts';
+export { readDicomFile } from './node/io/dicom-files.ts';
+export { nodeCodecLoader } from './node/io/dicom-codecs.ts';
 export { setCodecLoader, type CodecLoader } from './io/dicom/pixels.ts';
 export { seriesVolumes, seriesVolume, chooseSlices, volumeSlice, SeriesError, type DicomVolume, type SeriesInstance, type SeriesOptions, type SeriesProblem, type SeriesResult, type VolumeSlice } from './io/series.ts';
-export { readSeriesDir, readSeriesVolume } from './io/series-files.ts';
-export { openSlide, openSlideTiff, DEFAULT_MAX_LEVEL_PIXELS, type Slide, type SlideLevel } from './io/wsi/slide.ts';
-export { openSlideFile, isSlidePath, isSlideFile } from './io/wsi/slide-files.ts';
+export { readSeriesDir, readSeriesVolume } from './node/io/series-files.ts';
+export { openSlide, openSlideTiff, isSlidePath, DEFAULT_MAX_LEVEL_PIXELS, type Slide, type SlideLevel } from './io/wsi/slide.ts';
+export { openSlideFile, isSlideFile } from './node/io/slide-files.ts';
 export { openDicomSlide, isDicomWsi, WSI_SOP_CLASS } from './io/wsi/dicom-slide.ts';
 export { detectTissue, otsuThreshold, tileGrid, readGridTile, type Tile, type TileGrid, type TileSpec, type TissueMask } from './io/wsi/tiles.ts';
 export { slideHeatmap, ramp } from './io/wsi/heatmap.ts';

@@ -3,7 +3,7 @@
 // instance number; spacing checked, each slice's own rescale applied; the affine in NIfTI's RAS+ convention,
 // so that a series and its NIfTI conversion (dcm2niix, nibabel) give the same voxels at the same places.
 // Multi-frame enhanced CT/MR (PS3.3 C.7.6.16: per-frame Plane Position and Pixel Value Transformation) reads
-// the same way, one frame per slice. Bytes in, no file access: readSeriesDir (series-files.ts) reads folders.
+// the same way, one frame per slice. Bytes in, no file access: readSeriesDir (src/node/io/series-files.ts) reads folders.
 import { ClipmedError, ConfigError, DecodeError } from '../errors.ts';
 import { decodeDicom, DEFAULT_MAX_DICOM_VALUES } from './dicom/index.ts';
 import { num, parseDataSet, str, type DataSet } from './dicom/dataset.ts';

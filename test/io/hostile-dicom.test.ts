@@ -20,6 +20,7 @@ const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
 function decodeInChild(bytes: Uint8Array, maxPixels?: number) {
   return runChild(`
     import { decodeDicom } from '$ROOT/src/io/dicom/index.ts';
+    import '$ROOT/src/node/io/dicom-codecs.ts';
     ${OUTCOME}
     const bytes = new Uint8Array(Buffer.from('${b64(bytes)}', 'base64'));
     report(await outcome(async () => (await decodeDicom(bytes, { source: 'bomb.dcm'${maxPixels ? `, maxPixels: ${maxPixels}` : ''} })).data.length));

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readNifti } from '../../src/io/nifti.ts';
-import { readSeriesDir, readSeriesVolume } from '../../src/io/series-files.ts';
+import { readSeriesDir, readSeriesVolume } from '../../src/node/io/series-files.ts';
 import { SeriesError, seriesVolumes, type DicomVolume } from '../../src/io/series.ts';
 import { DATA } from '../helpers/reference.ts';
 

@@ -62,7 +62,7 @@ export interface WasmDecoder {
 export type CodecLoader = (codec: Codec, build: { file: string; decoder: string }) => Promise<Record<string, new () => WasmDecoder>>;
 let codecLoader: CodecLoader | undefined;
 
-/** Register how codecs load on this platform (Node: codecs-node.ts, by require; a browser: by import()). */
+/** Register how codecs load on this platform (Node: src/node/io/dicom-codecs.ts, by require; a browser: by import()). */
 export function setCodecLoader(loader: CodecLoader): void {
   codecLoader = loader;
   loaded.clear();
@@ -71,13 +71,9 @@ export function setCodecLoader(loader: CodecLoader): void {
 async function codecModule(c: Codec): Promise<Record<string, new () => WasmDecoder>> {
   let m = loaded.get(c);
   if (!m) {
-    if (!codecLoader) {
-      // no loader registered: on Node, the Node side's; the specifier is computed so that bundlers leave it out
-      if (typeof process === 'undefined' || !process.versions?.node) throw new UnsupportedError(`no codec loader registered for ${c} (setCodecLoader)`);
-      const nodeSide = './codecs-node.ts';
-      setCodecLoader(((await import(/* @vite-ignore */ nodeSide)) as { nodeCodecLoader: CodecLoader }).nodeCodecLoader);
-    }
-    m = codecLoader!(c, MODULES[c]);
+    // the platform registers its loader: on Node, importing clipmed's package entry (or any Node-side reader) does
+    if (!codecLoader) throw new UnsupportedError(`no codec loader registered for ${c} (setCodecLoader; on Node, src/node/io/dicom-codecs.ts registers one)`);
+    m = codecLoader(c, MODULES[c]);
     loaded.set(c, m);
   }
   return m;

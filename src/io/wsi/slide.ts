@@ -2,11 +2,14 @@
 // TIFF structure: IFDs, tile offsets, tags), levels and regions in RGB. JPEG tiles (TIFF compression 7, with
 // their shared JPEGTables) are decoded by clipmed's sequential DCT decoder, which upsamples chroma and converts
 // YCbCr as libjpeg does, so tiles equal what libvips/OpenSlide read; other compressions go through geotiff.
-// The core takes bytes (or any geotiff source); slide-files.ts opens files.
+// The core takes bytes (or any geotiff source); src/node/io/slide-files.ts opens files.
 import { fromArrayBuffer, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
 import { DecodeError, LimitError, UnsupportedError } from '../../errors.ts';
 import { decodeJpegDct } from '../dicom/jpeg-dct.ts';
 import type { Raster } from '../../image/types.ts';
+
+/** Whether a path names a slide by its extension (.svs, .tif, .tiff, .ndpi are tried as pyramids). */
+export const isSlidePath = (p: string) => /\.(svs|tiff?|ndpi|scn|bif)$/i.test(p);
 
 export interface SlideLevel {
   /** index of the TIFF directory */

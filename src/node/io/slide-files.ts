@@ -3,9 +3,10 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromFile } from 'geotiff';
-import { isDicomWsi, openDicomSlide } from './dicom-slide.ts';
+import { isDicomWsi, openDicomSlide } from '../../io/wsi/dicom-slide.ts';
 import { DecodeError } from '../../errors.ts';
-import { openSlideTiff, type Slide } from './slide.ts';
+import { isSlidePath, openSlideTiff, type Slide } from '../../io/wsi/slide.ts';
+import './dicom-codecs.ts';
 
 /**
  * Open an Aperio SVS or tiled pyramidal TIFF file, or a DICOM whole-slide image (folder or .dcm).
@@ -21,9 +22,6 @@ export async function openSlideFile(path: string): Promise<Slide> {
   }
   return openSlideTiff(tiff, path);
 }
-
-/** Whether a path names a slide by its extension (.svs, .tif, .tiff, .ndpi are tried as pyramids). */
-export const isSlidePath = (p: string) => /\.(svs|tiff?|ndpi|scn|bif)$/i.test(p);
 
 /** A file to read as a slide: .svs, or a TIFF with tiled pyramid levels (an ordinary TIFF image is not). */
 export async function isSlideFile(path: string): Promise<boolean> {

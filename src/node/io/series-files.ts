@@ -1,8 +1,9 @@
 // The Node side of series reading: a folder (recursively) or a list of files to SeriesInstance bytes.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ClipmedError, DecodeError } from '../errors.ts';
-import { seriesVolume, seriesVolumes, type DicomVolume, type SeriesOptions, type SeriesResult } from './series.ts';
+import { ClipmedError, DecodeError } from '../../errors.ts';
+import { seriesVolume, seriesVolumes, type DicomVolume, type SeriesOptions, type SeriesResult } from '../../io/series.ts';
+import './dicom-codecs.ts';
 
 /** Every regular file under a folder, sorted, without DICOMDIR index files. */
 async function filesUnder(dir: string): Promise<string[]> {

@@ -1,7 +1,9 @@
-// The Node side of the codec loader: the cornerstone codecs' Emscripten builds, loaded with require.
+// The Node side of the DICOM codec loader: the cornerstone codecs' Emscripten builds, loaded with require from
+// node_modules. Importing this module registers the loader with the core (src/io/dicom/pixels.ts, setCodecLoader);
+// the package entry and the Node-side readers (dicom-files, series-files, slide-files, inputs) import it.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { CodecLoader, WasmDecoder } from './pixels.ts';
+import { setCodecLoader, type CodecLoader, type WasmDecoder } from '../../io/dicom/pixels.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -14,3 +16,5 @@ export const nodeCodecLoader: CodecLoader = async (_codec, build) => {
   // the codecs' own logging (OpenJPEG's `[INFO] ...` lines) must not reach stdout, where the results go
   return factory({ print: () => {}, printErr: () => {} });
 };
+
+setCodecLoader(nodeCodecLoader);
