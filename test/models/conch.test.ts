@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { CheckpointError, ConfigError } from '../../src/errors.ts';
 import { ClipModel } from '../../src/node/clip-model.ts';
 import { normalizeRows } from '../../src/models/clip-model-core.ts';
+import { readCheckpoint } from '../../src/node/checkpoint-files.ts';
+import { torchSave } from '../helpers/torch-writer.ts';
 import { cliAsync } from '../helpers/cli.ts';
 import { startHubServer } from '../helpers/hub-server.ts';
 import { DATA, isolateCache, maxRelError, tempDir } from '../helpers/reference.ts';
@@ -56,6 +58,16 @@ test('CONCH folder: spec, tokens, and text and image embeddings of a real image 
   const imageErr = maxRelError(image.embeddings, ref.image_embeds, E);
   assert.ok(imageErr < 1e-4, `image ${imageErr}`);
   t.diagnostic(`relative error: text ${textErr.toExponential(2)}, image ${imageErr.toExponential(2)}`);
+  await model.release();
+});
+
+test('CONCH folder: weights saved as {state_dict} with DataParallel\'s module. prefix (CONCH\'s read_state_dict unwraps both) give the same model', async () => {
+  const sd = await readCheckpoint(join(FIXTURE, 'pytorch_model.bin'));
+  const wrapped = torchSave(new Map([...sd].map(([k, t]) => [`module.${k}`, t])), { wrap: 'state_dict' });
+  const model = await ClipModel.load(conchFolder((d) => writeFileSync(join(d, 'pytorch_model.bin'), wrapped)), { threads: 1 });
+  assert.equal(model.meta.spec!.vision.prefix, 'module.visual.');
+  const text = await model.embedTexts(ref.prompts.slice(0, 2));
+  assert.ok(maxRelError(text.embeddings, ref.text_embeds.slice(0, 2).flat(), E) < 1e-4);
   await model.release();
 });
 
