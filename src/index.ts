@@ -117,7 +117,7 @@ export { runProtocol, runProtocolBatch, getProtocol, PROTOCOLS, type ProtocolSte
 export { resolveModelSource, type ModelSource, type ResolveOptions } from './models/resolve.ts';
 
 // ---- index: a searchable archive (LanceDB), filled locally or by BullMQ workers
-export { openIndex, ClipIndex, IndexTable, queryVector, sqlString, addToTable, listSources, modelSpec, contentHash, storedUid, nearDuplicateGroups, hybridOrder, QUEUE_NAME, redisConnection, enqueueShards, waitForShards, queueStatus, startWorker, openQueue, type TableSpec, type IndexRow, type SearchHit, type SearchOptions, type InputItem, type SourceOptions, type AddOptions, type AddReport, type ShardJob, type ShardOutcome, type WorkerOptions } from './index/index.ts';
+export { openIndex, ClipIndex, IndexTable, queryVector, sqlString, addToTable, listSources, modelSpec, contentHash, storedUid, nearDuplicateGroups, hybridOrder, QUEUE_NAME, redisConnection, enqueueShards, waitForShards, queueStatus, startWorker, openQueue, type TableSpec, type IndexRow, type SearchHit, type SearchOptions, type InputItem, type SourceOptions, type AddOptions, type AddReport, type ShardJob, type ShardOutcome, type WorkerOptions } from './node/index/index.ts';
 
 // ---- train: gradients of the same graphs, open_clip's losses and AdamW, checkpoints out
 export { trainRun, type TrainRunOptions, type TrainSummary, type StepMetrics, type ValMetrics, type TrainHooks } from './node/train/run.ts';

@@ -1,19 +1,19 @@
 // The archive on disk: a LanceDB database in a folder, one table per model (keyed by the model's spec hash,
-// see table.ts), a per-database salt for hashing DICOM UIDs, and the library's add / search / duplicates.
+// see src/index/table.ts), a per-database salt for hashing DICOM UIDs, and the library's add / search / duplicates.
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as lancedb from '@lancedb/lancedb';
-import { ConfigError } from '../errors.ts';
-import { decodeImageFile } from '../image/decode.ts';
-import { loadInputs, sniffFormat } from '../io/inputs.ts';
-import { toDisplayRaster } from '../io/raster.ts';
-import type { ClipModel } from '../models/clip-model.ts';
+import { ConfigError } from '../../errors.ts';
+import { hybridOrder, nearDuplicateGroups } from '../../index/similarity.ts';
+import { hit, IndexTable, loadLance, tableSchema, type SearchHit, type SearchOptions, type TableSpec } from '../../index/table.ts';
+import { loadInputs, sniffFormat } from '../../io/inputs.ts';
+import { toDisplayRaster } from '../../io/raster.ts';
+import type { ClipModel } from '../clip-model.ts';
+import { decodeImageFile } from '../image-decode.ts';
 import { addToTable, listSources, modelSpec, type AddOptions, type AddReport, type SourceOptions } from './ingest.ts';
-import { hybridOrder, nearDuplicateGroups } from './similarity.ts';
-import { hit, IndexTable, loadLance, tableSchema, type SearchHit, type SearchOptions, type TableSpec } from './table.ts';
 
-export { IndexTable, hit, sqlString, type IndexRow, type SearchHit, type SearchOptions, type TableSpec } from './table.ts';
+export { IndexTable, hit, sqlString, type IndexRow, type SearchHit, type SearchOptions, type TableSpec } from '../../index/table.ts';
 
 const TABLE_PREFIX = 'clip_';
 const INFO_FILE = 'clipmed-index.json';

@@ -8,17 +8,17 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import dicomParser from 'dicom-parser';
-import { ConfigError, UnsupportedError } from '../errors.ts';
-import { decodeImageFile } from '../image/decode.ts';
-import type { Raster } from '../image/types.ts';
-import { isDicomWebUrl, resolveDicomWebUrl } from '../io/dicomweb.ts';
-import { decodeDicom } from '../io/dicom/index.ts';
-import { loadInputs, sniffFormat } from '../io/inputs.ts';
-import { readManifest } from '../io/manifest.ts';
-import { toDisplayRaster } from '../io/raster.ts';
-import type { DecodedImage } from '../io/types.ts';
-import type { ClipModel } from '../models/clip-model.ts';
-import type { IndexRow, IndexTable, TableSpec } from './table.ts';
+import { ConfigError, UnsupportedError } from '../../errors.ts';
+import type { Raster } from '../../image/types.ts';
+import type { IndexRow, IndexTable, TableSpec } from '../../index/table.ts';
+import { isDicomWebUrl, resolveDicomWebUrl } from '../../io/dicomweb.ts';
+import { decodeDicom } from '../../io/dicom/index.ts';
+import { loadInputs, sniffFormat } from '../../io/inputs.ts';
+import { toDisplayRaster } from '../../io/raster.ts';
+import type { DecodedImage } from '../../io/types.ts';
+import type { ClipModel } from '../clip-model.ts';
+import { decodeImageFile } from '../image-decode.ts';
+import { readManifest } from '../manifest-files.ts';
 
 /** One thing to index: a file or URL, with what a manifest said about it. */
 export interface InputItem {

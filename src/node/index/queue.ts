@@ -5,9 +5,9 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { ConnectionOptions, Job, Queue, Worker } from 'bullmq';
-import { ConfigError } from '../errors.ts';
-import { isDicomWebUrl } from '../io/dicomweb.ts';
-import { ClipModel } from '../models/clip-model.ts';
+import { ConfigError } from '../../errors.ts';
+import { isDicomWebUrl } from '../../io/dicomweb.ts';
+import { ClipModel } from '../clip-model.ts';
 import { addToTable, modelSpec, type AddOptions, type AddReport, type InputItem } from './ingest.ts';
 import { openIndex, type ClipIndex } from './store.ts';
 
