@@ -36,6 +36,8 @@ export class PaddedClipTokenizer implements TextTokenizer {
 function tokenizerFilesOf(spec: TextSpec, src?: { files?: ModelFiles; tokenizerFiles?: ModelFiles }): ModelFiles | undefined {
   const t = spec.tokenizer;
   if (t.kind === 'wordpiece' && t.repo && src?.tokenizerFiles) return src.tokenizerFiles;
+  // CONCH's tokenizer: the folder's own file, else the published one fetched beside it
+  if (t.kind === 'byte-level-bpe' && src?.tokenizerFiles && !src.files?.names.includes(t.file)) return src.tokenizerFiles;
   return src?.files ?? src?.tokenizerFiles;
 }
 

@@ -10,6 +10,7 @@ import { parseHubSpec, type HubProgress } from './hub/settings.ts';
 import { conchFiles, hfFiles, hfTokenizerName, openClipFiles, CONCH_FILES } from '../models/readers/index.ts';
 import type { SpecFile, SpecFiles } from '../models/spec.ts';
 import { resolveLocalSource, type ResolvedSource } from '../models/source.ts';
+import { withConchTokenizer } from './conch-source.ts';
 import { folderFiles } from './files.ts';
 
 export interface HubModelOptions {
@@ -45,7 +46,7 @@ export async function resolveHubModel(source: string, o: HubModelOptions = {}): 
   if (configName === CONCH_FILES.meta) {
     // CONCH: its tokenizer and architecture live in its Python package, fetched here only where the repository has them
     const snap = await resolveHubSnapshot(`hf-hub:${repo}@${first.commit}`, { ...opts, files: ownFiles(conchFiles(), true) });
-    return { ...(await resolveLocalSource(snap.folder)), name: source };
+    return withConchTokenizer({ ...(await resolveLocalSource(snap.folder)), name: source }, o);
   }
   let config: Record<string, unknown>;
   try {

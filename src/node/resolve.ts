@@ -8,6 +8,7 @@ import { isHubSpec } from './hub/settings.ts';
 import type { HubProgress } from './hub/settings.ts';
 import { getSpec, listModels, type PretrainedSpec } from '../models/pretrained.ts';
 import { isConchFolder, resolveLocalSource, type ResolvedSource } from './source.ts';
+import { withConchTokenizer } from './conch-source.ts';
 import { isMedclipLocal, resolveMedclipLocal, resolveMedclipRelease } from './medclip-source.ts';
 import './tokenizer-files.ts'; // ClipTokenizer.load() reads the shipped merges (trainRun reaches it from here)
 
@@ -56,7 +57,7 @@ export async function resolveModelSource(model: string, o: ResolveOptions = {}):
     return { source, spec };
   }
   // CONCH's folder is told by its meta.yaml, before any rule for other folders that hold a bare pytorch_model.bin
-  if (await isConchFolder(model)) return { source: await resolveLocalSource(model) };
+  if (await isConchFolder(model)) return { source: await withConchTokenizer(await resolveLocalSource(model), o) };
   if (await isMedclipLocal(model)) {
     // MedCLIP's release zip or the folder it unzips to: the registry entry of its image tower (by MedCLIP's names)
     const source = await resolveMedclipLocal(model, o);

@@ -1,14 +1,17 @@
 // CONCH from its published layout (MahmoodLab/conch: meta.yaml beside pytorch_model.bin; the architecture and the
 // byte-level BPE tokenizer from CONCH's package), on a tiny random-weight CONCH that CONCH's own code made and
 // scored (test/fixtures/conch/make_model.py): the spec, the tokens, both embeddings of a real image and prompts,
-// and `clipmed classify` through a local server in the hub's layout against CONCH's zero-shot probabilities.
+// and `clipmed classify` through local servers in the hub's layout (the weights) and in the place of CONCH's
+// repository (the tokenizer file, under its published path) against CONCH's zero-shot probabilities.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { CheckpointError, ConfigError } from '../../src/errors.ts';
+import { CheckpointError, ConfigError, NetworkError } from '../../src/errors.ts';
 import { ClipModel } from '../../src/node/clip-model.ts';
 import { normalizeRows } from '../../src/models/clip-model-core.ts';
+import { CONCH_TOKENIZER_URL } from '../../src/models/readers/index.ts';
 import { readCheckpoint } from '../../src/node/checkpoint-files.ts';
 import { torchSave } from '../helpers/torch-writer.ts';
 import { cliAsync } from '../helpers/cli.ts';
@@ -24,7 +27,23 @@ const ref = JSON.parse(readFileSync(join(FIXTURE, 'reference.json'), 'utf8')) as
 };
 const libraryIds = new Map((JSON.parse(readFileSync(join(TOKENIZER, 'tokens.json'), 'utf8')).tokens as Array<{ text: string; ids: number[] }>).map((t) => [t.text, t.ids]));
 const E = ref.image_embeds.length;
-const HUB_FILES = ['meta.yaml', 'pytorch_model.bin', 'conch_model_cfg.json', 'conch_byte_level_bpe_uncased.json'];
+/** What MahmoodLab/conch holds (meta.yaml, pytorch_model.bin), and the tiny model's own architecture. */
+const HUB_FILES = ['meta.yaml', 'pytorch_model.bin', 'conch_model_cfg.json'];
+
+/** A plain HTTP server in the place of CONCH's repository: the tokenizer file under its published path. */
+async function startTokenizerServer(): Promise<{ endpoint: string; gets: () => number; stop: () => Promise<void> }> {
+  const body = readFileSync(join(TOKENIZER, 'tokenizer.json'));
+  let gets = 0;
+  const server = createServer((req, res) => {
+    if (req.url !== new URL(CONCH_TOKENIZER_URL).pathname) return void res.writeHead(404).end();
+    if (req.method === 'GET') gets++;
+    res.writeHead(200, { 'content-length': String(body.length), 'content-type': 'text/plain', etag: '"conch-tokenizer-test"' });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const addr = server.address();
+  return { endpoint: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`, gets: () => gets, stop: () => new Promise((resolve) => server.close(() => resolve())) };
+}
 
 /** The published layout in a folder: the hub's two files, the tiny architecture, and CONCH's tokenizer file name. */
 function conchFolder(edit: (dir: string) => void = () => {}): string {
@@ -73,9 +92,10 @@ test('CONCH folder: weights saved as {state_dict} with DataParallel\'s module. p
 
 test('CONCH from the hub (hf-hub: and the registered name, a local server in the hub layout): classify gives CONCH\'s zero-shot probabilities', async (t) => {
   const hub = await startHubServer({ repo: 'MahmoodLab/conch', source: conchFolder(), files: HUB_FILES });
+  const release = await startTokenizerServer();
   const home = tempDir('clipmed-hf-');
   try {
-    const env = { HF_ENDPOINT: hub.endpoint, HF_HOME: home, CLIPMED_CACHE: join(home, 'clipmed'), HF_TOKEN: '' };
+    const env = { HF_ENDPOINT: hub.endpoint, CLIPMED_RELEASE_ENDPOINT: release.endpoint, HF_HOME: home, CLIPMED_CACHE: join(home, 'clipmed'), HF_TOKEN: '' };
     const classify = async (model: string, templates: string[]) => {
       const r = await cliAsync(env, 'classify', '--model', model, '--labels', ref.classes.join(','), ...templates.flatMap((t) => ['-T', t]), join(DATA, ref.image), '--json');
       assert.equal(r.code, 0, r.stderr);
@@ -88,15 +108,23 @@ test('CONCH from the hub (hf-hub: and the registered name, a local server in the
     const ensemble = await classify('conch', ref.templates);
     assert.ok(maxAbs(ensemble, ref.probs_ensemble) < 1e-4, `template ensemble: ${ensemble} vs ${ref.probs_ensemble}`);
     assert.equal(hub.count({ on: 'cdn', file: 'pytorch_model.bin' }), 1, 'downloaded once');
+    assert.equal(release.gets(), 1, 'the tokenizer file downloaded once');
     t.diagnostic(`max |p - p_CONCH|: single ${maxAbs(single, ref.probs_single).toExponential(2)}, ensemble ${maxAbs(ensemble, ref.probs_ensemble).toExponential(2)}`);
   } finally {
     await hub.stop();
+    await release.stop();
   }
 });
 
 test('CONCH folder without its tokenizer, with a state dict of another model, or a broken architecture file: errors naming the file', async () => {
+  // offline, with no copy in the cache, the published tokenizer cannot be had
   const noTokenizer = conchFolder((d) => unlinkSync(join(d, 'conch_byte_level_bpe_uncased.json')));
-  await assert.rejects(ClipModel.load(noTokenizer, { threads: 1 }), (e: unknown) => e instanceof ConfigError && /conch_byte_level_bpe_uncased\.json/.test((e as Error).message));
+  process.env.HF_HUB_OFFLINE = '1';
+  try {
+    await assert.rejects(ClipModel.load(noTokenizer, { threads: 1 }), (e: unknown) => e instanceof NetworkError && /conch_byte_level_bpe_uncased\.json/.test((e as Error).message));
+  } finally {
+    delete process.env.HF_HUB_OFFLINE;
+  }
   const otherTokenizer = conchFolder((d) => {
     const j = JSON.parse(readFileSync(join(d, 'conch_byte_level_bpe_uncased.json'), 'utf8'));
     j.model.vocab['\u0120zzz'] = Object.keys(j.model.vocab).length;

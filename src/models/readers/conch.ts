@@ -5,7 +5,8 @@
 // `conch/open_clip_custom/model_configs/conch_ViT-B-16.json`, a file of the Python package, not of the hub. That
 // architecture is carried here as data (CONCH_VIT_B_16); a folder may carry another as `conch_model_cfg.json`
 // (CONCH's create_model takes a model_cfg dict the same way). The tokenizer (custom_tokenizer.py) is the
-// package's byte-level BPE `conch_byte_level_bpe_uncased.json`, read from the model's files.
+// package's byte-level BPE `conch_byte_level_bpe_uncased.json`: the model's folder's own, else the published file
+// (CONCH_TOKENIZER_URL, fetched on the Node side by src/node/conch-source.ts).
 import type { StateDict } from '../../checkpoint/types.ts';
 import { CheckpointError, ConfigError } from '../../errors.ts';
 import type { Json } from '../hf-config.ts';
@@ -20,6 +21,12 @@ export const CONCH_FILES = {
   tokenizer: 'conch_byte_level_bpe_uncased.json',
   modelCfg: 'conch_model_cfg.json',
 } as const;
+
+/**
+ * CONCH's tokenizer as published: the package file in its repository at the commit this reader follows
+ * (sha256 a3861e67c64d32670eb6725a8e52d7dbdd2a06646a4a3c7463052ae7110760fb, 32007 ids).
+ */
+export const CONCH_TOKENIZER_URL = 'https://raw.githubusercontent.com/mahmoodlab/CONCH/141cc09c7d4ff33d8eda562bd75169b457f71a62/conch/open_clip_custom/tokenizers/conch_byte_level_bpe_uncased.json';
 
 /** CONCH's model_cfg `conch_ViT-B-16` (conch/open_clip_custom/model_configs/conch_ViT-B-16.json at commit 141cc09). */
 export const CONCH_VIT_B_16 = {

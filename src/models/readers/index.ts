@@ -11,7 +11,7 @@ import { readHfSpec } from './hf.ts';
 import { readMedclipSpec } from './medclip.ts';
 import { readOpenAISpec, readOpenClipSpec } from './open-clip.ts';
 
-export { conchFiles, conchModelCfg, isConchLayout, readConchSpec, CONCH_FILES, CONCH_VIT_B_16 } from './conch.ts';
+export { conchFiles, conchModelCfg, isConchLayout, readConchSpec, CONCH_FILES, CONCH_TOKENIZER_URL, CONCH_VIT_B_16 } from './conch.ts';
 export { hfFiles, hfFolderFromFiles, readHfSpec, HF_WEIGHT_FILES } from './hf.ts';
 export { isMedclipStateDict, medclipFiles, readMedclipSpec, MEDCLIP_REPOS, MEDCLIP_WEIGHTS } from './medclip.ts';
 export { hfTokenizerName, openClipConfig, openClipFiles, openClipPreprocess, readOpenAISpec, readOpenClipSpec, OPEN_CLIP_WEIGHTS } from './open-clip.ts';
