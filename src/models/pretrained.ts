@@ -318,7 +318,7 @@ export const PRETRAINED = {
     sizeMB: 600,
     paper: 'Wang et al. 2022, "MedCLIP: Contrastive Learning from Unpaired Medical Images and Text", EMNLP 2022',
     unverified: true,
-    note: "Read by src/models/readers/medclip.ts as medclip-vit, with torchvision-resnet and a linear head on the pooled features (trunk and head 'vision_model.model.', fc without bias; the tower is checked against torchvision's ResNet.forward). The end-to-end check from MedCLIP's own code covers MedCLIP-ViT only: the reader's ResNet branch is checked on a state dict with MedCLIP's keys, not on one MedCLIP's code saved. Licence and size unconfirmed.",
+    note: "Read by src/models/readers/medclip.ts as medclip-vit, with torchvision-resnet and a linear head on the pooled features (trunk and head 'vision_model.model.', fc without bias; the tower is checked against torchvision's ResNet.forward). Checked against MedCLIP's own PromptClassifier on MedCLIPVisionModel at tiny sizes (torchvision's ResNet code with the torchvision-resnet tower fixture's trunk, whose 94 MB full size is not stored; the state dict put together under MedCLIP's keys in the test rather than saved by MedCLIP's code). Licence and size unconfirmed.",
   },
   'gloria-resnet50': {
     title: 'GLoRIA (chest X-ray, ResNet-50 + Bio_ClinicalBERT, global and local alignment)',

@@ -22,6 +22,8 @@ export interface MedclipReference {
   logit_scale: number;
   logits: number[];
   probs: number[];
+  /** MedCLIP-ResNet on the same text tower (make_medclip.py) */
+  resnet: { img_embeds: number[]; logits: number[]; probs: number[] };
 }
 
 export function loadMedclipReference(): MedclipReference {

@@ -13,7 +13,10 @@ import { ConfigError } from '../../src/errors.ts';
 import { decodeImageFile } from '../../src/image/decode.ts';
 import { buildFromSpec, readMedclipSpec } from '../../src/models/readers/index.ts';
 import { memoryFiles } from '../../src/models/spec.ts';
+import { ClipModelCore } from '../../src/models/clip-model-core.ts';
+import { tokenizerFromFiles } from '../../src/models/tokenizers.ts';
 import { inferResNetTrunk, type TorchvisionResNetConfig } from '../../src/models/towers/index.ts';
+import { nodeBackend } from '../../src/runtime/node-backend.ts';
 import { readCheckpoint } from '../../src/node/checkpoint-files.ts';
 import { ClipModel } from '../../src/node/clip-model.ts';
 import { unzipMember } from '../../src/node/release.ts';
@@ -148,4 +151,34 @@ test("the reader's ResNet branch (MedCLIP-ResNet's keys: vision_model.model.* wi
   const out = await runImageTower(vision, tv);
   const err = maxAbs(out.image_embeds!.data, tv.fc_out);
   assert.ok(err < 1e-4, `fc(avgpool(trunk)): max abs difference ${err}`);
+});
+
+test("MedCLIP-ResNet: MedCLIPVisionModel's state dict (torchvision trunk, fc as the projection) zero-shot as MedCLIP's PromptClassifier", async () => {
+  // MedCLIPModel(vision_cls=MedCLIPVisionModel).state_dict() as make_medclip.py's MedCLIP-ResNet holds it: the tiny
+  // torchvision trunk of the tower fixture, its fc (resnet_fc.pt), and the ViT release's text tower and logit_scale
+  const { dir } = loadTowerFixture('torchvision-resnet');
+  const trunk = await readCheckpoint(join(dir, 'image_model.pt'));
+  const { sd: release, file } = await releaseStateDict();
+  const sd: StateDict = new Map([...release].filter(([k]) => !k.startsWith('vision_model.')));
+  for (const [k, t] of trunk) if (k.startsWith('encoder.encoder.') && !k.startsWith('encoder.encoder.fc.')) sd.set(`vision_model.model.${k.slice('encoder.encoder.'.length)}`, t);
+  for (const [k, t] of await readCheckpoint(join(MEDCLIP_FIXTURE, 'resnet_fc.pt'))) sd.set(k, t);
+  const textFiles = hubFiles('bert');
+  const spec = readMedclipSpec({ textFiles, weightsFile: file, sd });
+  assert.deepEqual((spec.vision.config as unknown as TorchvisionResNetConfig).head, { kind: 'linear', key: 'vision_model.model.fc', embedDim: 12, bias: false });
+  const { vision, text } = buildFromSpec(spec, sd, file);
+  const model = ClipModelCore.fromGraphs({ spec, vision: vision.bytes, text: text.bytes, tokenizer: await tokenizerFromFiles(spec.tokenizer, textFiles), backend: nodeBackend, protocol: 'medclip', name: 'medclip-resnet' });
+  try {
+    const rasters = await Promise.all(medclipImages(ref).map((p) => decodeImageFile(p)));
+    const img = await model.embedRasters(rasters, { normalize: true });
+    const imgErr = maxAbs(img.embeddings, ref.resnet.img_embeds);
+    assert.ok(imgErr < 1e-4, `image embeddings: max abs difference ${imgErr}`);
+    const classifier = await buildClassifier(model, { labels: ref.class_names, templateSet: 'medclip' });
+    const result = await classifyRasters(model, rasters, classifier, scoringForClassifier(model, classifier));
+    const logitErr = maxAbs(result.logits.data, ref.resnet.logits);
+    const probErr = maxAbs(result.probs.data, ref.resnet.probs);
+    assert.ok(logitErr < 1e-4, `PromptClassifier logits: max abs difference ${logitErr}`);
+    assert.ok(probErr < 1e-4, `probabilities: max abs difference ${probErr}`);
+  } finally {
+    await model.release();
+  }
 });
