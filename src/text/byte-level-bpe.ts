@@ -118,14 +118,18 @@ export class ByteLevelBpeTokenizer implements TextTokenizer {
     const vocab = new Map<string, number>(Object.entries(vocabJson as Record<string, number>));
     const merges = model.merges;
     if (!Array.isArray(merges)) throw new ConfigError('model.merges: expected a list', { file });
+    // ranks keyed by "a b" (the file's own string form; byte-level symbols never hold a space)
     const ranks = new Map<string, number>();
-    merges.forEach((m, r) => {
-      const pair = typeof m === 'string' ? m.split(' ') : m;
-      if (!Array.isArray(pair) || pair.length !== 2) throw new ConfigError(`model.merges[${r}] ${JSON.stringify(m)}: expected two symbols`, { file });
-      const [a, b] = pair as [string, string];
-      if (!vocab.has(a) || !vocab.has(b) || !vocab.has(a + b)) throw new ConfigError(`model.merges[${r}] '${a} ${b}': a symbol or the merged token is not in the vocabulary`, { file });
-      if (!ranks.has(`${a} ${b}`)) ranks.set(`${a} ${b}`, r);
-    });
+    for (let r = 0; r < merges.length; r++) {
+      const m: unknown = merges[r];
+      const key = typeof m === 'string' ? m : Array.isArray(m) && m.length === 2 && m.every((x) => typeof x === 'string') ? `${m[0]} ${m[1]}` : undefined;
+      const sp = key?.indexOf(' ') ?? -1;
+      if (key === undefined || sp < 1 || sp === key.length - 1 || key.indexOf(' ', sp + 1) >= 0) throw new ConfigError(`model.merges[${r}] ${JSON.stringify(m)}: expected two symbols`, { file });
+      const a = key.slice(0, sp);
+      const b = key.slice(sp + 1);
+      if (!vocab.has(a) || !vocab.has(b) || !vocab.has(a + b)) throw new ConfigError(`model.merges[${r}] '${key}': a symbol or the merged token is not in the vocabulary`, { file });
+      if (!ranks.has(key)) ranks.set(key, r);
+    }
     const missingBytes = bytesToUnicode().filter((c) => !vocab.has(c));
     if (missingBytes.length) throw new ConfigError(`the vocabulary lacks ${missingBytes.length} of the 256 byte symbols (e.g. ${JSON.stringify(missingBytes[0])}): not a byte-level vocabulary`, { file });
 

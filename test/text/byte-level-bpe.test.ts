@@ -39,6 +39,13 @@ test('byte-level BPE: special tokens, accents and case as CONCH\'s normalizer ha
   assert.equal(bytesToUnicode()[32], '\u0120'); // 'Ġ': the space every word starts with
 });
 
+test('byte-level BPE: merges written as pairs (the newer tokenizer.json form) give the same ids', () => {
+  const j = JSON.parse(new TextDecoder().decode(JSON_BYTES));
+  j.model.merges = j.model.merges.map((m: string) => m.split(' '));
+  const pairs = ByteLevelBpeTokenizer.fromTokenizerJson(JSON.stringify(j), 'pairs.json', { padToken: '<pad>' });
+  for (const r of ref.tokens) assert.deepEqual(pairs.encode(r.text), r.encode, JSON.stringify(r.text));
+});
+
 test('byte-level BPE: a file asking for what is not built is refused naming the field', () => {
   const j = JSON.parse(new TextDecoder().decode(JSON_BYTES));
   const variant = (edit: (x: any) => void) => {
@@ -52,6 +59,7 @@ test('byte-level BPE: a file asking for what is not built is refused naming the 
   assert.throws(variant((x) => (x.added_tokens[3].lstrip = true)), (e: unknown) => e instanceof UnsupportedError && /<\|person\|>.*lstrip/.test((e as Error).message));
   assert.throws(variant((x) => delete x.model.vocab['\u0120']), (e: unknown) => e instanceof ConfigError && /merges\[\d+\]|byte symbols/.test((e as Error).message));
   assert.throws(variant((x) => x.model.merges.push('zz qq')), (e: unknown) => e instanceof ConfigError && /'zz qq'/.test((e as Error).message));
+  assert.throws(variant((x) => x.model.merges.push('a b c')), (e: unknown) => e instanceof ConfigError && /merges\[\d+\] "a b c": expected two symbols/.test((e as Error).message));
   assert.throws(() => ByteLevelBpeTokenizer.fromTokenizerJson(JSON_BYTES, 't.json', { padToken: '<nopad>' }), (e: unknown) => e instanceof ConfigError && /pad token '<nopad>'/.test((e as Error).message));
   assert.throws(() => ByteLevelBpeTokenizer.fromTokenizerJson('{', 't.json', { padToken: '<pad>' }), (e: unknown) => e instanceof ConfigError && /not valid JSON/.test((e as Error).message));
   assert.throws(() => tok.tokenize(['x'], 1), ConfigError);
