@@ -93,6 +93,7 @@ export async function unzipMember(zip: string, member: string, dest: string): Pr
   let fd: number | undefined;
   let written = 0;
   let done = false;
+  let declared: number | undefined;
   let failure: Error | undefined;
   const unzip = new Unzip((file) => {
     names.push(file.name);
@@ -103,6 +104,7 @@ export async function unzipMember(zip: string, member: string, dest: string): Pr
     }
     fd = openSync(tmp, 'w');
     const bound = file.originalSize;
+    declared = bound;
     file.ondata = (err, chunk, final) => {
       if (failure) return;
       if (err) {
@@ -121,14 +123,21 @@ export async function unzipMember(zip: string, member: string, dest: string): Pr
   });
   unzip.register(UnzipInflate);
   try {
-    for await (const chunk of createReadStream(zip, { highWaterMark: 1 << 22 })) {
-      unzip.push(new Uint8Array(chunk as Buffer));
+    // fflate reports a broken archive by throwing a bare Error: it becomes a DecodeError naming the zip
+    const push = (bytes: Uint8Array, final: boolean) => {
+      try {
+        unzip.push(bytes, final);
+      } catch (e) {
+        throw failure ?? new DecodeError(`not a readable zip: ${(e as Error).message}`, { file: zip });
+      }
       if (failure) throw failure;
-    }
-    unzip.push(new Uint8Array(0), true);
-    if (failure) throw failure;
+    };
+    for await (const chunk of createReadStream(zip, { highWaterMark: 1 << 22 })) push(new Uint8Array(chunk as Buffer), false);
+    push(new Uint8Array(0), true);
     if (fd === undefined) throw new ConfigError(`the zip has no ${member}; it holds ${names.slice(0, 10).join(', ') || 'nothing'}`, { file: zip });
-    if (!done) throw new DecodeError(`${member} ends early: the zip is cut short after ${written} of its bytes`, { file: zip });
+    if (!done || (declared !== undefined && written !== declared)) {
+      throw new DecodeError(`${member} ends early: ${written} bytes inflated${declared !== undefined ? ` of the ${declared} the zip declares` : ''}; the zip is cut short or damaged`, { file: zip });
+    }
     closeSync(fd);
     fd = undefined;
     await rename(tmp, dest);

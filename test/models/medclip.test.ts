@@ -5,7 +5,7 @@
 // source, so the Swin, BERT and tokenizer are weaker evidence than the MedCLIP code around them).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StateDict } from '../../src/checkpoint/types.ts';
@@ -100,6 +100,16 @@ test('MedCLIP-ViT from its release zip and hub configs: tokens, image embeddings
     const offset = all.indexOf(ref.prompts.Edema![0]!);
     assert.ok(maxAbs(together.embeddings.subarray(offset * img.dim, (offset + 1) * img.dim), alone.embeddings.subarray(0, img.dim)) > 1e-3, 'the padding changes the embedding');
     await model.release();
+
+    // the folder the zip unzips to (MedCLIP's ./pretrained/medclip-vit) is the same model
+    const folder = join(mkdtempSync(join(tmpdir(), 'clipmed-medclip-')), 'medclip-vit');
+    mkdirSync(folder);
+    await unzipMember(MEDCLIP_ZIP, 'pytorch_model.bin', join(folder, 'pytorch_model.bin'));
+    const fromFolder = await ClipModel.load(folder);
+    assert.equal(fromFolder.pretrained?.title, model.pretrained?.title);
+    const again = await classifyRasters(fromFolder, rasters, await buildClassifier(fromFolder, { labels: ref.class_names }), scoringForClassifier(fromFolder, classifier));
+    assert.ok(maxAbs(again.logits.data, ref.logits) < 1e-4);
+    await fromFolder.release();
   } finally {
     await servers.stop();
     env.restore();
