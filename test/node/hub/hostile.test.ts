@@ -8,8 +8,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'no
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DecodeError, NetworkError } from '../../src/errors.ts';
-import { resolveHubSource, type ResolveHubOptions } from '../../src/node/hub/resolve.ts';
+import { DecodeError, NetworkError } from '../../../src/errors.ts';
+import { resolveHubSource, type ResolveHubOptions } from '../../../src/node/hub/resolve.ts';
 
 const COMMIT = 'c'.repeat(40);
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

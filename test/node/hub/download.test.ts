@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DecodeError, NetworkError } from '../../src/errors.ts';
-import { OPEN_CLIP_FILES, resolveHubSource } from '../../src/node/hub/resolve.ts';
-import type { HubProgress } from '../../src/node/hub/settings.ts';
-import { startHubServer, useHubEnv, type HubServer } from '../helpers/hub-server.ts';
+import { DecodeError, NetworkError } from '../../../src/errors.ts';
+import { OPEN_CLIP_FILES, resolveHubSource } from '../../../src/node/hub/resolve.ts';
+import type { HubProgress } from '../../../src/node/hub/settings.ts';
+import { startHubServer, useHubEnv, type HubServer } from '../../helpers/hub-server.ts';
 
 const WEIGHTS = 'open_clip_pytorch_model.bin';
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

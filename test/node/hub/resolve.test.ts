@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { NetworkError } from '../../src/errors.ts';
-import { OPEN_CLIP_FILES, resolveHubSnapshot, resolveHubSource } from '../../src/node/hub/resolve.ts';
-import { resolveLocalSource } from '../../src/models/source.ts';
-import { startHubServer, useHubEnv, type HubServer } from '../helpers/hub-server.ts';
+import { NetworkError } from '../../../src/errors.ts';
+import { OPEN_CLIP_FILES, resolveHubSnapshot, resolveHubSource } from '../../../src/node/hub/resolve.ts';
+import { resolveLocalSource } from '../../../src/models/source.ts';
+import { startHubServer, useHubEnv, type HubServer } from '../../helpers/hub-server.ts';
 
 const CONFIG = 'open_clip_config.json';
 const WEIGHTS = 'open_clip_pytorch_model.bin';

@@ -5,9 +5,9 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { OPEN_CLIP_FILES, resolveHubSource } from '../../src/node/hub/resolve.ts';
-import { FIXTURES } from '../helpers/reference.ts';
-import { startHubServer, useHubEnv, type HubServer } from '../helpers/hub-server.ts';
+import { OPEN_CLIP_FILES, resolveHubSource } from '../../../src/node/hub/resolve.ts';
+import { FIXTURES } from '../../helpers/reference.ts';
+import { startHubServer, useHubEnv, type HubServer } from '../../helpers/hub-server.ts';
 
 const WEIGHTS = 'open_clip_pytorch_model.bin';
 

@@ -3,10 +3,10 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
-import { ConfigError } from '../../src/errors.ts';
-import { formatBytes, hubProgressBars } from '../../src/node/hub/progress.ts';
-import { hubSettings, parseHubSpec, resolveUrl } from '../../src/node/hub/settings.ts';
-import { useHubEnv } from '../helpers/hub-server.ts';
+import { ConfigError } from '../../../src/errors.ts';
+import { formatBytes, hubProgressBars } from '../../../src/node/hub/progress.ts';
+import { hubSettings, parseHubSpec, resolveUrl } from '../../../src/node/hub/settings.ts';
+import { useHubEnv } from '../../helpers/hub-server.ts';
 
 describe('parseHubSpec', () => {
   it('splits repo and revision, main by default', () => {

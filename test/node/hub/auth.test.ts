@@ -3,9 +3,9 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NetworkError } from '../../src/errors.ts';
-import { OPEN_CLIP_FILES, resolveHubSource } from '../../src/node/hub/resolve.ts';
-import { startHubServer, useHubEnv, type HubServer } from '../helpers/hub-server.ts';
+import { NetworkError } from '../../../src/errors.ts';
+import { OPEN_CLIP_FILES, resolveHubSource } from '../../../src/node/hub/resolve.ts';
+import { startHubServer, useHubEnv, type HubServer } from '../../helpers/hub-server.ts';
 
 describe('hub tokens', () => {
   let hub: HubServer;
