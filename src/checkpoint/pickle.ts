@@ -29,10 +29,35 @@ export class PyGlobal {
   ) {}
 }
 
+/**
+ * An instance of a class the pickle names that is not rebuilt, only recorded: its class name, the arguments
+ * REDUCE/NEWOBJ would have passed, the state BUILD would have set, and the items SETITEM(S)/APPEND(S) would
+ * have added (dict and list subclasses). No code of that class runs; readers take what they need from it
+ * (e.g. the values inside a pickled OmegaConf DictConfig).
+ */
+export class PyObject {
+  state: unknown = undefined;
+  readonly items = new Map<unknown, unknown>();
+  readonly listItems: unknown[] = [];
+  constructor(
+    readonly qualname: string,
+    readonly args: readonly unknown[],
+  ) {}
+
+  setState(state: unknown): void {
+    this.state = state;
+  }
+}
+
 export interface UnpickleOptions {
   file: string;
   /** Maps an allowlisted `module.name` to its implementation; returning undefined is a SecurityError too. */
   resolveGlobal: (qualname: string) => PyGlobal | undefined;
+  /**
+   * Names off the allowlist that may appear as inert data (a class used as a value, or a PyObject record when
+   * called): the caller's own list of data-only classes; undefined for any other name is a SecurityError.
+   */
+  inertGlobal?: (qualname: string) => PyGlobal | undefined;
   /** Handles BINPERSID (torch uses it for storages). */
   persistentLoad?: (pid: unknown) => unknown;
 }
@@ -108,6 +133,8 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
   };
   const resolve = (module: string, name: string): PyGlobal => {
     const q = `${module}.${name}`;
+    const inert = ALLOWED_GLOBALS.has(q) ? undefined : options.inertGlobal?.(q);
+    if (inert) return inert;
     if (!ALLOWED_GLOBALS.has(q)) {
       throw new SecurityError(`pickle names the global ${printable(q)} at offset ${opAt}, which is not on the allowlist of a weights file; refusing to load (nothing was executed)`, { file });
     }
@@ -121,6 +148,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
     return (f as PyGlobal).call!(args as unknown[]);
   };
   const setItems = (d: unknown, kv: unknown[]): void => {
+    if (d instanceof PyObject) d = d.items; // a dict subclass recorded, not rebuilt
     if (!(d instanceof Map)) fail('SETITEM(S) target is not a dict');
     if (kv.length % 2) fail('odd number of items for a dict');
     for (let i = 0; i < kv.length; i += 2) (d as Map<unknown, unknown>).set(kv[i], kv[i + 1]);
@@ -177,10 +205,11 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
       case 0x74: { stack.push(Object.freeze(popMark())); break; } // TUPLE
       case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // SETITEM
       case 0x75: { const kv = popMark(); setItems(top(), kv); break; } // SETITEMS
-      case 0x61: { const v = pop(); const l = top(); if (!Array.isArray(l) || Object.isFrozen(l)) fail('APPEND target is not a list'); (l as unknown[]).push(v); break; }
+      case 0x61: { const v = pop(); const t = top(); const l = t instanceof PyObject ? t.listItems : t; if (!Array.isArray(l) || Object.isFrozen(l)) fail('APPEND target is not a list'); (l as unknown[]).push(v); break; }
       case 0x65: { // APPENDS
         const items = popMark();
-        const l = top();
+        const t = top();
+        const l = t instanceof PyObject ? t.listItems : t;
         if (!Array.isArray(l) || Object.isFrozen(l)) fail('APPENDS target is not a list');
         for (const v of items) (l as unknown[]).push(v); // not push(...items): a spread of 10^6 values overflows the stack
         break;

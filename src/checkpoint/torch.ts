@@ -8,6 +8,7 @@ import type { DType, StateDict, Tensor } from './types.ts';
 import { ITEM_SIZE, decodeElements, numel } from './dtype.ts';
 import { readZip, type ZipEntry } from './zip.ts';
 import { PyGlobal, unpickle } from './pickle.ts';
+import { inertLightningGlobal, rememberContainer } from './lightning.ts';
 
 const STORAGE_DTYPES: Record<string, DType> = {
   'torch.FloatStorage': 'float32', 'torch.HalfStorage': 'float16', 'torch.BFloat16Storage': 'bfloat16',
@@ -178,7 +179,8 @@ export function readTorchObject(bytes: Uint8Array, file: string): unknown {
       default: return undefined;
     }
   };
-  const obj = unpickle(entries.get(pkls[0]!)!.read(), { file, resolveGlobal, persistentLoad });
+  // Lightning checkpoints name omegaconf / pytorch_lightning classes beside the weights: recorded, never run
+  const obj = unpickle(entries.get(pkls[0]!)!.read(), { file, resolveGlobal, persistentLoad, inertGlobal: inertLightningGlobal });
   let held = 0;
   for (const st of storages.values()) held += st.numel;
   return materialize(obj, file, 2 * held + MATERIALIZE_SLACK);
@@ -265,7 +267,10 @@ export function findStateDict(obj: unknown, file: string): StateDict {
   if (obj instanceof Map) {
     for (const k of STATE_DICT_KEYS) {
       const sd = asStateDict(obj.get(k));
-      if (sd) return sd;
+      if (sd) {
+        rememberContainer(sd, obj); // its hyper_parameters, for readers that need them (src/checkpoint/lightning.ts)
+        return sd;
+      }
     }
     const keys = [...obj.keys()].map(String).slice(0, 20);
     throw new CheckpointError(`no state dict found: the top-level dict (keys ${keys.map((k) => printable(k, 60)).join(', ')}) is not a dict of tensors and none of ${STATE_DICT_KEYS.join(', ')} holds one`, { file });

@@ -25,6 +25,8 @@ export interface CoreMeta {
 export interface EmbedOptions {
   normalize?: boolean;
   batchSize?: number;
+  /** texts: also return the text graph's `word_embeds` (GLoRIA's word slots; see TextEmbeddings) */
+  wordEmbeds?: boolean;
 }
 
 export interface ImageEmbedOptions extends EmbedOptions {
@@ -49,6 +51,8 @@ export interface TextEmbeddings {
   embeddings: Float32Array;
   /** [n, contextLength] */
   tokens: Int32Array;
+  /** [n, contextLength, embedDim], when asked for: the word slots a batch was cut short of are zeros (never normalised) */
+  wordEmbeds?: Float32Array;
   dim: number;
 }
 
@@ -179,6 +183,7 @@ export class ClipModelCore {
     const tokens = this.tokenize(texts);
     const E = this.embedDim;
     const out = new Float32Array(texts.length * E);
+    const words = opts.wordEmbeds ? new Float32Array(texts.length * C * E) : undefined; // [n, C, E]
     const bs = opts.batchSize ?? 64;
     const session = await this.session('text');
     // padding: 'longest' (MedCLIP): every row padded to the longest text of this call, whatever the batches
@@ -208,9 +213,14 @@ export class ClipModelCore {
       if (spec.tokenTypeIds) feeds.token_type_ids = { data: new BigInt64Array(b * len), dims: [b, len] };
       const res = await session.run(feeds);
       out.set(res.text_embeds!.data, i * E);
+      if (words) {
+        const w = res.word_embeds;
+        if (!w) throw new ConfigError(`${this.core.name}: the text graph has no word_embeds output`);
+        for (let r = 0; r < b; r++) words.set(w.data.subarray(r * len * E, (r + 1) * len * E), (i + r) * C * E); // [len, E] into [C, E]
+      }
     }
     if (opts.normalize) normalizeRows(out, E);
-    return { embeddings: out, tokens, dim: E };
+    return { embeddings: out, tokens, wordEmbeds: words, dim: E };
   }
 
   async release(): Promise<void> {

@@ -50,7 +50,10 @@ export const conchFamily = family('conch', (src) => src.format === 'conch');
 
 export const medclipFamily = family('medclip', (src) => src.format === 'medclip');
 
-export const FAMILIES: Family[] = [openClipFamily, hfClipFamily, siglipFamily, timmHfFamily, biovilFamily, conchFamily, medclipFamily];
+// GLoRIA's published checkpoint is a Lightning .ckpt of a bare state dict: readModelSpec tells it by its keys
+export const gloriaFamily = family('gloria', (src) => src.format === 'openai' && /\.ckpt$/i.test(src.weightsFile));
+
+export const FAMILIES: Family[] = [gloriaFamily, openClipFamily, hfClipFamily, siglipFamily, timmHfFamily, biovilFamily, conchFamily, medclipFamily];
 
 export function familyFor(src: ResolvedSource): Family {
   const f = FAMILIES.find((x) => x.matches(src));

@@ -10,7 +10,11 @@ import type { ResolvedSource } from './source.ts';
 export interface TextSpec {
   tokenizer:
     | { kind: 'clip-bpe' }
-    | { kind: 'wordpiece'; vocabFile: string; lowercase: boolean; /** the Hugging Face repository the vocabulary comes from, when not the model's own (open_clip's hf_tokenizer_name) */ repo?: string }
+    | {
+        kind: 'wordpiece'; vocabFile: string; lowercase: boolean; /** the Hugging Face repository the vocabulary comes from, when not the model's own (open_clip's hf_tokenizer_name) */ repo?: string;
+        /** the model's own prompt cleaning before WordPiece ('gloria': GLoRIA.process_text, src/text/gloria-clean.ts) */
+        clean?: 'gloria';
+      }
     /**
      * a SentencePiece model, `file` named relative to the model's folder (compiled graphs are cached by content,
      * so one cache entry serves every copy of a folder); `flavor: 'siglip'` adds SiglipTokenizer's text handling
@@ -39,7 +43,13 @@ export interface TextSpec {
 export type ScoreSpec =
   /** `ensemble: 'mean-logits'`: a class's logit is the mean of its prompts' logits (MedCLIP's PromptClassifier), not the logit of their renormalised mean */
   | { kind: 'softmax'; logitScale: number; ensemble?: 'mean-logits' }
-  | { kind: 'sigmoid'; logitScale: number; logitBias: number };
+  | { kind: 'sigmoid'; logitScale: number; logitBias: number }
+  /**
+   * GLoRIA's global + local similarity (src/tasks/local-alignment.ts), then a softmax over the classes at
+   * `logitScale`: a prompt's words are word slots 1..n of the text graph's `word_embeds`, n counted by
+   * `wordCount` and at most `wordSlots` - 1
+   */
+  | { kind: 'global-local'; logitScale: number; attentionTemp: number; wordTemp: number; wordSlots: number; wordCount: 'prompt-characters' };
 
 export interface BuiltModel {
   vision: BuiltGraph;

@@ -25,7 +25,11 @@ export interface PretrainedSpec {
         /** sha256 of the weights file at that revision, checked after download when given */
         sha256?: string;
       }
-    | { kind: 'manual'; url: string; files: string[]; note: string }
+    | {
+        kind: 'manual'; url: string; files: string[]; note: string;
+        /** a hub repository the tokenizer files come from, fetched when the file is given by its published name (GLoRIA's BERT) */
+        tokenizer?: { repo: string; files: string[] };
+      }
     /**
      * a release file (a zip) at a URL, downloaded into clipmed's cache (CLIPMED_RELEASE_ENDPOINT names a mirror)
      * and unzipped; `files` are what it must hold, `reader` the layout that reads them with its hub repositories
@@ -323,12 +327,13 @@ export const PRETRAINED = {
   'gloria-resnet50': {
     title: 'GLoRIA (chest X-ray, ResNet-50 + Bio_ClinicalBERT, global and local alignment)',
     family: 'gloria',
-    supported: false,
+    supported: true,
     source: {
       kind: 'manual',
       url: 'https://stanfordmedicine.box.com/s/j5h7q99f3pfi7enc0dom73m4nsm6yzvh',
       files: ['chexpert_resnet50.ckpt'],
-      note: "Box folder linked from the marshuang80/gloria README; gloria.py loads ./pretrained/chexpert_resnet50.ckpt (a PyTorch Lightning checkpoint: state_dict with gloria.img_encoder.* and gloria.text_encoder.*).",
+      note: "Box folder linked from the marshuang80/gloria README; gloria.py loads ./pretrained/chexpert_resnet50.ckpt (a PyTorch Lightning checkpoint: state_dict with gloria.img_encoder.* and gloria.text_encoder.*, hyper_parameters = GLoRIA's OmegaConf config). Pass the file, under that name, as --model; the tokenizer (vocab.txt, config.json) is fetched from emilyalsentzer/Bio_ClinicalBERT, the model.text.bert_type of its config.",
+      tokenizer: { repo: 'emilyalsentzer/Bio_ClinicalBERT', files: ['vocab.txt', 'config.json'] },
     },
     scoring: 'softmax',
     templates: 'clip-medical',
@@ -337,7 +342,7 @@ export const PRETRAINED = {
     sizeMB: 500,
     paper: 'Huang et al. 2021, "GLoRIA: A Multimodal Global-Local Representation Learning Framework for Label-efficient Medical Image Recognition", ICCV 2021',
     unverified: true,
-    note: "The image encoder exists (torchvision-resnet with the gloria head: in-graph upsample to 299, global_embedder on the pooled layer 4, local_embedder on the layer-3 regions; checked against GLoRIA's ImageEncoder). Not built: the text encoder (Bio_ClinicalBERT, last four layers aggregated per word) and GLoRIA's zero-shot score, which adds an attention-weighted word-region similarity to the global one; its cv2 resize-and-pad preprocessing is not a protocol. Size and whether the licence covers the weights unconfirmed.",
+    note: "Built from the Lightning checkpoint (src/models/readers/gloria.ts; hyper_parameters read as data, nothing of omegaconf or pytorch_lightning runs): torchvision-resnet with the gloria head (in-graph upsample to 299, global_embedder on the pooled layer 4, local_embedder on the layer-3 regions) and gloria-text (Bio_ClinicalBERT, last four layers summed, subwords summed into words, GLoRIA's prompt cleaning); its zero-shot score is the spec's 'global-local' scoring (src/tasks/local-alignment.ts: the mean of the global cosine and the attention-weighted word-region similarity, the best prompt per class), probabilities a softmax of those similarities (GLoRIA itself standardises them across the images of a batch). Checked end to end against GLoRIA's own code on a tiny random-weight model (test/fixtures/gloria-model), with a BERT stand-in since transformers cannot be installed. Not reproduced: GLoRIA's cv2 INTER_AREA resize of the longest side to 256 and zero padding (the spec resizes the shortest side to 224 and centre-crops; 224 x 224 inputs are unchanged by both up to GLoRIA's resize). The published checkpoint itself was not available to check; size and whether the licence covers the weights unconfirmed.",
   },
 } as const satisfies Record<string, PretrainedSpec>;
 

@@ -4,6 +4,7 @@ import { ByteLevelBpeTokenizer } from '../text/byte-level-bpe.ts';
 import { ClipTokenizer } from '../text/clip-bpe.ts';
 import { SentencePieceModel } from '../text/sentencepiece.ts';
 import { SiglipTokenizer } from '../text/siglip-tokenizer.ts';
+import { GloriaCleaningTokenizer } from '../text/gloria-clean.ts';
 import { WordPieceTokenizer } from '../text/wordpiece.ts';
 import type { TextSpec, TextTokenizer } from './family.ts';
 import type { ModelFiles } from './spec.ts';
@@ -33,7 +34,7 @@ export class PaddedClipTokenizer implements TextTokenizer {
 }
 
 /** Where a TextSpec's tokenizer files are: the tokenizer repository's files when it names one, else the model's. */
-function tokenizerFilesOf(spec: TextSpec, src?: { files?: ModelFiles; tokenizerFiles?: ModelFiles }): ModelFiles | undefined {
+export function tokenizerFilesOf(spec: TextSpec, src?: { files?: ModelFiles; tokenizerFiles?: ModelFiles }): ModelFiles | undefined {
   const t = spec.tokenizer;
   if (t.kind === 'wordpiece' && t.repo && src?.tokenizerFiles) return src.tokenizerFiles;
   // CONCH's tokenizer: the folder's own file, else the published one fetched beside it
@@ -76,7 +77,7 @@ export async function tokenizerFromFiles(spec: TextSpec, files: ModelFiles | und
         wp = WordPieceTokenizer.fromVocabText(text, { lowercase: t.lowercase }, file);
       }
       if (wp.padId !== spec.padId) throw new ConfigError(`the vocabulary's [PAD] id is ${wp.padId}, the model pads with ${spec.padId}`, { file });
-      return wp;
+      return t.clean === 'gloria' ? new GloriaCleaningTokenizer(wp) : wp;
     }
     case 'byte-level-bpe': {
       // a Hugging Face tokenizer.json (CONCH's conch_byte_level_bpe_uncased.json)

@@ -9,6 +9,7 @@ import type { HubProgress } from './hub/settings.ts';
 import { getSpec, listModels, type PretrainedSpec } from '../models/pretrained.ts';
 import { isConchFolder, resolveLocalSource, type ResolvedSource } from './source.ts';
 import { withConchTokenizer } from './conch-source.ts';
+import { folderFiles } from './files.ts';
 import { isMedclipLocal, resolveMedclipLocal, resolveMedclipRelease } from './medclip-source.ts';
 import './tokenizer-files.ts'; // ClipTokenizer.load() reads the shipped merges (trainRun reaches it from here)
 
@@ -64,7 +65,11 @@ export async function resolveModelSource(model: string, o: ResolveOptions = {}):
     return { source, spec: getSpec(source.visionFiles ? 'medclip-vit' : 'medclip-resnet') };
   }
   const source = await resolveLocalSource(model);
-  return { source, spec: manualEntryFor(source.weightsFile) };
+  const entry = manualEntryFor(source.weightsFile);
+  // a manual download whose tokenizer lives in a hub repository (GLoRIA: Bio_ClinicalBERT's vocab.txt and config.json)
+  const tok = entry?.source.kind === 'manual' ? entry.source.tokenizer : undefined;
+  if (tok && !source.tokenizerFiles) return { source: { ...source, tokenizerFiles: folderFiles(await hub(`hf-hub:${tok.repo}`, tok.files)) }, spec: entry };
+  return { source, spec: entry };
 }
 
 /**

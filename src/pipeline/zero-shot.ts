@@ -6,6 +6,7 @@ import { fromFlat, type Matrix } from '../tasks/matrix.ts';
 import { getTemplateSet, buildPrompts, type TemplateSet } from '../tasks/templates.ts';
 import { buildZeroShotClassifier, classifyZeroShot, type Scoring, type ZeroShotClassifier, type ZeroShotResult } from '../tasks/zero-shot.ts';
 import { ConfigError } from '../errors.ts';
+import { buildGlobalLocalClassifier, classifyRastersGlobalLocal } from './global-local.ts';
 
 export interface PromptOptions {
   labels: string[];
@@ -59,6 +60,11 @@ export async function buildClassifier(model: ClipModel, options: PromptOptions):
   if (new Set(labels).size !== labels.length) throw new ConfigError(`labels: duplicate label in ${JSON.stringify(labels)}`);
   const set = resolveTemplates(o);
   const prompts = buildPrompts(labels, set);
+  // GLoRIA's scoring keeps every prompt's word embeddings beside its global one
+  if (model.meta.score.kind === 'global-local') {
+    if (o.multilabel) throw new ConfigError('positive/negative prompt pairs (--multilabel) are not a scoring of global-local (GLoRIA) models');
+    return buildGlobalLocalClassifier(model, labels, prompts.positive, model.meta.score);
+  }
   const embedGroups = async (groups: string[][]): Promise<Matrix[]> => {
     // an embedding that depends on the padding (MedCLIP): each class's prompts padded among themselves, as
     // MedCLIP's process_class_prompts tokenizes them a class at a time
@@ -92,18 +98,20 @@ export async function buildClassifier(model: ClipModel, options: PromptOptions):
 export function scoringFor(model: ClipModel, multilabel?: boolean, logitScale?: number): Scoring {
   if (multilabel || registryDefaults(model).multilabel) return { kind: 'pos-neg', logitScale: logitScale ?? 1 };
   const s = model.meta.score;
-  return s.kind === 'softmax' ? { kind: 'softmax', logitScale: logitScale ?? s.logitScale } : { kind: 'sigmoid', logitScale: logitScale ?? s.logitScale, logitBias: s.logitBias };
+  // global-local (GLoRIA): a softmax over its class similarities
+  return s.kind === 'sigmoid' ? { kind: 'sigmoid', logitScale: logitScale ?? s.logitScale, logitBias: s.logitBias } : { kind: 'softmax', logitScale: logitScale ?? s.logitScale };
 }
 
 /** The scoring that fits a built classifier: positive/negative pairs when it has a negative side, else the model's own. */
 export function scoringForClassifier(model: ClipModel, classifier: ZeroShotClassifier, logitScale?: number): Scoring {
   if (classifier.negativeWeights) return { kind: 'pos-neg', logitScale: logitScale ?? 1 };
   const s = model.meta.score;
-  return s.kind === 'softmax' ? { kind: 'softmax', logitScale: logitScale ?? s.logitScale } : { kind: 'sigmoid', logitScale: logitScale ?? s.logitScale, logitBias: s.logitBias };
+  return s.kind === 'sigmoid' ? { kind: 'sigmoid', logitScale: logitScale ?? s.logitScale, logitBias: s.logitBias } : { kind: 'softmax', logitScale: logitScale ?? s.logitScale };
 }
 
 /** Embed rasters and score them against a classifier. */
 export async function classifyRasters(model: ClipModel, rasters: Raster[], classifier: ZeroShotClassifier, scoring: Scoring, batchSize = 8): Promise<ZeroShotResult> {
+  if (classifier.local) return classifyRastersGlobalLocal(model, rasters, classifier, scoring, batchSize);
   const e = await model.embedRasters(rasters, { normalize: true, batchSize });
   return classifyZeroShot(fromFlat(e.embeddings, e.dim, 'image embeddings'), classifier, scoring);
 }

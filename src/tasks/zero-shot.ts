@@ -5,6 +5,7 @@
 // positive/negative pair (Tiu et al. 2022): per label, softmax over the logits of "{label}" and "no {label}";
 // CheXzero's evaluation takes that softmax over the raw cosine similarities, i.e. logitScale 1 in its spec.
 import { ConfigError, ShapeError } from '../errors.ts';
+import type { GlobalLocalClassifier, GlobalLocalScoring } from './local-alignment.ts';
 import { asMatrix, matmul, normalizeRows, softmaxRows, type Matrix, type MatrixLike } from './matrix.ts';
 
 export type Scoring =
@@ -18,6 +19,11 @@ export interface ZeroShotClassifier {
   weights: Matrix;
   /** [D x C]: column c is the unit vector of the negative prompts for labels[c] (pos-neg scoring). */
   negativeWeights?: Matrix;
+  /**
+   * GLoRIA's global + local scoring (src/tasks/local-alignment.ts): every prompt's global and word embeddings,
+   * which need the images' region embeddings too (src/pipeline/global-local.ts scores rasters with them)
+   */
+  local?: GlobalLocalClassifier & { scoring: GlobalLocalScoring };
 }
 
 export interface ZeroShotResult {

@@ -36,7 +36,10 @@ export function register(program: Command): void {
       say(`  weights      ${info.weights} (sha256 ${m.checkpointSha256.slice(0, 16)}...)`);
       for (const line of describeArchitecture(m.architecture)) say(`  ${line}`);
       if (m.spec) say(`  towers       vision ${m.spec.vision.kind} (keys ${m.spec.vision.prefix || 'at the top level'}), text ${m.spec.text.kind} (keys ${m.spec.text.prefix || 'at the top level'})`);
-      const score = m.score.kind === 'softmax' ? `softmax, logit scale ${m.score.logitScale.toFixed(4)}` : `sigmoid, logit scale ${m.score.logitScale.toFixed(4)}, bias ${m.score.logitBias.toFixed(4)}`;
+      const s = m.score;
+      const score = s.kind === 'softmax' ? `softmax, logit scale ${s.logitScale.toFixed(4)}`
+        : s.kind === 'sigmoid' ? `sigmoid, logit scale ${s.logitScale.toFixed(4)}, bias ${s.logitBias.toFixed(4)}`
+        : `global + local (GLoRIA: attention temperature ${s.attentionTemp}, word temperature ${s.wordTemp}), softmax at scale ${s.logitScale}`;
       say(`  embedding    ${m.embedDim}; scoring ${score}`);
       say(`  tokenizer    ${m.text.tokenizer.kind}, context ${m.text.contextLength}, pad id ${m.text.padId}`);
       say(`  parameters   ${(info.parameters.total / 1e6).toFixed(2)}M (vision ${(m.parameters.vision / 1e6).toFixed(2)}M, text ${(m.parameters.text / 1e6).toFixed(2)}M)`);

@@ -7,11 +7,13 @@ import type { ModelFiles, ModelSpec, SourceFormat } from '../spec.ts';
 import { getTower } from '../towers/registry.ts';
 import { Weights } from '../weights.ts';
 import { readConchSpec } from './conch.ts';
+import { isGloriaStateDict, readGloriaSpec } from './gloria.ts';
 import { readHfSpec } from './hf.ts';
 import { readMedclipSpec } from './medclip.ts';
 import { readOpenAISpec, readOpenClipSpec } from './open-clip.ts';
 
 export { conchFiles, conchModelCfg, isConchLayout, readConchSpec, CONCH_FILES, CONCH_TOKENIZER_URL, CONCH_VIT_B_16 } from './conch.ts';
+export { gloriaFiles, gloriaSettings, isGloriaStateDict, readGloriaSpec, GLORIA_CONFIG } from './gloria.ts';
 export { hfFiles, hfFolderFromFiles, readHfSpec, HF_WEIGHT_FILES } from './hf.ts';
 export { isMedclipStateDict, medclipFiles, readMedclipSpec, MEDCLIP_REPOS, MEDCLIP_WEIGHTS } from './medclip.ts';
 export { hfTokenizerName, openClipConfig, openClipFiles, openClipPreprocess, readOpenAISpec, readOpenClipSpec, OPEN_CLIP_WEIGHTS } from './open-clip.ts';
@@ -35,10 +37,12 @@ export interface ReadSpecInput {
  * @example readModelSpec({ format: 'open_clip', files, weightsFile, sd }).text.kind // 'open_clip-text'
  */
 export function readModelSpec(input: ReadSpecInput): ModelSpec {
+  // GLoRIA's Lightning checkpoint is a bare state dict too; its BERT's vocabulary and config come from the hub
+  if (input.format === 'openai' && isGloriaStateDict(input.sd)) return readGloriaSpec(input.sd, input.weightsFile, input.tokenizerFiles);
   if (input.format === 'openai') return readOpenAISpec(input.sd, input.weightsFile, input.overrides);
   if (!input.files) throw new ConfigError(`a ${input.format} model needs its configuration files to be read`, { file: input.weightsFile });
-  if (input.format === 'conch') return readConchSpec(input.files, input.sd, input.weightsFile);
   if (input.format === 'medclip') return readMedclipSpec({ textFiles: input.files, visionFiles: input.visionFiles, weightsFile: input.weightsFile, sd: input.sd });
+  if (input.format === 'conch') return readConchSpec(input.files, input.sd, input.weightsFile);
   if (input.format === 'open_clip') return readOpenClipSpec({ files: input.files, tokenizerFiles: input.tokenizerFiles, weightsFile: input.weightsFile, sd: input.sd });
   return readHfSpec(input.files, input.sd, input.weightsFile);
 }

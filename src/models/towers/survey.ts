@@ -11,12 +11,14 @@
 // | open_clip-coca-text       | text     | open_clip TextTransformer with embed_cls (CoCa; = conch-text) | token_embedding, cls_emb, transformer.resblocks.N, ln_final, text_projection |
 // | cxr-bert                  | text     | hi-ml CXRBertModel (BioViL): BERT + cls_projection_head    | bert.*, cls_projection_head.* |
 // | medclip-text              | text     | MedCLIPTextModel: BERT, mean of hidden states 1, 2, last   | model.*, projection_head |
+// | gloria-text               | text     | GLoRIA BertEncoder: last 4 layers summed, subwords into words | model.* |
 // | conch-text                | text     | CONCH TextTransformer with embed_cls                       | token_embedding, positional_embedding, cls_emb, transformer.resblocks.N, ln_final, text_projection |
 import {
   buildConchText, buildConchVision, buildOpenClipCocaVision, openClipCocaTextConfig, openClipCocaVisionConfig,
   type ConchTextConfig, type ConchVisionConfig, type OpenClipCocaVisionConfig,
 } from './coca.ts';
 import { buildCxrBertText, type CxrBertConfig } from './cxr-bert.ts';
+import { buildGloriaText, type GloriaTextConfig } from './gloria-text.ts';
 import { buildMedclipText, type MedclipTextConfig } from './medclip-text.ts';
 import { buildModifiedResNet, modifiedResNetCells, modifiedResNetFromOpenClip, type ModifiedResNetConfig } from './modified-resnet.ts';
 import { registerTower } from './registry.ts';
@@ -53,5 +55,6 @@ export function registerSurveyTowers(): void {
   });
   registerTower<CxrBertConfig>({ kind: 'cxr-bert', modality: 'text', build: buildCxrBertText });
   registerTower<MedclipTextConfig>({ kind: 'medclip-text', modality: 'text', build: buildMedclipText });
+  registerTower<GloriaTextConfig>({ kind: 'gloria-text', modality: 'text', build: buildGloriaText });
 }
 
