@@ -21,7 +21,7 @@ export { parseHfClipConfig, buildHfClipVisionGraph, buildHfClipTextGraph, type H
 export { parseSiglipConfig, buildSiglipVisionGraph, buildSiglipTextGraph, type SiglipConfig } from './models/siglip-family.ts';
 export { hfPreprocess, type HfFolder } from './models/hf-config.ts';
 export { readHfFolder } from './node/hf-folder.ts';
-export { loadTokenizer, tokenizerFromFiles, PaddedClipTokenizer } from './models/tokenizers.ts';
+export { loadTokenizer, tokenizerFilesOf, tokenizerFromFiles, PaddedClipTokenizer } from './models/tokenizers.ts';
 export { compileFromBytes, formatOf, type BytesModel } from './models/from-bytes.ts';
 export { ClipModelCore, type CoreMeta, type CoreOptions } from './models/clip-model-core.ts';
 export { FAMILIES, familyFor } from './models/families.ts';

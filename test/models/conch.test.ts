@@ -17,6 +17,7 @@ import { torchSave } from '../helpers/torch-writer.ts';
 import { cliAsync } from '../helpers/cli.ts';
 import { startHubServer } from '../helpers/hub-server.ts';
 import { DATA, isolateCache, maxRelError, tempDir } from '../helpers/reference.ts';
+import { serve } from '../server/serve.ts';
 
 const cache = isolateCache();
 const FIXTURE = new URL('../fixtures/conch/', import.meta.url).pathname;
@@ -112,6 +113,23 @@ test('CONCH from the hub (hf-hub: and the registered name, a local server in the
     t.diagnostic(`max |p - p_CONCH|: single ${maxAbs(single, ref.probs_single).toExponential(2)}, ensemble ${maxAbs(ensemble, ref.probs_ensemble).toExponential(2)}`);
   } finally {
     await hub.stop();
+    await release.stop();
+  }
+});
+
+test('clipmed serve gives a CONCH folder\'s published tokenizer file to the browser app', async () => {
+  const release = await startTokenizerServer();
+  const dir = conchFolder((d) => unlinkSync(join(d, 'conch_byte_level_bpe_uncased.json')));
+  const home = tempDir('clipmed-serve-');
+  const server = await serve(['--model', dir], { CLIPMED_RELEASE_ENDPOINT: release.endpoint, HF_HOME: home, CLIPMED_CACHE: join(home, 'clipmed') });
+  try {
+    const models = await (await fetch(`${server.url}/v1/models`)).json();
+    assert.equal(models.models[0].tokenizerFile, 'conch_byte_level_bpe_uncased.json');
+    const r = await fetch(`${server.url}/v1/models/${models.models[0].name}/tokenizer/conch_byte_level_bpe_uncased.json`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(new Uint8Array(await r.arrayBuffer()), new Uint8Array(readFileSync(join(TOKENIZER, 'tokenizer.json'))));
+  } finally {
+    await server.stop();
     await release.stop();
   }
 });
