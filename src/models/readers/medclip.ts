@@ -211,7 +211,10 @@ export function readMedclipSpec(input: MedclipInput): ModelSpec {
     ignoredKeys: ['logit_scale'],
     files: { ...medclipFiles(), weights: [{ name: weightsFile.slice(weightsFile.lastIndexOf('/') + 1) }] },
     architecture: {
-      vision: { ...vision, tower: kind },
+      // with the field names `clipmed info` reads (width, layers, heads, poolType) beside the tower's own
+      vision: kind === 'hf-swin'
+        ? { ...vision, tower: kind, width: patchTokens.width, layers: (vision as SwinConfig).depths.reduce((a, b) => a + b, 0), poolType: 'mean of the final tokens' }
+        : { ...vision, tower: kind, patchSize: 32, width: patchTokens.width, heads: 'no', poolType: 'average pool' },
       text: { ...text, tower: 'medclip-text', contextLength: MEDCLIP_CONTEXT, poolType: 'mean of hidden states 1, 2 and last, padding included' },
     },
   };
