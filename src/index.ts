@@ -84,9 +84,11 @@ export { SiglipTokenizer, canonicalizeText, type SiglipTokenizerOptions } from '
 export { readNifti, looksLikeNifti, DEFAULT_MAX_VOXELS, type NiftiVolume, type NiftiOptions } from './io/nifti.ts';
 export { parseNiftiHeader, niftiAffine, NIFTI_DATATYPES, type NiftiHeader, type NiftiDatatype, type AffineSource } from './io/nifti-header.ts';
 export { niftiSlices, voxelOrientation, axisCodes, type NiftiSliceOptions, type SliceAxis } from './io/nifti-slices.ts';
-export { readRaster, toDisplayRaster, rangeWindow, looksLikeRaster, DEFAULT_MAX_PIXELS, type RasterOptions } from './io/raster.ts';
+export { toDisplayRaster, rangeWindow, rasterWindow, looksLikeRaster, DEFAULT_MAX_PIXELS, type RasterOptions } from './io/raster.ts';
+export { readRaster } from './node/io/raster.ts';
 export { DicomWebClient, dicomJsonString, parseMultipart, parseDicomWebUrl, isDicomWebUrl, resolveDicomWebUrl, type DicomJson, type DicomWebAuth, type DicomWebOptions, type DicomWebTarget, type MultipartPart, type DicomWebQuery } from './io/dicomweb.ts';
-export { loadInputs, planInputs, loadEntry, sniffFormat, type InputEntry, type LoadInputsOptions, type LoadedInputs, type LoadedImage, type DicomDecoder, type SniffedFormat } from './io/inputs.ts';
+export { sniffFormat, loadEntryWith, decodeInput, type InputEntry, type LoadInputsOptions, type LoadedInputs, type LoadedImage, type DicomDecoder, type SniffedFormat, type RasterDecoder, type InputPlatform } from './io/inputs.ts';
+export { loadInputs, planInputs, loadEntry, nodeInputPlatform } from './node/io/inputs.ts';
 
 // ---- io: NumPy arrays, CSV, manifests
 export { readNpy, writeNpy, type NpyArray } from './io/npy.ts';

@@ -1,19 +1,27 @@
 // One entry point for "the images the user named": files, folders (recursive, sorted) and dicomweb+http(s)
 // URLs, each decoded by what its bytes are (not its name): DICOM, NIfTI (.nii/.nii.gz) or PNG/JPEG/TIFF.
 // A file that fails is reported with its error and the rest go on; nothing is dropped without a record.
-import type { Stats } from 'node:fs';
-import { readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+// This part takes bytes: how a named file is read, a folder walked and a PNG/JPEG/TIFF decoded is the
+// platform's (src/node/io/inputs.ts: loadInputs, planInputs and loadEntry with node:fs and sharp).
 import { ClipmedError, ConfigError, DecodeError, UnsupportedError } from '../errors.ts';
 import { parseWindow, type Window } from '../image/window.ts';
 import { isDicomWebUrl, resolveDicomWebUrl, type DicomWebOptions } from './dicomweb.ts';
 import { looksLikeNifti, readNifti } from './nifti.ts';
 import { niftiSlices, type NiftiSliceOptions } from './nifti-slices.ts';
-import { looksLikeRaster, readRaster } from './raster.ts';
+import { looksLikeRaster } from './raster.ts';
 import type { DecodedImage } from './types.ts';
 import { decodeDicom } from './dicom/index.ts';
 
 export type DicomDecoder = (bytes: Uint8Array, options: { source: string; frame?: number; maxPixels?: number }) => Promise<DecodedImage>;
+
+/** Decodes PNG, JPEG and TIFF bytes as src/io/raster.ts describes (values as stored; the Node side: sharp). */
+export type RasterDecoder = (bytes: Uint8Array, options: { source: string; window?: Window; maxPixels?: number }) => Promise<DecodedImage>;
+
+/** What decoding inputs needs from the platform: reading a named file, and a PNG/JPEG/TIFF decoder. */
+export interface InputPlatform {
+  readFile(path: string): Promise<Uint8Array>;
+  decodeRaster: RasterDecoder;
+}
 
 export interface LoadInputsOptions {
   /** display window for every image (preset, "center,width" or a Window); replaces the files' own windows */
@@ -58,19 +66,6 @@ export function sniffFormat(b: Uint8Array): SniffedFormat | undefined {
   return undefined;
 }
 
-/**
- * Read and decode files, folders and dicomweb URLs, collecting failures instead of stopping.
- * @example
- * const { images, failures } = await loadInputs(['scans/', 'brain.nii.gz', 'dicomweb+http://pacs/dicom-web/studies/1.2.3']);
- * images.map((x) => x.image.source) // ['scans/a.dcm', 'scans/b.png', 'brain.nii.gz#axial=90', 'dicomweb+http://...']
- */
-export async function loadInputs(pathsOrUrls: string[], options: LoadInputsOptions = {}): Promise<LoadedInputs> {
-  const plan = await planInputs(pathsOrUrls);
-  const out: LoadedInputs = { images: [], failures: [], skipped: plan.skipped };
-  for (const entry of plan.entries) await loadEntry(out, entry, options);
-  return out;
-}
-
 /** One thing to decode: a file (named directly or found in a folder) or a dicomweb URL. */
 export interface InputEntry {
   /** the path or URL as the caller gave it (a folder for the files inside it) */
@@ -85,39 +80,10 @@ export interface InputEntry {
 }
 
 /**
- * What `loadInputs` would decode, without reading any file: folders walked (paths only), in order, with the
- * inputs that cannot be read at all as 'failed' entries in their place. Memory is a path per file, so a
- * caller can stream the entries through `loadEntry` in bounded batches.
- * @example const { entries } = await planInputs(['scans/']); entries.length // 5840
+ * Read and decode one planned entry into `out` (images, or a failure or skip with its reason), reading files and
+ * decoding rasters through `platform` (the Node side's loadEntry passes node:fs and sharp).
  */
-export async function planInputs(pathsOrUrls: string[]): Promise<{ entries: InputEntry[]; skipped: LoadedInputs['skipped'] }> {
-  const entries: InputEntry[] = [];
-  const failed = (input: string, error: Error) => entries.push({ input, source: input, kind: 'failed', inFolder: false, error });
-  const skipped: LoadedInputs['skipped'] = [];
-  for (const input of pathsOrUrls) {
-    if (isDicomWebUrl(input)) {
-      entries.push({ input, source: input, kind: 'dicomweb', inFolder: false });
-      continue;
-    }
-    try {
-      const st = await stat(input);
-      const inFolder = st.isDirectory();
-      // a FIFO or device named directly would block readFile forever, or read something that is not a file
-      if (!inFolder && !st.isFile()) {
-        failed(input, new UnsupportedError(`not a regular file or folder (${kindOf(st)})`, { file: input }));
-        continue;
-      }
-      for (const file of inFolder ? await walk(input, skipped) : [input]) entries.push({ input, source: file, kind: 'file', inFolder });
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      failed(input, code === 'ENOENT' ? new ConfigError('no such file or folder', { file: input, cause: err }) : asError(err));
-    }
-  }
-  return { entries, skipped };
-}
-
-/** Read and decode one planned entry into `out` (images, or a failure or skip with its reason). */
-export async function loadEntry(out: LoadedInputs, entry: InputEntry, options: LoadInputsOptions = {}): Promise<void> {
+export async function loadEntryWith(platform: InputPlatform, out: LoadedInputs, entry: InputEntry, options: LoadInputsOptions = {}): Promise<void> {
   const window = typeof options.window === 'string' ? parseWindow(options.window) : options.window;
   const opts = { ...options, window };
   const { input, source } = entry;
@@ -133,20 +99,24 @@ export async function loadEntry(out: LoadedInputs, entry: InputEntry, options: L
       out.failures.push({ input, error: asError(err) });
       return;
     }
-    for (const f of files) await decodeInto(out, input, f.source, f.bytes, opts, false);
+    for (const f of files) await decodeInput(platform, out, input, f.source, f.bytes, opts, false);
     return;
   }
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(source);
+    bytes = await platform.readFile(source);
   } catch (err) {
     out.failures.push({ input: source, error: new DecodeError(`cannot read the file: ${(err as Error).message}`, { file: source, cause: err }) });
     return;
   }
-  await decodeInto(out, input, source, bytes, opts, entry.inFolder);
+  await decodeInput(platform, out, input, source, bytes, opts, entry.inFolder);
 }
 
-async function decodeInto(out: LoadedInputs, input: string, source: string, bytes: Uint8Array, o: LoadInputsOptions & { window?: Window }, inFolder: boolean): Promise<void> {
+/**
+ * Decode one input's bytes by what they are (sniffFormat) into `out`: its images, or a failure naming the file (in
+ * a folder, a file that is not an image is skipped with why instead).
+ */
+export async function decodeInput(platform: InputPlatform, out: LoadedInputs, input: string, source: string, bytes: Uint8Array, o: LoadInputsOptions & { window?: Window }, inFolder: boolean): Promise<void> {
   const format = sniffFormat(bytes);
   if (!format) {
     const reason = 'not a DICOM, NIfTI, PNG, JPEG or TIFF file';
@@ -163,59 +133,11 @@ async function decodeInto(out: LoadedInputs, input: string, source: string, byte
       const vol = readNifti(bytes, { source, maxVoxels: o.maxVoxels });
       for (const image of niftiSlices(vol, { ...o.nifti, window: o.window })) out.images.push({ input, image });
     } else {
-      out.images.push({ input, image: await readRaster(bytes, { source, window: o.window, maxPixels: o.maxPixels }) });
+      out.images.push({ input, image: await platform.decodeRaster(bytes, { source, window: o.window, maxPixels: o.maxPixels }) });
     }
   } catch (err) {
     out.failures.push({ input: source, error: asError(err) });
   }
-}
-
-/**
- * Files under a folder, recursively, sorted by path (byte order) so runs are reproducible. Symbolic links are
- * followed (Hugging Face snapshots, DVC and git-annex folders are links to blobs), folders once each; what cannot
- * be read as a file is listed in `skipped` with why: broken links, FIFOs, sockets, devices, names that are not
- * UTF-8 (they cannot be named in a report). Nothing is left out without a record.
- */
-async function walk(dir: string, skipped: LoadedInputs['skipped'], seen = new Set<string>()): Promise<string[]> {
-  seen.add(await realpath(dir));
-  const out: string[] = [];
-  const entries = (await readdir(dir, { withFileTypes: true, encoding: 'buffer' })).sort((a, b) => Buffer.compare(a.name, b.name));
-  for (const e of entries) {
-    const name = utf8Name(e.name);
-    if (name === undefined) {
-      skipped.push({ input: join(dir, e.name.toString('latin1')), reason: `the name is not valid UTF-8 (bytes ${e.name.toString('hex')}); rename it to read it` });
-      continue;
-    }
-    const p = join(dir, name);
-    let st: Stats = e as unknown as Stats;
-    if (e.isSymbolicLink()) {
-      try {
-        st = await stat(p);
-      } catch {
-        skipped.push({ input: p, reason: `broken symbolic link (to ${await readlink(p).catch(() => '?')})` });
-        continue;
-      }
-    }
-    if (st.isDirectory()) {
-      const real = await realpath(p);
-      if (seen.has(real)) skipped.push({ input: p, reason: `a link to ${real}, a folder already read (a loop)` });
-      else out.push(...(await walk(p, skipped, seen)));
-    } else if (st.isFile()) out.push(p);
-    else skipped.push({ input: p, reason: `not a regular file (${kindOf(st)})` });
-  }
-  return out;
-}
-
-function utf8Name(raw: Buffer): string | undefined {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(raw);
-  } catch {
-    return undefined;
-  }
-}
-
-function kindOf(st: Pick<Stats, 'isFIFO' | 'isSocket' | 'isCharacterDevice' | 'isBlockDevice'>): string {
-  return st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a file';
 }
 
 function asError(err: unknown): Error {

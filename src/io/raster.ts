@@ -1,4 +1,5 @@
-// PNG, TIFF (8 and 16 bits per sample) and JPEG as DecodedImage, through sharp (libvips).
+// PNG, TIFF (8 and 16 bits per sample) and JPEG as DecodedImage: the conventions, the signature test and the
+// display windows, with no decoder. The Node side decodes with sharp (libvips): readRaster in src/node/io/raster.ts.
 //
 // Stored values are kept as they are in the file (0..255 or 0..65535), never rescaled on decoding. The
 // display window travels in `windows[0]`:
@@ -9,9 +10,7 @@
 //
 // Colour management: values are read as stored, with no ICC-profile conversion and no EXIF rotation, which
 // is what PIL gives too. Alpha channels are dropped. CMYK, Lab and float images are refused.
-import { readFile } from 'node:fs/promises';
-import sharp, { type Metadata, type OutputInfo } from 'sharp';
-import { ConfigError, DecodeError, LimitError, UnsupportedError } from '../errors.ts';
+import { ConfigError } from '../errors.ts';
 import { applyVoiLut, applyWindow, parseWindow, toBytes, type Window } from '../image/window.ts';
 import type { Raster } from '../image/types.ts';
 import type { DecodedImage } from './types.ts';
@@ -25,8 +24,6 @@ export interface RasterOptions {
   maxPixels?: number;
 }
 
-/** libvips interpretations we accept, and how many samples per pixel each has. */
-const SPACES: Record<string, 1 | 3> = { 'b-w': 1, grey16: 1, srgb: 3, rgb: 3, rgb16: 3 };
 /**
  * 2^25 (33.5 million) pixels: past the largest single medical images read as rasters (full-field mammograms
  * of 4096 x 5355 are 22 million), while a 783 KB PNG of 2^28 flat pixels decoded to 4 GB under the old default.
@@ -46,77 +43,11 @@ export function looksLikeRaster(b: Uint8Array): boolean {
 }
 
 /**
- * Read a PNG, TIFF or JPEG file (or its bytes) with values as stored; multi-page TIFFs become frames.
- * @example
- * const img = await readRaster('xray16.png');
- * [img.rows, img.columns, img.meta.bitsStored, img.windows[0]] // [2048, 2048, 16, { center: 2047.5, width: 4095, fn: 'LINEAR_EXACT' }]
+ * The display window of a decoded raster: the caller's (a Window, or a preset name / "center,width"), else for 8
+ * bits the identity, for 16 bits the range of the values (as described at the top of this file).
+ * @example rasterWindow(Float32Array.of(0, 255), 8) // { center: 127.5, width: 255, fn: 'LINEAR_EXACT' }
  */
-export async function readRaster(input: string | Uint8Array, options: RasterOptions = {}): Promise<DecodedImage> {
-  const file = options.source ?? (typeof input === 'string' ? input : '<bytes>');
-  let bytes: Uint8Array;
-  try {
-    bytes = typeof input === 'string' ? await readFile(input) : input;
-  } catch (err) {
-    throw new ConfigError(`cannot read file: ${(err as Error).message}`, { file, cause: err });
-  }
-  if (!looksLikeRaster(bytes)) throw new DecodeError('not a PNG, JPEG or TIFF file (no signature)', { file });
-  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
-  let meta: Metadata;
-  try {
-    meta = await sharp(bytes, { pages: -1, limitInputPixels: false }).metadata();
-  } catch (err) {
-    throw new DecodeError(`cannot read image header: ${(err as Error).message}`, { file, cause: err });
-  }
-  const samples = SPACES[meta.space ?? ''];
-  if (!samples) throw new UnsupportedError(`colour space ${meta.space} (${meta.format}); expected greyscale or RGB`, { file });
-  if (meta.depth !== 'uchar' && meta.depth !== 'ushort') throw new UnsupportedError(`sample format ${meta.depth}; expected 8 or 16 bits unsigned`, { file });
-  const pages = meta.pages ?? 1;
-  const rows = meta.pageHeight ?? meta.height;
-  const columns = meta.width;
-  if (!rows || !columns) throw new DecodeError('image has no size', { file });
-  if (rows * columns * pages > maxPixels) throw new LimitError(`${columns} x ${rows} x ${pages} pages exceed maxPixels ${maxPixels} (raise it with maxPixels / --max-pixels)`, { file });
-
-  let raw: { data: Buffer; info: OutputInfo };
-  try {
-    // Converting to the image's own interpretation keeps sharp from turning greyscale into sRGB or
-    // 16 bits into 8; keepIccProfile skips the profile-to-sRGB transform.
-    raw = await sharp(bytes, { pages: -1, limitInputPixels: false })
-      .keepIccProfile()
-      .toColourspace(meta.space as string)
-      .removeAlpha()
-      .raw({ depth: meta.depth })
-      .toBuffer({ resolveWithObject: true });
-  } catch (err) {
-    throw new DecodeError(`cannot decode ${meta.format}: ${(err as Error).message}`, { file, cause: err });
-  }
-  const n = rows * columns * pages * samples;
-  if (raw.info.channels !== samples || raw.data.length !== n * (meta.depth === 'ushort' ? 2 : 1)) {
-    throw new DecodeError(`decoded ${raw.info.channels} channels, ${raw.data.length} bytes; expected ${samples} channels of ${columns} x ${rows} x ${pages}`, { file });
-  }
-  const data = new Float32Array(n); // [frames, rows, columns, samples]
-  if (meta.depth === 'ushort') {
-    // sharp returns samples in the machine's byte order
-    const u16 = new Uint16Array(raw.data.buffer, raw.data.byteOffset, n);
-    for (let i = 0; i < n; i++) data[i] = u16[i]!;
-  } else {
-    for (let i = 0; i < n; i++) data[i] = raw.data[i]!;
-  }
-  const bits = meta.depth === 'ushort' ? 16 : 8;
-  return {
-    source: file,
-    rows,
-    columns,
-    frames: pages,
-    samplesPerPixel: samples,
-    data,
-    photometric: samples === 1 ? 'MONOCHROME2' : 'RGB',
-    windows: [rasterWindow(data, bits, options.window)],
-    invert: false,
-    meta: { format: meta.format, bitsStored: bits, hasAlpha: meta.hasAlpha ?? false, exifOrientation: meta.orientation, file },
-  };
-}
-
-function rasterWindow(data: Float32Array, bits: 8 | 16, win: Window | string | undefined): Window {
+export function rasterWindow(data: Float32Array, bits: 8 | 16, win?: Window | string): Window {
   if (typeof win === 'string') return parseWindow(win);
   if (win) return win;
   if (bits === 8) return { center: 127.5, width: 255, fn: 'LINEAR_EXACT' };

@@ -10,8 +10,8 @@ import { deflateSync } from 'node:zlib';
 import { crc32 } from '../../src/checkpoint/zip.ts';
 import { ConfigError, LimitError, UnsupportedError } from '../../src/errors.ts';
 import { decodeImageFile } from '../../src/node/image-decode.ts';
-import { readRaster } from '../../src/io/raster.ts';
-import { loadInputs } from '../../src/io/inputs.ts';
+import { readRaster } from '../../src/node/io/raster.ts';
+import { loadInputs } from '../../src/node/io/inputs.ts';
 import { readManifest } from '../../src/node/manifest-files.ts';
 import { dicomFile, greyImage } from './build-dicom.ts';
 import { OUTCOME, runChild } from './child-rss.ts';
@@ -130,7 +130,7 @@ test('a small PNG of 12000 x 12000 flat pixels is refused by the default limit b
   const dir = mkdtempSync(join(tmpdir(), 'clipmed-png-'));
   writeFileSync(join(dir, 'flat.png'), png);
   const r = runChild(`
-    import { readRaster } from '$ROOT/src/io/raster.ts';
+    import { readRaster } from '$ROOT/src/node/io/raster.ts';
     import { decodeImageFile } from '$ROOT/src/node/image-decode.ts';
     ${OUTCOME}
     const file = process.env.PNG!;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { ConfigError, DecodeError, UnsupportedError } from '../../src/errors.ts';
-import { loadInputs, sniffFormat, type DicomDecoder } from '../../src/io/inputs.ts';
+import { loadInputs, sniffFormat, type DicomDecoder } from '../../src/node/io/inputs.ts';
 import type { DecodedImage } from '../../src/io/types.ts';
 import { startOrthanc, type OrthancServer } from '../helpers/orthanc.ts';
 import { DATA } from '../helpers/reference.ts';

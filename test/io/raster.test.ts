@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { ConfigError, DecodeError, LimitError, UnsupportedError } from '../../src/errors.ts';
-import { readRaster, toDisplayRaster, looksLikeRaster } from '../../src/io/raster.ts';
+import { toDisplayRaster, looksLikeRaster } from '../../src/io/raster.ts';
+import { readRaster } from '../../src/node/io/raster.ts';
 import { DATA } from '../helpers/reference.ts';
 
 const W = 4;

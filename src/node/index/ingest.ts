@@ -13,7 +13,7 @@ import type { Raster } from '../../image/types.ts';
 import type { IndexRow, IndexTable, TableSpec } from '../../index/table.ts';
 import { isDicomWebUrl, resolveDicomWebUrl } from '../../io/dicomweb.ts';
 import { decodeDicom } from '../../io/dicom/index.ts';
-import { loadInputs, sniffFormat } from '../../io/inputs.ts';
+import { loadInputs, sniffFormat } from '../io/inputs.ts';
 import { toDisplayRaster } from '../../io/raster.ts';
 import type { DecodedImage } from '../../io/types.ts';
 import type { ClipModel } from '../clip-model.ts';

@@ -7,7 +7,7 @@ import type * as lancedb from '@lancedb/lancedb';
 import { ConfigError } from '../../errors.ts';
 import { hybridOrder, nearDuplicateGroups } from '../../index/similarity.ts';
 import { hit, IndexTable, loadLance, tableSchema, type SearchHit, type SearchOptions, type TableSpec } from '../../index/table.ts';
-import { loadInputs, sniffFormat } from '../../io/inputs.ts';
+import { loadInputs, sniffFormat } from '../io/inputs.ts';
 import { toDisplayRaster } from '../../io/raster.ts';
 import type { ClipModel } from '../clip-model.ts';
 import { decodeImageFile } from '../image-decode.ts';

@@ -7,7 +7,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { ConfigError } from '../../errors.ts';
 import { preprocessRaster, type PreprocessConfig } from '../../image/preprocess.ts';
 import { parseCsvRecords } from '../../io/csv.ts';
-import { loadInputs } from '../../io/inputs.ts';
+import { loadInputs } from '../io/inputs.ts';
 import { toDisplayRaster } from '../../io/raster.ts';
 import { shrinkShortSide, type LoadedPairs, type PairRow } from '../../train/data.ts';
 
