@@ -32,7 +32,7 @@ export function loadMedclipReference(): MedclipReference {
 
 /** The reference's X-rays under shared/data. */
 export function medclipImages(ref: MedclipReference): string[] {
-  return ref.images.map((p) => join(DATA, 'pneumonia-cxr', p));
+  return ref.images.map((p) => join(DATA, p));
 }
 
 export interface MedclipServers {
