@@ -5,10 +5,6 @@
 import { ConfigError } from '../errors.ts';
 import { parseCsvRecords } from './csv.ts';
 
-// readManifest reads the file, so it lives on the Node side; this path stays for src/index/ingest.ts until it
-// imports src/node/manifest-files.ts itself.
-export { readManifest } from '../node/manifest-files.ts';
-
 export interface ManifestRow {
   /** absolute (or manifest-relative resolved) path */
   path: string;
