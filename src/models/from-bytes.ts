@@ -48,7 +48,8 @@ export function compileFromBytes(m: BytesModel): { spec: ModelSpec; vision: Uint
   }
   const weightsFile = `${dir}/${weights ?? 'weights'}`;
   const spec = readModelSpec({
-    format: formatOf(names),
+    // the weights' name counts when the tensors come in read (CONCH's layout is meta.yaml beside pytorch_model.bin)
+    format: formatOf(weights && !names.includes(weights) ? [...names, weights] : names),
     files: memoryFiles(dir, m.files),
     tokenizerFiles: m.tokenizerFiles ? memoryFiles(`${dir} (tokenizer)`, m.tokenizerFiles) : undefined,
     weightsFile,

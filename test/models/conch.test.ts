@@ -12,6 +12,10 @@ import { CheckpointError, ConfigError, NetworkError } from '../../src/errors.ts'
 import { ClipModel } from '../../src/node/clip-model.ts';
 import { normalizeRows } from '../../src/models/clip-model-core.ts';
 import { CONCH_TOKENIZER_URL } from '../../src/models/readers/index.ts';
+import { compileFromBytes } from '../../src/models/from-bytes.ts';
+import { memoryFiles } from '../../src/models/spec.ts';
+import { tokenizerFromFiles } from '../../src/models/tokenizers.ts';
+import { nodeBackend } from '../../src/runtime/node-backend.ts';
 import { readCheckpoint } from '../../src/node/checkpoint-files.ts';
 import { torchSave } from '../helpers/torch-writer.ts';
 import { cliAsync } from '../helpers/cli.ts';
@@ -89,6 +93,22 @@ test('CONCH folder: weights saved as {state_dict} with DataParallel\'s module. p
   const text = await model.embedTexts(ref.prompts.slice(0, 2));
   assert.ok(maxRelError(text.embeddings, ref.text_embeds.slice(0, 2).flat(), E) < 1e-4);
   await model.release();
+});
+
+test('CONCH from its files as bytes (the browser\'s path): the same spec, text graph and tokens', async () => {
+  const files: Record<string, Uint8Array> = {};
+  for (const f of ['meta.yaml', 'conch_model_cfg.json']) files[f] = new Uint8Array(readFileSync(join(FIXTURE, f)));
+  files['conch_byte_level_bpe_uncased.json'] = new Uint8Array(readFileSync(join(TOKENIZER, 'tokenizer.json')));
+  const sd = await readCheckpoint(join(FIXTURE, 'pytorch_model.bin'));
+  const { spec, text } = compileFromBytes({ files, sd, weights: 'pytorch_model.bin', name: 'conch' });
+  assert.deepEqual([spec.format, spec.vision.kind, spec.tokenizer.contextLength], ['conch', 'conch-vision', 127]);
+  const tok = await tokenizerFromFiles(spec.tokenizer, memoryFiles('conch', files));
+  const prompts = ref.prompts.slice(0, 3);
+  const ids = tok.tokenize(prompts, 127);
+  const session = await nodeBackend.create(text, { threads: 1 });
+  const out = await session.run({ input_ids: { data: BigInt64Array.from(ids, BigInt), dims: [prompts.length, 127] } });
+  await session.release();
+  assert.ok(maxRelError(out.text_embeds!.data, ref.text_embeds.slice(0, 3).flat(), E) < 1e-4);
 });
 
 test('CONCH from the hub (hf-hub: and the registered name, a local server in the hub layout): classify gives CONCH\'s zero-shot probabilities', async (t) => {
