@@ -12,8 +12,11 @@ export interface TextSpec {
     | { kind: 'clip-bpe' }
     | {
         kind: 'wordpiece'; vocabFile: string; lowercase: boolean; /** the Hugging Face repository the vocabulary comes from, when not the model's own (open_clip's hf_tokenizer_name) */ repo?: string;
-        /** the model's own prompt cleaning before WordPiece ('gloria': GLoRIA.process_text, src/text/gloria-clean.ts) */
-        clean?: 'gloria';
+        /**
+         * the model's own prompt cleaning before WordPiece ('gloria': GLoRIA.process_text, src/text/gloria-clean.ts;
+         * 'bert': none, transformers' BertTokenizer as it is, without open_clip's ftfy and HTML unescaping (MedCLIP))
+         */
+        clean?: 'gloria' | 'bert';
       }
     /**
      * a SentencePiece model, `file` named relative to the model's folder (compiled graphs are cached by content,

@@ -74,7 +74,7 @@ export async function tokenizerFromFiles(spec: TextSpec, files: ModelFiles | und
         wp = WordPieceTokenizer.fromTokenizerJson(text, file);
         if (wp.lowercase !== t.lowercase) throw new ConfigError(`tokenizer.json lowercase=${wp.lowercase}, the model expects ${t.lowercase}`, { file });
       } else {
-        wp = WordPieceTokenizer.fromVocabText(text, { lowercase: t.lowercase }, file);
+        wp = WordPieceTokenizer.fromVocabText(text, { lowercase: t.lowercase, openClipClean: t.clean !== 'bert' }, file);
       }
       if (wp.padId !== spec.padId) throw new ConfigError(`the vocabulary's [PAD] id is ${wp.padId}, the model pads with ${spec.padId}`, { file });
       return t.clean === 'gloria' ? new GloriaCleaningTokenizer(wp) : wp;

@@ -129,8 +129,13 @@ test("the reader: logit_scale is clamped to [0, 4.6052] as compute_logits does; 
   assert.ok(Math.abs(spec(2).scoring.logitScale - Math.exp(2)) < 1e-9);
   const s = spec(2);
   assert.deepEqual([s.vision.kind, s.vision.prefix, s.text.prefix, s.tokenizer.contextLength, s.tokenizer.padding, s.tokenizer.tokenizer], [
-    'hf-swin', 'vision_model.', 'text_model.', 77, 'longest', { kind: 'wordpiece', vocabFile: 'vocab.txt', lowercase: true, repo: 'emilyalsentzer/Bio_ClinicalBERT' },
+    'hf-swin', 'vision_model.', 'text_model.', 77, 'longest', { kind: 'wordpiece', vocabFile: 'vocab.txt', lowercase: true, repo: 'emilyalsentzer/Bio_ClinicalBERT', clean: 'bert' },
   ]);
+  // transformers' BertTokenizer keeps an HTML entity as it is ('&', 'amp', ';'), where open_clip's cleaning unescapes it
+  const tok = await tokenizerFromFiles(s.tokenizer, hubFiles('bert'));
+  const vocab = readFileSync(join(MEDCLIP_FIXTURE, 'hub/bert/vocab.txt'), 'utf8').split('\n');
+  const id = (t: string) => vocab.indexOf(t);
+  assert.deepEqual(Array.from(tok.tokenize(['Heart SIZE &amp; lung'], 10)), [id('[CLS]'), id('heart'), id('size'), id('[UNK]'), id('[UNK]'), id('[UNK]'), id('lung'), id('[SEP]'), 0, 0]);
   const noVision = new Map([...sd].filter(([k]) => !k.startsWith('vision_model.model.embeddings.')));
   assert.throws(() => readMedclipSpec({ textFiles: hubFiles('bert'), visionFiles: hubFiles('swin'), weightsFile: file, sd: noVision }), (e: unknown) => e instanceof ConfigError && /not a MedCLIP image tower/.test(e.message) && e.message.includes(file));
   assert.throws(() => readMedclipSpec({ textFiles: hubFiles('bert'), weightsFile: file, sd }), (e: unknown) => e instanceof ConfigError && /swin-tiny-patch4-window7-224/.test(e.message));

@@ -196,7 +196,8 @@ export function readMedclipSpec(input: MedclipInput): ModelSpec {
     text: { kind: 'medclip-text', config: text as unknown as Json, prefix: 'text_model.' },
     patchTokens,
     tokenizer: {
-      tokenizer: { kind: 'wordpiece', vocabFile: 'vocab.txt', lowercase, repo: MEDCLIP_REPOS.bert },
+      // MedCLIP calls transformers' tokenizer directly: no open_clip text cleaning
+      tokenizer: { kind: 'wordpiece', vocabFile: 'vocab.txt', lowercase, repo: MEDCLIP_REPOS.bert, clean: 'bert' },
       contextLength: MEDCLIP_CONTEXT,
       padId: bert.padId,
       cutToEnd: false,
