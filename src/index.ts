@@ -23,7 +23,7 @@ export { hfPreprocess, type HfFolder } from './models/hf-config.ts';
 export { readHfFolder } from './node/hf-folder.ts';
 export { loadTokenizer, tokenizerFilesOf, tokenizerFromFiles, PaddedClipTokenizer } from './models/tokenizers.ts';
 export { compileFromBytes, formatOf, type BytesModel } from './models/from-bytes.ts';
-export { ClipModelCore, type CoreMeta, type CoreOptions } from './models/clip-model-core.ts';
+export { ClipModelCore, attachModelInput, preprocessForModel, type CoreMeta, type CoreOptions, type ImageInputSpec } from './models/clip-model-core.ts';
 export { FAMILIES, familyFor } from './models/families.ts';
 export { memoryFiles, type ModelSpec, type TowerSpec, type ModelFiles, type SpecFile, type SpecFiles, type SourceFormat } from './models/spec.ts';
 export { readModelSpec, buildFromSpec, readOpenClipSpec, readOpenAISpec, readHfSpec, openClipFiles, hfFiles, type ReadSpecInput } from './models/readers/index.ts';
@@ -89,6 +89,7 @@ export { readRaster } from './node/io/raster.ts';
 export { DicomWebClient, dicomJsonString, parseMultipart, parseDicomWebUrl, isDicomWebUrl, resolveDicomWebUrl, type DicomJson, type DicomWebAuth, type DicomWebOptions, type DicomWebTarget, type MultipartPart, type DicomWebQuery } from './io/dicomweb.ts';
 export { sniffFormat, loadEntryWith, decodeInput, type InputEntry, type LoadInputsOptions, type LoadedInputs, type LoadedImage, type DicomDecoder, type SniffedFormat, type RasterDecoder, type InputPlatform } from './io/inputs.ts';
 export { loadInputs, planInputs, loadEntry, nodeInputPlatform } from './node/io/inputs.ts';
+export { DecodePool, decodeInOrder, defaultDecodeThreads, parseDecodeThreads, type DecodeTaskOptions, type DecodeTaskResult, type DecodedImageItem } from './node/decode-pool.ts';
 
 // ---- io: NumPy arrays, CSV, manifests
 export { readNpy, writeNpy, type NpyArray } from './io/npy.ts';

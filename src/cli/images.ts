@@ -1,6 +1,6 @@
 // Turning what the user named (files, folders, DICOM, NIfTI, DICOMweb URLs, a manifest) into 8-bit rasters
 // as a reader would see them, with failures collected rather than fatal.
-import { loadEntry, planInputs, readManifest, toDisplayRaster, type InputEntry, type LoadedInputs, type Raster, type ManifestRow } from '../index.ts';
+import { attachModelInput, decodeInOrder, DecodePool, parseDecodeThreads, planInputs, readManifest, type ImageInputSpec, type Raster, type ManifestRow } from '../index.ts';
 import { redact } from './output.ts';
 import { Failures } from './shared.ts';
 
@@ -10,6 +10,8 @@ export interface ImageInputOptions {
   labelColumn?: string;
   window?: string;
   frame?: string;
+  /** worker threads that decode and preprocess (0: on the main thread); default from the cores */
+  decodeThreads?: string;
 }
 
 export interface InputImage {
@@ -19,6 +21,8 @@ export interface InputImage {
   /** label from the manifest, if any */
   label?: string;
 }
+
+export const DECODE_THREADS_HELP = 'worker threads that decode and preprocess images while the model runs (0: on the main thread; default: half the cores, 1 to 4)';
 
 export const INPUT_HELP = 'image files, folders (recursive), DICOM, NIfTI (.nii/.nii.gz: middle axial slice) or dicomweb+http(s):// URLs';
 
@@ -48,7 +52,7 @@ export interface ImageStream {
  * chunk, failures collected as they come.
  * @example for await (const chunk of (await openImages(['scans/'], {}, failures)).chunks(32)) await embed(chunk)
  */
-export async function openImages(inputs: string[], o: ImageInputOptions, failures: Failures): Promise<ImageStream> {
+export async function openImages(inputs: string[], o: ImageInputOptions, failures: Failures, model?: { imageInput: ImageInputSpec }): Promise<ImageStream> {
   const names = [...inputs];
   let manifestRows: ManifestRow[] = [];
   const labels = new Map<string, string | undefined>();
@@ -63,33 +67,41 @@ export async function openImages(inputs: string[], o: ImageInputOptions, failure
   }
   const plan = await planInputs(names);
   const frame = o.frame ? Number(o.frame) : 0;
-  const decode = async (entries: InputEntry[]): Promise<InputImage[]> => {
-    const out: LoadedInputs = { images: [], failures: [], skipped: [] };
-    for (const e of entries) await loadEntry(out, e, { window: o.window });
-    for (const f of out.failures) failures.add(f.input, f.error);
-    const images: InputImage[] = [];
-    for (const { input, image } of out.images) {
-      try {
-        images.push({ source: redact(image.source), raster: toDisplayRaster(image, frame), label: labels.get(input) });
-      } catch (err) {
-        failures.add(image.source, err);
-      }
-    }
-    return images;
-  };
+  // checked before anything is read, so a bad value stops the command at once; one file is not worth a thread
+  const asked = parseDecodeThreads(o.decodeThreads);
+  const threads = plan.entries.length > 1 ? Math.min(asked, plan.entries.length) : 0;
+  // the workers start loading now, while the caller is still busy (its prompts, say), and are ready for the first chunk
+  const options = { window: o.window, frame, input: model?.imageInput };
+  let warm: DecodePool | undefined = plan.entries.length > 0 ? new DecodePool(threads, options).warm() : undefined;
   return {
     total: plan.entries.length,
     manifestRows,
     async *chunks(size: number) {
-      const n = plan.entries.length;
-      let next = n > 0 ? decode(plan.entries.slice(0, size)) : undefined;
-      for (let i = 0; i < n; i += size) {
-        const current = await next!;
-        next = i + size < n ? decode(plan.entries.slice(i + size, i + 2 * size)) : undefined;
-        // a rejected prefetch is awaited in the next round; keep it from being reported as unhandled meanwhile
-        next?.catch(() => {});
-        if (current.length > 0) yield current;
+      // decoded (and preprocessed, for a model) in worker threads, in order, at most one chunk ahead of the caller
+      const pool = warm ?? new DecodePool(threads, options);
+      warm = undefined;
+      try {
+        let chunk: InputImage[] = [];
+        let entries = 0;
+        for await (const r of decodeInOrder(pool, plan.entries, size)) {
+          for (const f of r.failures) failures.add(f.input, f.error);
+          if (r.fatal) throw r.fatal;
+          for (const im of r.images) {
+            // the model input made in the worker goes with the raster: the model's preprocessRasters takes it as it is
+            if (model && im.pixels) attachModelInput(im.raster, model.imageInput, im.pixels);
+            chunk.push({ source: redact(im.source), raster: im.raster, label: labels.get(im.input) });
+          }
+          if (++entries === size) {
+            if (chunk.length > 0) yield chunk;
+            chunk = [];
+            entries = 0;
+          }
+        }
+        if (chunk.length > 0) yield chunk;
+      } finally {
+        await pool.close();
       }
     },
   };
 }
+

@@ -5,7 +5,7 @@ import {
   buildClassifier, classifyRasters, ConfigError, evaluateClassification, fromFlat, readManifest, renderEvalReport, scoringForClassifier, type Matrix, type Raster,
 } from '../../index.ts';
 import { writeFileAtomic } from '../files.ts';
-import { openImages } from '../images.ts';
+import { DECODE_THREADS_HELP, openImages } from '../images.ts';
 import { readProbe } from '../probe-file.ts';
 import { collect, Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, progress, type ModelOptions } from '../shared.ts';
 import { printJson, say } from '../output.ts';
@@ -24,6 +24,7 @@ interface EvalOptions extends ModelOptions {
   html?: string;
   json?: boolean;
   batchSize: string;
+  decodeThreads?: string;
 }
 
 export function register(program: Command): void {
@@ -46,6 +47,7 @@ export function register(program: Command): void {
     .option('--json', 'print the evaluation as JSON')
     .option('--batch-size <n>', 'images per forward pass', '8')
     .option('--threads <n>', 'CPU threads (default: all cores)')
+    .option('--decode-threads <n>', DECODE_THREADS_HELP)
     .addHelpText('after', `
 Example:
   clipmed eval --model biomedclip --manifest ../shared/data/pneumonia-cxr/manifest.csv --split test \\
@@ -58,8 +60,8 @@ Example:
       const unknown = found.filter((l) => !classes.includes(l));
       if (unknown.length) throw new ConfigError(`labels ${JSON.stringify(unknown)} in column '${opts.labelColumn}' are not among the classes ${JSON.stringify(classes)}`, { file: opts.manifest });
       const model = await loadModel(opts);
-      // images stream through in chunks (the next decoded while the model runs): memory stays flat however many
-      const stream = await openImages([], { manifest: opts.manifest, split: opts.split, labelColumn: opts.labelColumn, window: opts.window }, failures);
+      // images stream through in chunks (decoded and preprocessed in worker threads while the model runs): memory stays flat however many
+      const stream = await openImages([], { manifest: opts.manifest, split: opts.split, labelColumn: opts.labelColumn, window: opts.window, decodeThreads: opts.decodeThreads }, failures, model);
       if (stream.total === 0) throw new ConfigError('no readable images in the manifest', { file: opts.manifest });
       const bs = Math.max(1, Number(opts.batchSize));
       const C = classes.length;

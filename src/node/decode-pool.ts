@@ -1,0 +1,191 @@
+// Decoding and preprocessing in worker threads (node:worker_threads), so that a command's images are read,
+// decoded, windowed and turned into the model's input while the model runs on the ones before them.
+//
+// - `DecodePool` runs `decodeTask` (src/node/decode-task.ts) for one planned entry at a time in each of N
+//   workers, started when first needed; with 0 threads it runs it on the calling thread instead (same code,
+//   same bytes).
+// - `decodeInOrder` streams a list of entries through a pool in their order, with at most `lookahead` entries
+//   decoding or decoded ahead of the caller: memory is bounded by the lookahead, not by the number of inputs.
+// - A file that fails gives a failure naming it, of the same error class with the same message as on the
+//   calling thread; the stream goes on. A worker that dies fails the entry it held and is replaced.
+// The worker entry is this folder's decode-worker.ts under tsx (a checkout, the tests) and decode-worker.js in
+// the built dist/; under tsx the worker is given tsx's loader when the process was not started with it.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { ConfigError, DecodeError } from '../errors.ts';
+import type { InputEntry } from './io/inputs.ts';
+import { decodeTask, errorFromWire, type DecodedImageItem, type DecodeTaskOptions, type DecodeTaskResult, type WireError } from './decode-task.ts';
+import type { WorkerRequest } from './decode-worker.ts';
+
+export type { DecodeTaskOptions, DecodeTaskResult, DecodedImageItem } from './decode-task.ts';
+
+/**
+ * Decode threads when the user does not say: half the cores (the model's session takes the rest), 1 to 4.
+ * @example defaultDecodeThreads() // 1 on a 2-core machine, 4 on a 16-core one
+ */
+export function defaultDecodeThreads(): number {
+  return Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2)));
+}
+
+/**
+ * A `--decode-threads` value: a whole number from 0 (decode on the main thread) to 64, or undefined for the default.
+ * @example parseDecodeThreads('2') // 2
+ */
+export function parseDecodeThreads(v: string | number | undefined): number {
+  if (v === undefined || v === '') return defaultDecodeThreads();
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 64) throw new ConfigError(`--decode-threads must be a whole number from 0 to 64, got '${v}'`);
+  return n;
+}
+
+interface WorkerReply {
+  id: number;
+  images?: DecodedImageItem[];
+  failures?: Array<{ input: string; error: WireError }>;
+  fatal?: WireError;
+  crash?: WireError;
+}
+
+interface Task {
+  id: number;
+  entry: InputEntry;
+  resolve: (r: DecodeTaskResult) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  task?: Task;
+}
+
+const HERE = import.meta.url;
+const UNDER_TSX = HERE.endsWith('.ts');
+const WORKER_URL = new URL(UNDER_TSX ? './decode-worker.ts' : './decode-worker.js', HERE);
+
+/**
+ * The worker: decode-worker.js as it is in dist/; under tsx a small bootstrap that registers tsx's loader in the
+ * new thread first (Node 20 gives a worker neither the hooks of `--import tsx` nor those of tsx's register()).
+ */
+function newWorker(workerData: DecodeTaskOptions): Worker {
+  if (!UNDER_TSX) return new Worker(WORKER_URL, { workerData });
+  const api = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
+  return new Worker(boot, { eval: true, workerData });
+}
+
+export class DecodePool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Task[] = [];
+  private nextId = 0;
+  private closed = false;
+
+  /**
+   * @param threads worker threads; 0 decodes on the calling thread
+   * @example const pool = new DecodePool(2, { input: model.imageInput }); const r = await pool.decode(entry); await pool.close();
+   */
+  constructor(readonly threads: number, private readonly options: DecodeTaskOptions = {}) {
+    if (!Number.isInteger(threads) || threads < 0) throw new ConfigError(`decode threads must be a whole number >= 0, got ${threads}`);
+  }
+
+  /** Start every worker now (loading its modules takes a moment), so that they are ready when the first entry comes. */
+  warm(): this {
+    while (!this.closed && this.slots.length < this.threads) this.start();
+    return this;
+  }
+
+  /** Decode one planned entry; resolves (never rejects) with its images and failures, unless the pool is closed. */
+  decode(entry: InputEntry): Promise<DecodeTaskResult> {
+    if (this.closed) return Promise.reject(new ConfigError('the decode pool is closed'));
+    // an input that cannot be read at all carries its error from planning: nothing to decode
+    if (this.threads === 0 || entry.kind === 'failed') return decodeTask(entry, this.options);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, entry, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  /** Stop the workers; entries not yet answered are rejected. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const error = new ConfigError('the decode pool was closed');
+    for (const t of this.queue.splice(0)) t.reject(error);
+    const slots = this.slots.splice(0);
+    for (const s of slots) s.task?.reject(error);
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  private dispatch(): void {
+    while (this.queue.length > 0) {
+      let slot = this.slots.find((s) => !s.task);
+      if (!slot && this.slots.length < this.threads) slot = this.start();
+      if (!slot) return;
+      const task = this.queue.shift()!;
+      slot.task = task;
+      slot.worker.ref(); // an answer is awaited: keep the process alive for it
+      const { error: _planned, ...entry } = task.entry;
+      slot.worker.postMessage({ id: task.id, entry } satisfies WorkerRequest);
+    }
+  }
+
+  private start(): Slot {
+    const worker = newWorker(this.options);
+    const slot: Slot = { worker };
+    this.slots.push(slot);
+    worker.unref(); // an idle worker does not keep the process alive
+    worker.on('message', (m: WorkerReply) => {
+      const task = slot.task;
+      if (!task || task.id !== m.id) return;
+      slot.task = undefined;
+      worker.unref();
+      task.resolve(fromReply(m));
+      this.dispatch();
+    });
+    const lost = (why: string) => {
+      const i = this.slots.indexOf(slot);
+      if (i < 0) return; // closed, or already handled
+      this.slots.splice(i, 1);
+      const task = slot.task;
+      slot.task = undefined;
+      // the file it was on fails with the reason; the next entries go to a new worker
+      if (task) task.resolve({ images: [], failures: [{ input: task.entry.source, error: new DecodeError(`the decoding worker stopped: ${why}`, { file: task.entry.source }) }] });
+      if (!this.closed) this.dispatch();
+    };
+    worker.on('error', (err) => lost(err.message));
+    worker.on('exit', (code) => lost(`exit code ${code}`));
+    return slot;
+  }
+}
+
+function fromReply(m: WorkerReply): DecodeTaskResult {
+  // a throw outside the per-file handling is a bug, stopped as it would stop the command on the main thread
+  if (m.crash) return { images: [], failures: [], fatal: errorFromWire(m.crash) };
+  return {
+    images: m.images ?? [],
+    failures: (m.failures ?? []).map((f) => ({ input: f.input, error: errorFromWire(f.error) })),
+    fatal: m.fatal ? errorFromWire(m.fatal) : undefined,
+  };
+}
+
+/**
+ * Each entry's result in the entries' order, decoding at most `lookahead` entries ahead of the caller.
+ * @example for await (const r of decodeInOrder(pool, plan.entries, 64)) for (const im of r.images) use(im);
+ */
+export async function* decodeInOrder(pool: DecodePool, entries: readonly InputEntry[], lookahead: number): AsyncGenerator<DecodeTaskResult> {
+  const ahead = Math.max(1, Math.floor(lookahead));
+  const pending: Array<Promise<DecodeTaskResult>> = [];
+  let next = 0;
+  const fill = () => {
+    while (next < entries.length && pending.length < ahead) {
+      const p = pool.decode(entries[next++]!);
+      p.catch(() => {}); // awaited in turn below; not an unhandled rejection meanwhile
+      pending.push(p);
+    }
+  };
+  fill();
+  while (pending.length > 0) {
+    const r = await pending.shift()!;
+    fill();
+    yield r;
+  }
+}

@@ -1,0 +1,38 @@
+// The decode pool's worker thread: takes one planned entry at a time from the pool (src/node/decode-pool.ts),
+// decodes and preprocesses it with `decodeTask`, and posts back the rasters and model inputs (their buffers
+// transferred, not copied) and the failures as plain data.
+import { parentPort, workerData } from 'node:worker_threads';
+import { decodeTask, errorToWire, type DecodeTaskOptions, type WireEntry } from './decode-task.ts';
+
+export interface WorkerRequest {
+  id: number;
+  entry: WireEntry;
+}
+
+const port = parentPort;
+if (!port) throw new Error('decode-worker.ts runs as a worker thread of the decode pool');
+const options = workerData as DecodeTaskOptions;
+
+port.on('message', async ({ id, entry }: WorkerRequest) => {
+  try {
+    const r = await decodeTask(entry, options);
+    const transfer: ArrayBuffer[] = [];
+    const own = (a: Uint8Array | Float32Array): void => {
+      // only a buffer the array has to itself can move; a view into a shared one is copied by the clone
+      if (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer && !transfer.includes(a.buffer)) transfer.push(a.buffer);
+    };
+    for (const im of r.images) {
+      own(im.raster.data);
+      if (im.pixels) own(im.pixels);
+    }
+    port.postMessage({
+      id,
+      images: r.images,
+      failures: r.failures.map((f) => ({ input: f.input, error: errorToWire(f.error) })),
+      fatal: r.fatal ? errorToWire(r.fatal) : undefined,
+    }, transfer);
+  } catch (err) {
+    // decodeTask collects file errors; anything else is a bug in this thread, sent back rather than lost
+    port.postMessage({ id, crash: errorToWire(err instanceof Error ? err : new Error(String(err))) });
+  }
+});
