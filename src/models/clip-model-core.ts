@@ -56,6 +56,41 @@ export interface TextEmbeddings {
   dim: number;
 }
 
+/** How a model turns 8-bit rasters into its input: its transform, or a published protocol instead, and its name for messages. */
+export interface ImageInputSpec {
+  preprocess: PreprocessConfig;
+  protocol?: string;
+  name: string;
+}
+
+/**
+ * The model input for 8-bit rasters, [n, 3, H, W], as `ClipModelCore.preprocessRasters` makes it (the same
+ * function, so that a worker thread given `model.imageInput` makes the same floats).
+ */
+export function preprocessForModel(images: Raster[], spec: ImageInputSpec): Float32Array {
+  if (!spec.protocol) return preprocess(images, spec.preprocess);
+  const out = runProtocolBatch(images, getProtocol(spec.protocol));
+  const s = spec.preprocess.size;
+  const [h, w] = typeof s === 'number' ? [s, s] : s;
+  if (out.length !== images.length * 3 * h * w) {
+    const side = Math.round(Math.sqrt(out.length / images.length / 3));
+    throw new ConfigError(`protocol '${spec.protocol}' makes ${side}x${side} images but ${spec.name} takes ${w}x${h}`);
+  }
+  return out;
+}
+
+/** Model inputs made ahead of time (by the decode pool's worker threads), kept with their raster while it lives. */
+const prepared = new WeakMap<Raster, { key: string; pixels: Float32Array }>();
+const inputKey = (spec: ImageInputSpec): string => JSON.stringify([spec.preprocess, spec.protocol ?? null]);
+
+/**
+ * Give a raster its model input [3, H, W], made with `preprocessForModel([raster], spec)` elsewhere (a worker
+ * thread); `preprocessRasters` of a model with the same transform then takes it instead of making it again.
+ */
+export function attachModelInput(raster: Raster, spec: ImageInputSpec, pixels: Float32Array): void {
+  prepared.set(raster, { key: inputKey(spec), pixels });
+}
+
 /** L2-normalise each row of a [rows, dim] matrix in place. */
 export function normalizeRows(m: Float32Array, dim: number): Float32Array {
   for (let r = 0; r < m.length / dim; r++) {
@@ -154,18 +189,23 @@ export class ClipModelCore {
     return { embeddings: out, patchTokens: tokens, patchEmbeds, dim: E };
   }
 
-  /** Preprocess 8-bit rasters as the model's reference transform does, then embed. */
+  /** What turns an 8-bit raster into this model's input (plain data: it can be sent to a worker thread). */
+  get imageInput(): ImageInputSpec {
+    return { preprocess: this.meta.preprocess, protocol: this.core.protocol, name: this.core.name };
+  }
+
   /** The model input for 8-bit rasters, [n, 3, H, W]: the checkpoint's transform, or the chosen protocol. */
   preprocessRasters(images: Raster[]): Float32Array {
-    if (!this.core.protocol) return preprocess(images, this.meta.preprocess);
-    const out = runProtocolBatch(images, getProtocol(this.core.protocol));
-    const s = this.meta.preprocess.size;
-    const [h, w] = typeof s === 'number' ? [s, s] : s;
-    if (out.length !== images.length * 3 * h * w) {
-      const side = Math.round(Math.sqrt(out.length / images.length / 3));
-      throw new ConfigError(`protocol '${this.core.protocol}' makes ${side}x${side} images but ${this.core.name} takes ${w}x${h}`);
+    const spec = this.imageInput;
+    const key = inputKey(spec);
+    const ready = images.map((r) => prepared.get(r));
+    if (images.length > 0 && ready.every((p) => p?.key === key && p.pixels.length === ready[0]!.pixels.length)) {
+      const per = ready[0]!.pixels.length;
+      const out = new Float32Array(images.length * per);
+      ready.forEach((p, i) => out.set(p!.pixels, i * per));
+      return out;
     }
-    return out;
+    return preprocessForModel(images, spec);
   }
 
   async embedRasters(images: Raster[], opts: ImageEmbedOptions = {}): Promise<ImageEmbeddings> {

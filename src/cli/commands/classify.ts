@@ -4,7 +4,7 @@ import {
   buildClassifier, calibrateConformal, classifyRasters, ConfigError, csvField, fromFlat, getLabelSet, predictionSets, scoringForClassifier,
   type ConformalCalibration, type ConformalMethod, type Matrix, type Raster,
 } from '../../index.ts';
-import { INPUT_HELP, loadImages, openImages, type ImageInputOptions } from '../images.ts';
+import { DECODE_THREADS_HELP, INPUT_HELP, loadImages, openImages, type ImageInputOptions } from '../images.ts';
 import { readProbe } from '../probe-file.ts';
 import { classifySlide, type SlideOptions } from '../classify-slide.ts';
 import { classifySeries, type SeriesClassifyOptions } from '../classify-series.ts';
@@ -58,6 +58,7 @@ export function register(program: Command): void {
     .option('--csv', 'print CSV: input, then one column per label')
     .option('--batch-size <n>', 'images per forward pass', '8')
     .option('--threads <n>', 'CPU threads (default: all cores)')
+    .option('--decode-threads <n>', DECODE_THREADS_HELP)
     .option('--magnification <x>', 'whole-slide image (.svs, pyramidal .tif): tile at this magnification, e.g. 20 (default: the slide\'s own)')
     .option('--tile-size <px>', 'whole-slide image: tile side at that magnification (default: the model\'s input size)')
     .option('--top-k <k>', 'whole-slide image: MI-Zero pooling, mean of the K highest tile logits per class', '10')
@@ -79,8 +80,8 @@ Examples:
       if (inputs.length === 1 && !opts.manifest && !opts.probe && (await isSlideFile(inputs[0]!))) return classifySlide(inputs[0]!, opts as unknown as SlideOptions);
       const failures = new Failures();
       const model = await loadModel(opts);
-      // images stream through in chunks (decoding the next while the model runs on this one): memory stays flat
-      const stream = await openImages(inputs, opts, failures);
+      // images stream through in chunks (decoded and preprocessed in worker threads while the model runs): memory stays flat
+      const stream = await openImages(inputs, opts, failures, model);
       if (stream.total === 0) {
         failures.report();
         throw new ConfigError('no images to classify');
