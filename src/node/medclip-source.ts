@@ -32,9 +32,16 @@ export async function isMedclipLocal(path: string): Promise<boolean> {
   return names.includes(MEDCLIP_WEIGHTS) && !['config.json', 'open_clip_config.json', 'meta.yaml'].some((n) => names.includes(n));
 }
 
-/** The image tower a file or folder name suggests, as MedCLIP names its zips and folders (medclip-resnet, medclip-vit). */
+/**
+ * The image tower a file or folder name suggests, as MedCLIP names them: its ResNet zip is medclip-pretrained.zip and
+ * unzips to ./pretrained/medclip-resnet; its ViT zip is medclip-vit-pretrained.zip (./pretrained/medclip-vit). Other
+ * names count as ViT unless they say resnet (the reader still tells the tower by the keys; a ResNet named otherwise
+ * only costs fetching the unused Swin config).
+ * @example medclipVisionFromName('/downloads/medclip-pretrained.zip') // 'resnet'
+ */
 export function medclipVisionFromName(path: string): MedclipVision {
-  return /resnet/i.test(basename(path)) ? 'resnet' : 'swin';
+  const name = basename(path).toLowerCase();
+  return name === 'medclip-pretrained.zip' || name.includes('resnet') ? 'resnet' : 'swin';
 }
 
 /** The folder a local zip unzips to in the cache, keyed by its real path, size and modification time. */

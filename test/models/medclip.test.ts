@@ -19,6 +19,7 @@ import { inferResNetTrunk, type TorchvisionResNetConfig } from '../../src/models
 import { nodeBackend } from '../../src/runtime/node-backend.ts';
 import { readCheckpoint } from '../../src/node/checkpoint-files.ts';
 import { ClipModel } from '../../src/node/clip-model.ts';
+import { medclipVisionFromName } from '../../src/node/medclip-source.ts';
 import { unzipMember } from '../../src/node/release.ts';
 import { buildClassifier, classifyRasters, scoringForClassifier } from '../../src/pipeline/zero-shot.ts';
 import { fromFlat } from '../../src/tasks/matrix.ts';
@@ -48,6 +49,13 @@ const hubFiles = (repo: 'swin' | 'bert') => {
   const names = repo === 'swin' ? ['config.json'] : ['config.json', 'vocab.txt'];
   return memoryFiles(dir, Object.fromEntries(names.map((n) => [n, new Uint8Array(readFileSync(join(dir, n)))])));
 };
+
+test("a local MedCLIP source's image tower by MedCLIP's own names for its zips and folders", () => {
+  assert.deepEqual(
+    ['/d/medclip-pretrained.zip', '/d/medclip-vit-pretrained.zip', './pretrained/medclip-resnet', './pretrained/medclip-vit', '/d/my-ResNet-copy.zip', '/d/weights.zip'].map(medclipVisionFromName),
+    ['resnet', 'swin', 'resnet', 'swin', 'resnet', 'swin'],
+  );
+});
 
 test("MedCLIP's prompts are generate_chexpert_class_prompts(n=None), every combination in MedCLIP's order", () => {
   assert.deepEqual(getTemplateSet('medclip').classPrompts, ref.prompts);
