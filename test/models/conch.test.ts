@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { CheckpointError, ConfigError, NetworkError } from '../../src/errors.ts';
 import { ClipModel } from '../../src/node/clip-model.ts';
 import { normalizeRows } from '../../src/models/clip-model-core.ts';
-import { CONCH_TOKENIZER_URL } from '../../src/models/readers/index.ts';
+import { CONCH_TOKENIZER_URL, readConchSpec } from '../../src/models/readers/index.ts';
 import { compileFromBytes } from '../../src/models/from-bytes.ts';
 import { memoryFiles } from '../../src/models/spec.ts';
 import { tokenizerFromFiles } from '../../src/models/tokenizers.ts';
@@ -93,6 +93,16 @@ test('CONCH folder: weights saved as {state_dict} with DataParallel\'s module. p
   const text = await model.embedTexts(ref.prompts.slice(0, 2));
   assert.ok(maxRelError(text.embeddings, ref.text_embeds.slice(0, 2).flat(), E) < 1e-4);
   await model.release();
+});
+
+test('CONCH without an architecture of its own is conch_ViT-B-16: 448 px, patch 16, ViT-B trunk, 8-head poolers, 127 tokens of 32007', () => {
+  const one = (shape: number[]) => ({ dtype: 'float32' as const, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+  const sd = new Map([['visual.trunk.patch_embed.proj.weight', one([768, 3, 16, 16])], ['visual.attn_pool_contrast.query', one([1, 512])], ['text.cls_emb', one([768])], ['logit_scale', one([])]]);
+  const spec = readConchSpec(memoryFiles('MahmoodLab/conch', { 'meta.yaml': new Uint8Array() }), sd as never, 'pytorch_model.bin');
+  assert.deepEqual(spec.vision.config, { imageSize: 448, patchSize: 16, width: 768, layers: 12, heads: 12, mlpWidth: 3072, embedDim: 512, captionDim: 768, captionQueries: 256, poolerHeads: 8 });
+  assert.deepEqual(spec.text.config, { contextLength: 128, vocabSize: 32007, width: 768, heads: 12, layers: 12, embedDim: 512, padId: 0 });
+  assert.deepEqual([spec.tokenizer.contextLength, spec.patchTokens.grid, spec.scoring.logitScale], [127, 28, 1]);
+  assert.deepEqual(spec.tokenizer.tokenizer, { kind: 'byte-level-bpe', file: 'conch_byte_level_bpe_uncased.json', padToken: '<pad>', vocabSize: 32007 });
 });
 
 test('CONCH from its files as bytes (the browser\'s path): the same spec, text graph and tokens', async () => {
