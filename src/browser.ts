@@ -36,6 +36,16 @@ export { parseNiftiHeader, niftiAffine, NIFTI_DATATYPES, type NiftiHeader, type 
 export { niftiSlices, voxelOrientation, axisCodes, type NiftiSliceOptions, type SliceAxis } from './io/nifti-slices.ts';
 export { readNpy, writeNpy, type NpyArray } from './io/npy.ts';
 export { parseCsv, parseCsvRecords, csvField } from './io/csv.ts';
+
+// ---- io that takes bytes: NIfTI volumes, DICOM (codecs through setCodecLoader), the inputs' format sniffing and
+// the rasters' windows (the Node side reads files and decodes PNG/JPEG/TIFF with sharp)
+export { readNifti, looksLikeNifti, DEFAULT_MAX_VOXELS, type NiftiVolume, type NiftiOptions } from './io/nifti.ts';
+export { toDisplayRaster, rangeWindow, rasterWindow, looksLikeRaster, DEFAULT_MAX_PIXELS, type RasterOptions } from './io/raster.ts';
+export { sniffFormat, loadEntryWith, decodeInput, type InputEntry, type LoadInputsOptions, type LoadedInputs, type LoadedImage, type DicomDecoder, type SniffedFormat, type RasterDecoder, type InputPlatform } from './io/inputs.ts';
+export { decodeDicom, DEFAULT_MAX_DICOM_VALUES, type DicomOptions } from './io/dicom/index.ts';
+export { setCodecLoader, type CodecLoader } from './io/dicom/pixels.ts';
+export { seriesVolumes, seriesVolume, chooseSlices, volumeSlice, SeriesError, type DicomVolume, type SeriesInstance, type SeriesOptions, type SeriesProblem, type SeriesResult, type VolumeSlice } from './io/series.ts';
+export type { DecodedImage } from './io/types.ts';
 export { evaluateClassification, type ClassificationEvaluation } from './eval/classification.ts';
 export { PRETRAINED, listModels, getSpec, type PretrainedSpec, type PretrainedName, type PretrainedFamily } from './models/pretrained.ts';
 export { runProtocol, runProtocolBatch, getProtocol, PROTOCOLS, type ProtocolStep, type ProtocolName } from './image/protocol.ts';

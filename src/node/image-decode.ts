@@ -22,7 +22,7 @@ const FORMATS = new Set(['jpeg', 'png', 'tiff', 'webp']);
  *   naive CMYK->RGB and libvips' colour-managed conversion disagree.
  * - Multi-page or animated files give their first page, as Image.open does.
  * - 16-bit files are refused with a ConfigError: map them to 8 bits with a window first
- *   (io/raster.ts readRaster, then image/window.ts applyWindow/toBytes), since no fixed 16 -> 8 bit
+ *   (node/io/raster.ts readRaster, then image/window.ts applyWindow/toBytes), since no fixed 16 -> 8 bit
  *   conversion is right for medical images.
  *
  * Note open_clip itself resizes an un-converted 'RGBA', 'LA' or 'P' image before converting it

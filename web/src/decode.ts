@@ -1,7 +1,7 @@
 // Opening files in the page with clipmed's own readers: DICOM (decodeDicom), NIfTI (readNifti, niftiSlices),
 // and PNG/JPEG through the browser's decoder into the same DecodedImage that clipmed's readRaster gives
-// (values as stored, identity window for 8 bits). Display goes through clipmed's toDisplayRaster. The readers
-// not yet in clipmed's browser entry import a few Node modules at the top; web/vite.config.ts shims those.
+// (values as stored, identity window for 8 bits). Display goes through clipmed's toDisplayRaster. These readers
+// take bytes and import no Node module; the Node side (src/node/io/) reads files and decodes rasters with sharp.
 import { decodeDicom } from '../../src/io/dicom/index.ts';
 import { sniffFormat } from '../../src/io/inputs.ts';
 import { readNifti, type NiftiVolume } from '../../src/io/nifti.ts';
