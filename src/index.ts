@@ -30,6 +30,8 @@ export { readModelSpec, buildFromSpec, readOpenClipSpec, readOpenAISpec, readHfS
 export { registerTower, getTower, listTowers, type TowerKind, type TowerBuilder, type TowerModality, type OpenClipContext } from './models/towers/registry.ts';
 export type { Family, BuiltModel, TextSpec, ScoreSpec, TextTokenizer } from './models/family.ts';
 export { ClipModel, normalizeRows, type LoadOptions, type EmbedOptions, type ImageEmbeddings, type TextEmbeddings } from './models/clip-model.ts';
+export { embedPixelsWithPrior, embedWithPrior, takesPrior } from './node/prior.ts';
+export { buildPriorVisionGraph, hasPriorPath } from './models/prior.ts';
 export { randomClipStateDict, vitB } from './models/random-weights.ts';
 
 // ---- runtime
@@ -59,6 +61,7 @@ export { halfToFloat, floatToHalf } from './checkpoint/dtype.ts';
 export { asMatrix, fromFlat, toRows, softmaxRows, type Matrix, type MatrixLike } from './tasks/matrix.ts';
 export { TEMPLATE_SETS, LABEL_SETS, listTemplateSets, getTemplateSet, getLabelSet, fillTemplate, buildPrompts, type TemplateSet, type TemplateSetName, type LabelSetName } from './tasks/templates.ts';
 export { buildZeroShotClassifier, classifyZeroShot, predictLabels, type Scoring, type ZeroShotClassifier, type ZeroShotResult } from './tasks/zero-shot.ts';
+export { globalLocalScores, globalLocalSimilarity, localSimilarity, standardizeColumns, type GlobalLocalClassifier, type GlobalLocalScoring } from './tasks/local-alignment.ts';
 export { CXR_DESCRIPTORS, xplainerPrompts, getCxrDescriptors, explainZeroShot, type DescriptorEmbeddings, type Explanation } from './tasks/xplainer.ts';
 export { conformalScores, conformalQuantile, calibrateConformal, predictionSets, setCoverage, type ConformalMethod, type ConformalCalibration } from './tasks/conformal.ts';
 export { minimizeLbfgs, type LbfgsOptions, type LbfgsResult } from './tasks/lbfgs.ts';

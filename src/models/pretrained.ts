@@ -280,7 +280,7 @@ export const PRETRAINED = {
     sizeMB: 560,
     paper: 'Bannur et al. 2023, "Learning to Exploit Temporal Structure for Biomedical Vision-Language Processing", CVPR 2023',
     unverified: true,
-    note: "Image weights file, revision v1.0 and md5 a83080e2f23aa584a4f2b24c39b1bb64 from hi-ml-multimodal image/model/pretrained.py. Built for single images: hi-ml's MultiImageEncoder without a previous image (ResNet-50, a 1x1 conv to 256 joined by the learned missing-previous embedding, BioViL's projector; checked against hi-ml's ImageModel) and cxr-bert; the VisionTransformerPooler that compares a current with a previous image is not built (its keys are ignored). Scoring at scale 1, as for biovil. Text-side files, licence and size unconfirmed.",
+    note: "Image weights file, revision v1.0 and md5 a83080e2f23aa584a4f2b24c39b1bb64 from hi-ml-multimodal image/model/pretrained.py. Built: hi-ml's MultiImageEncoder without a previous image (ResNet-50, a 1x1 conv to 256 joined by the learned missing-previous embedding, BioViL's projector; checked against hi-ml's ImageModel) and, with a previous image (`--prior` of embed / classify, embedWithPrior), its temporal path: both images through the trunk, the VisionTransformerPooler (3 blocks, 8 heads, sine position + type embeddings, 14 x 14 grid at 448 px) comparing the current patches with the previous ones (checked against hi-ml's MultiImageModel on a tiny random-weight model, the pooler 32 wide); and cxr-bert. Scoring at scale 1, as for biovil. Text-side files, licence and size unconfirmed.",
   },
   'medclip-vit': {
     title: 'MedCLIP-ViT (chest X-ray, Swin-T + Bio_ClinicalBERT)',

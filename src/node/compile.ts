@@ -66,7 +66,7 @@ function extraWeightsFiles(src: ResolvedSource): string[] {
 }
 
 /** The checkpoint's tensors with those of the extra weights files merged in; a key in two files is an error. */
-async function readWeights(src: ResolvedSource): Promise<StateDict> {
+export async function readWeights(src: ResolvedSource): Promise<StateDict> {
   const sd = await readCheckpoint(src.weightsFile);
   if (sd.size === 0) throw new CheckpointError('the checkpoint holds no tensors', { file: src.weightsFile });
   for (const file of extraWeightsFiles(src)) {

@@ -1,11 +1,12 @@
 // clipmed classify: zero-shot (or saved linear-probe / Tip-Adapter) classification of images.
 import type { Command } from 'commander';
 import {
-  buildClassifier, calibrateConformal, classifyRasters, ConfigError, csvField, fromFlat, getLabelSet, predictionSets, scoringForClassifier,
+  buildClassifier, calibrateConformal, classifyRasters, classifyZeroShot, ConfigError, csvField, fromFlat, getLabelSet, predictionSets, scoringForClassifier,
   type ConformalCalibration, type ConformalMethod, type Matrix, type Raster,
 } from '../../index.ts';
 import { DECODE_THREADS_HELP, INPUT_HELP, loadImages, openImages, type ImageInputOptions } from '../images.ts';
 import { readProbe } from '../probe-file.ts';
+import { embedAgainstPrior, PRIOR_HELP, readPrior } from '../prior.ts';
 import { classifySlide, type SlideOptions } from '../classify-slide.ts';
 import { classifySeries, type SeriesClassifyOptions } from '../classify-series.ts';
 import { isSlideFile } from '../../index.ts';
@@ -28,6 +29,7 @@ interface ClassifyOptions extends ModelOptions, ImageInputOptions {
   json?: boolean;
   csv?: boolean;
   batchSize: string;
+  prior?: string;
 }
 
 export function register(program: Command): void {
@@ -56,6 +58,7 @@ export function register(program: Command): void {
     .option('--label-column <name>', 'label column of the calibration manifest', 'label')
     .option('--json', 'print {"model", "results": [{"input", "scores": {label: probability}, "set"?}], "failures"}')
     .option('--csv', 'print CSV: input, then one column per label')
+    .option('--prior <image>', PRIOR_HELP)
     .option('--batch-size <n>', 'images per forward pass', '8')
     .option('--threads <n>', 'CPU threads (default: all cores)')
     .option('--decode-threads <n>', DECODE_THREADS_HELP)
@@ -88,13 +91,16 @@ Examples:
       }
       const bs = Math.max(1, Number(opts.batchSize));
       // one scorer for the inputs and, with --conformal, the calibration images
+      // --prior: every input against the same previous image (BioViL-T's temporal tower)
+      if (opts.prior && opts.conformal) throw new ConfigError('--prior and --conformal: the calibration images have no previous image');
+      const prior = opts.prior ? await readPrior(model, opts.prior, opts.window) : undefined;
       let labels: string[];
       let score: (rasters: Raster[], tick: (n: number) => void) => Promise<Matrix>;
       if (opts.probe) {
         const clf = await readProbe(opts.probe, model);
         labels = clf.classes;
         score = async (rasters, tick) => {
-          const e = await model.embedRasters(rasters, { normalize: true, batchSize: bs });
+          const e = prior ? await embedAgainstPrior(model, rasters, prior, { normalize: true, batchSize: bs }) : await model.embedRasters(rasters, { normalize: true, batchSize: bs });
           tick(rasters.length);
           return clf.predictProba(fromFlat(e.embeddings, e.dim));
         };
@@ -104,11 +110,15 @@ Examples:
         labels = classifier.labels;
         // pairs when the classifier has a negative side: --multilabel, or the registry's default for the model
         const scoring = scoringForClassifier(model, classifier, opts.logitScale ? Number(opts.logitScale) : undefined);
+        if (prior && classifier.local) throw new ConfigError('--prior: global-local scoring (GLoRIA) takes single images');
         score = async (rasters, tick) => {
           const data = new Float32Array(rasters.length * labels.length);
           for (let i = 0; i < rasters.length; i += bs) {
             const batch = rasters.slice(i, i + bs);
-            data.set((await classifyRasters(model, batch, classifier, scoring, bs)).probs.data, i * labels.length);
+            const result = prior
+              ? classifyZeroShot(fromFlat((await embedAgainstPrior(model, batch, prior, { normalize: true, batchSize: bs })).embeddings, model.embedDim), classifier, scoring)
+              : await classifyRasters(model, batch, classifier, scoring, bs);
+            data.set(result.probs.data, i * labels.length);
             tick(batch.length);
           }
           return { rows: rasters.length, cols: labels.length, data };

@@ -1,15 +1,17 @@
 // clipmed embed: image and text embeddings as open_clip's encode_image / encode_text return them.
 import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { decodeImageFile, loadInputs, readNpy, ShapeError, sniffFormat, toDisplayRaster, type Raster } from '../../index.ts';
+import { ConfigError, decodeImageFile, loadInputs, readNpy, ShapeError, sniffFormat, toDisplayRaster, type Raster } from '../../index.ts';
 import { collect, Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, progress, rows, type ModelOptions } from '../shared.ts';
 import { printJson, say } from '../output.ts';
 import { embedSeries } from '../series-embed.ts';
+import { embedAgainstPrior, PRIOR_HELP, readPrior } from '../prior.ts';
 
 interface EmbedOptions extends ModelOptions {
   image: string[];
   window?: string;
   pixelValues?: string;
+  prior?: string;
   text: string[];
   normalize?: boolean;
   json?: boolean;
@@ -25,6 +27,7 @@ export function register(program: Command): void {
     .option('-i, --image <file>', 'image file: JPEG, PNG, TIFF, DICOM or NIfTI (middle axial slice); repeatable', collect, [])
     .option('--window <preset|C,W>', 'display window for DICOM and NIfTI images: lung, mediastinum, bone, brain, abdomen, or center,width')
     .option('--pixel-values <file.npy>', 'float32 NumPy array [N,3,H,W] fed to the image tower as is, skipping preprocessing')
+    .option('--prior <image>', PRIOR_HELP)
     .option('-t, --text <string>', 'text to embed; repeatable', collect, [])
     .option('--normalize', 'L2-normalise the embeddings')
     .option('--slices <which>', 'each --image that is a DICOM series (a folder) becomes one embedding: its middle slice, all, or N evenly spread, pooled')
@@ -35,12 +38,15 @@ export function register(program: Command): void {
     .addHelpText('after', `
 Examples:
   clipmed embed --model ../shared/fixtures/open_clip/tiny-quickgelu --image chest.jpeg --text "pneumonia" --json
-  clipmed embed --model chexzero.pt --pixel-values batch.npy --normalize --json`)
+  clipmed embed --model chexzero.pt --pixel-values batch.npy --normalize --json
+  clipmed embed --model biovil-t --protocol biovil-t --image today.dcm --prior last-year.dcm --json`)
     .action(async (opts: EmbedOptions) => {
       const model = await loadModel(opts);
       const failures = new Failures();
       const images: Array<{ path: string; embedding: number[] }> = [];
       const E = model.embedDim;
+      if (opts.prior && (opts.pixelValues || (opts as { slices?: string }).slices)) throw new ConfigError('--prior pairs decoded --image files with the previous image; not --pixel-values or --slices');
+      const prior = opts.prior ? await readPrior(model, opts.prior, opts.window) : undefined;
 
       if (opts.pixelValues) {
         const npy = readNpy(await readFile(opts.pixelValues), opts.pixelValues);
@@ -85,7 +91,8 @@ Examples:
         }
         for (let i = 0; i < decoded.length; i += bs) {
           const batch = decoded.slice(i, i + bs);
-          const r = await model.embedRasters(batch.map((d) => d.raster), { normalize: opts.normalize, batchSize: bs });
+          const rasters = batch.map((d) => d.raster);
+          const r = prior ? await embedAgainstPrior(model, rasters, prior, { normalize: opts.normalize, batchSize: bs }) : await model.embedRasters(rasters, { normalize: opts.normalize, batchSize: bs });
           rows(r.embeddings, E).forEach((e, j) => images.push({ path: batch[j]!.path, embedding: e }));
         }
         bar.tick(Math.min(chunk, opts.image.length - c));

@@ -8,7 +8,9 @@ import { ConfigError, UnsupportedError } from '../../errors.ts';
 import type { HfFolder, Json } from '../hf-config.ts';
 import type { ModelSpec, SpecFile } from '../spec.ts';
 import { cxrBertConfig } from '../towers/cxr-bert.ts';
+import type { VitPoolerConfig } from '../towers/temporal-pooler.ts';
 import { inferResNetTrunk, torchvisionResNetCells, type TorchvisionResNetConfig } from '../towers/torchvision-resnet.ts';
+import { countLayers } from '../timm-vit.ts';
 
 /** The image weights of BioViL and BioViL-T, as hi-ml names them. */
 export const BIOVIL_IMAGE_FILES = ['biovil_image_resnet50_proj_size_128.pt', 'biovil_t_image_model_proj_size_128.pt'];
@@ -56,7 +58,7 @@ export function readBiovilSpec(f: HfFolder, sd: StateDict, weightsFile: string):
     ...inferResNetTrunk(sd, `${f.dir}/${imageFile}`, 'encoder.encoder.'),
     imageSize: temporal ? 448 : 480,
     trunk: 'encoder.encoder.',
-    ...(temporal ? { neck: { kind: 'missing-previous' as const, key: 'encoder.', dim: sd.get('encoder.missing_previous_emb')!.shape[1]! } } : {}),
+    ...(temporal ? { neck: { kind: 'missing-previous' as const, key: 'encoder.', dim: sd.get('encoder.missing_previous_emb')!.shape[1]!, ...biovilTPooler(sd, `${f.dir}/${imageFile}`) } } : {}),
     head: { kind: 'conv-mlp', key: 'projector.model.', hidden: embedDim, embedDim },
   };
   const tc = readTokenizerConfig(f);
@@ -78,6 +80,20 @@ export function readBiovilSpec(f: HfFolder, sd: StateDict, weightsFile: string):
     files: { ...biovilFiles(), weights: [{ name: weightsFile.slice(weightsFile.lastIndexOf('/') + 1) }, { name: imageFile }] },
     architecture: { vision: { ...vision, tower: 'torchvision-resnet' }, text: { ...text, tower: 'cxr-bert', contextLength: text.maxPositions } },
   };
+}
+
+/**
+ * BioViL-T's ViT pooler (hi-ml MultiImageEncoder: VisionTransformerPooler(input_dim=256, grid_shape=(14, 14)) with
+ * its defaults, 8 heads and mlp_ratio 1), sized from the weights; none when the file has no pooler.
+ */
+function biovilTPooler(sd: StateDict, file: string): { pooler?: VitPoolerConfig } {
+  const type = sd.get('encoder.vit_pooler.type_embed');
+  if (!type) return {};
+  const blocks = countLayers(sd, 'encoder.vit_pooler.blocks.');
+  const fc1 = sd.get('encoder.vit_pooler.blocks.0.mlp.fc1.weight');
+  if (blocks === 0 || !fc1) throw new ConfigError('encoder.vit_pooler has a type embedding but no blocks', { file });
+  // the 448 px input (the biovil-t protocol) gives ResNet-50's 14 x 14 map, the grid hi-ml fixes
+  return { pooler: { grid: [14, 14], heads: 8, blocks, mlpHidden: fc1.shape[0]! } };
 }
 
 function readTokenizerConfig(f: HfFolder): { lowercase: boolean } {

@@ -56,6 +56,11 @@ export interface TowerKind<C = any> {
   build: TowerBuilder<C>;
   /** vision towers: the grid and width of `patch_tokens` for this config */
   patchTokens?: (config: C) => { grid: number; width: number };
+  /**
+   * vision towers that can compare an image with a previous one of the same patient (BioViL-T): the graph with
+   * inputs `pixel_values` and `previous_pixel_values`, for configs where `takes` holds
+   */
+  withPrevious?: { build: TowerBuilder<C>; takes: (config: C) => boolean };
   /** how open_clip's `vision_cfg` / `text_cfg` select and configure this tower, when it can appear there */
   openClip?: {
     matches: (towerCfg: Record<string, unknown>) => boolean;

@@ -23,7 +23,7 @@ import { buildMedclipText, type MedclipTextConfig } from './medclip-text.ts';
 import { buildModifiedResNet, modifiedResNetCells, modifiedResNetFromOpenClip, type ModifiedResNetConfig } from './modified-resnet.ts';
 import { registerTower } from './registry.ts';
 import { buildSwin, swinCells, type SwinConfig } from './swin.ts';
-import { buildTorchvisionResNet, torchvisionResNetCells, type TorchvisionResNetConfig } from './torchvision-resnet.ts';
+import { buildTorchvisionResNet, buildTorchvisionResNetWithPrevious, torchvisionResNetCells, type TorchvisionResNetConfig } from './torchvision-resnet.ts';
 
 export function registerSurveyTowers(): void {
   registerTower<ModifiedResNetConfig>({
@@ -36,7 +36,13 @@ export function registerSurveyTowers(): void {
       config: (v, ctx) => modifiedResNetFromOpenClip(v, ctx.embedDim, ctx.file),
     },
   });
-  registerTower<TorchvisionResNetConfig>({ kind: 'torchvision-resnet', modality: 'vision', build: buildTorchvisionResNet, patchTokens: torchvisionResNetCells });
+  registerTower<TorchvisionResNetConfig>({
+    kind: 'torchvision-resnet',
+    modality: 'vision',
+    build: buildTorchvisionResNet,
+    patchTokens: torchvisionResNetCells,
+    withPrevious: { build: buildTorchvisionResNetWithPrevious, takes: (c) => Boolean(c.neck?.pooler) }, // BioViL-T's temporal pooler
+  });
   registerTower<SwinConfig>({ kind: 'hf-swin', modality: 'vision', build: buildSwin, patchTokens: swinCells });
   registerTower<ConchVisionConfig>({ kind: 'conch-vision', modality: 'vision', build: buildConchVision, patchTokens: (c) => ({ grid: Math.floor(c.imageSize / c.patchSize), width: c.width }) });
   registerTower<ConchTextConfig>({ kind: 'conch-text', modality: 'text', build: buildConchText });

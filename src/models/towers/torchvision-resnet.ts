@@ -8,6 +8,7 @@ import { ConfigError } from '../../errors.ts';
 import type { Weights } from '../weights.ts';
 import { linear } from '../transformer.ts';
 import { batchNorm2d, cellTokens, conv2d, convBn, outSize } from './cnn.ts';
+import { vitPooler, type VitPoolerConfig } from './temporal-pooler.ts';
 
 export type ResNetHead =
   /** no head: image_embeds = the average-pooled trunk features, patch_embeds = the cells */
@@ -38,11 +39,11 @@ export interface TorchvisionResNetConfig {
   /** key prefix of the torchvision ResNet under the tower prefix ('encoder.encoder.' in hi-ml's ImageModel) */
   trunk: string;
   /**
-   * BioViL-T's MultiImageEncoder on a single image (hi-ml `image/model/encoder.py`): the map through
-   * `backbone_to_vit` (1x1 conv to `dim`, no bias), concatenated with the learned `missing_previous_emb`; the
-   * ViT pooler (`vit_pooler.*`) is reached only with a previous image and is not built.
+   * BioViL-T's MultiImageEncoder (hi-ml `image/model/encoder.py`): the map through `backbone_to_vit` (1x1 conv
+   * to `dim`, no bias), concatenated with the learned `missing_previous_emb` on a single image; with a previous
+   * image (`buildTorchvisionResNetWithPrevious`), with the ViT pooler's comparison of the two (`pooler`).
    */
-  neck?: { kind: 'missing-previous'; key: string; dim: number };
+  neck?: { kind: 'missing-previous'; key: string; dim: number; pooler?: VitPoolerConfig };
   head: ResNetHead;
 }
 
@@ -65,12 +66,30 @@ function bottleneck(g: GraphBuilder, w: Weights, x: Value, key: string, inplanes
  * `projected_patch_embeddings`).
  */
 export function buildTorchvisionResNet(cfg: TorchvisionResNetConfig, w: Weights, prefix = ''): BuiltGraph {
-  const g = new GraphBuilder('torchvision_resnet');
+  return buildResNet(cfg, w, prefix, false);
+}
+
+/**
+ * BioViL-T's temporal path (hi-ml MultiImageModel.forward with a previous image): inputs `pixel_values` (the
+ * current images) and `previous_pixel_values` (one earlier image of the same patient per row), both
+ * [batch, 3, S, S], through the trunk as one batch (hi-ml concatenates them), `backbone_to_vit`, then the ViT
+ * pooler comparing each current map with its previous one; [current; pooled] goes on to the head. The outputs
+ * are those of `buildTorchvisionResNet`. The config's neck must carry the pooler.
+ */
+export function buildTorchvisionResNetWithPrevious(cfg: TorchvisionResNetConfig, w: Weights, prefix = ''): BuiltGraph {
+  if (!cfg.neck?.pooler) throw new ConfigError('a previous image needs the temporal neck (neck.pooler, BioViL-T); this image tower has none');
+  return buildResNet(cfg, w, prefix, true);
+}
+
+function buildResNet(cfg: TorchvisionResNetConfig, w: Weights, prefix: string, withPrevious: boolean): BuiltGraph {
+  const g = new GraphBuilder(withPrevious ? 'torchvision_resnet_temporal' : 'torchvision_resnet');
   const t = (k: string) => `${prefix}${cfg.trunk}${k}`;
   const S = cfg.imageSize;
   const pixels = g.input('pixel_values', 'float32', ['batch', 3, S, S]);
+  // with a previous image: [current; previous] as one batch of 2B
+  const both = withPrevious ? g.concat([pixels, g.input('previous_pixel_values', 'float32', ['batch', 3, S, S])], 0) : pixels;
   const R = cfg.inputSize ?? S;
-  const input = cfg.inputSize ? g.resizeBilinearAlignCorners(pixels, g.concat([g.shape(pixels, 0, 2), g.ints([R, R])], 0)) : pixels;
+  const input = cfg.inputSize ? g.resizeBilinearAlignCorners(both, g.concat([g.shape(both, 0, 2), g.ints([R, R])], 0)) : both;
 
   // stem: conv 7x7/2 -> BatchNorm -> ReLU -> maxpool 3x3/2
   let x = convBn(g, w, input, t('conv1'), t('bn1'), { cin: 3, cout: 64, kernel: 7, stride: 2, pad: 3 }, true);
@@ -96,11 +115,23 @@ export function buildTorchvisionResNet(cfg: TorchvisionResNetConfig, w: Weights,
   if (cfg.neck) {
     const n = cfg.neck;
     const k = (s: string) => `${prefix}${n.key}${s}`;
-    const current = conv2d(g, w, x, k('backbone_to_vit'), { cin: C, cout: n.dim, kernel: 1 }); // [B, dim, H, W]
-    const missing = g.expand(w.param(g, k('missing_previous_emb'), [1, n.dim, 1, 1]), g.shape(current)); // [B, dim, H, W]
-    x = g.concat([current, missing], 1); // [B, 2 dim, H, W]: [f_current, f_previous-missing]
+    const mapped = conv2d(g, w, x, k('backbone_to_vit'), { cin: C, cout: n.dim, kernel: 1 }); // [B (2B), dim, H, W]
+    if (withPrevious) {
+      const p = n.pooler!;
+      if (p.grid[0] !== side || p.grid[1] !== side) throw new ConfigError(`the ViT pooler takes a ${p.grid[0]} x ${p.grid[1]} grid; ${S} px images give ${side} x ${side}`);
+      const B = g.shape(pixels, 0, 1);
+      const current = g.slice(mapped, g.ints([0]), B, g.ints([0])); // [B, dim, H, W]
+      const previous = g.slice(mapped, B, g.mul(B, g.ints([2], [1], 'two')), g.ints([0]));
+      const pooled = vitPooler(g, w, cellTokens(g, current, n.dim, cells), cellTokens(g, previous, n.dim, cells), n.dim, p, k('vit_pooler.')); // [B, cells, dim]
+      const diff = g.reshape(g.transpose(pooled, [0, 2, 1]), [0, n.dim, side, side]); // [B, dim, H, W]
+      x = g.concat([current, diff], 1); // [B, 2 dim, H, W]: [f_current, f_diff]
+      w.ignore(k('missing_previous_emb'));
+    } else {
+      const missing = g.expand(w.param(g, k('missing_previous_emb'), [1, n.dim, 1, 1]), g.shape(mapped)); // [B, dim, H, W]
+      x = g.concat([mapped, missing], 1); // [B, 2 dim, H, W]: [f_current, f_previous-missing]
+      w.ignorePrefix(k('vit_pooler.'));
+    }
     C = 2 * n.dim;
-    w.ignorePrefix(k('vit_pooler.'));
   }
   const tokens = cellTokens(g, x, C, cells); // [B, cells, C]
 
