@@ -119,6 +119,7 @@ export { loadWordPieceTokenizer, readBundledFile } from './node/tokenizer-files.
 export { parseTimmHfConfig, type TimmHfConfig } from './models/timm-hf-family.ts';
 export { PRETRAINED, listModels, getSpec, type PretrainedSpec, type PretrainedName, type PretrainedFamily } from './models/pretrained.ts';
 export { cachedSnapshot } from './models/hub-cache.ts';
+export { cachedRelease, fetchRelease, releaseUrl, unzipMember, RELEASE_ENDPOINT_ENV } from './node/release.ts';
 export { runProtocol, runProtocolBatch, getProtocol, PROTOCOLS, type ProtocolStep, type ProtocolName } from './image/protocol.ts';
 export { resolveModelSource, type ModelSource, type ResolveOptions } from './models/resolve.ts';
 

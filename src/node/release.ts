@@ -5,7 +5,7 @@
 // and its origin replaced, e.g. https://storage.googleapis.com/pytrial/medclip-vit-pretrained.zip becomes
 // http://127.0.0.1:8000/pytrial/medclip-vit-pretrained.zip.
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, openSync, writeSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Unzip, UnzipInflate } from 'fflate';
@@ -39,6 +39,16 @@ export function releaseUrl(url: string): string {
 /** The cache folder of a release URL: `<clipmed cache>/releases/<sha256 of the URL, 16 hex>`. */
 export function releaseDir(url: string): string {
   return join(cacheRoot(), 'releases', createHash('sha256').update(url).digest('hex').slice(0, 16));
+}
+
+/**
+ * The cached copy of a release (from the mirror when CLIPMED_RELEASE_ENDPOINT is set), or undefined.
+ * @example cachedRelease('https://storage.googleapis.com/pytrial/medclip-vit-pretrained.zip') // '~/.cache/clipmed/releases/<hash>/medclip-vit-pretrained.zip' once downloaded
+ */
+export function cachedRelease(published: string): string | undefined {
+  const url = releaseUrl(published);
+  const path = join(releaseDir(url), decodeURIComponent(new URL(url).pathname.split('/').pop() ?? ''));
+  return existsSync(path) ? path : undefined;
 }
 
 export interface ReleaseOptions {

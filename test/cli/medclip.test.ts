@@ -36,6 +36,9 @@ test('classify --model medclip-vit: the release zip and the two hub repositories
     assert.match(first.stderr, /downloading http:\/\/127\.0\.0\.1:\d+\/pytrial\/medclip-vit-pretrained\.zip/);
     assert.equal(servers.zipDownloads(), 1);
     assert.equal(servers.hub.count({ method: 'GET', file: 'vocab.txt' }), 1);
+    const models = await cliAsync(env, 'models', '--json');
+    const entry = (JSON.parse(models.stdout).models as Array<{ name: string; cached: string | null }>).find((m) => m.name === 'medclip-vit')!;
+    assert.match(entry.cached ?? '', /releases\/[0-9a-f]{16}\/medclip-vit-pretrained\.zip$/, 'clipmed models sees the cached release');
     const again = await cliAsync(env, ...args);
     assert.equal(again.code, 0, again.stderr);
     assert.equal(servers.zipDownloads(), 1, 'the zip is not downloaded twice');

@@ -1,19 +1,19 @@
 // clipmed models: the pretrained models clipmed knows by name, and which of them are in the local
 // Hugging Face hub cache.
 import type { Command } from 'commander';
-import { cachedSnapshot, getSpec, hubCacheDir, listModels } from '../../index.ts';
+import { cachedRelease, cachedSnapshot, getSpec, hubCacheDir, listModels } from '../../index.ts';
 import { printJson, say } from '../output.ts';
 
 export function register(program: Command): void {
   program
     .command('models')
-    .description('list the known pretrained models: family, size, licence, gating and whether they are in the Hugging Face cache')
+    .description('list the known pretrained models: family, size, licence, gating and whether they are in the Hugging Face cache (release downloads such as the MedCLIP zips: in the clipmed cache)')
     .option('--json', 'print JSON')
     .action((opts: { json?: boolean }) => {
       const cache = hubCacheDir();
       const rows = listModels().map((name) => {
         const s = getSpec(name);
-        const cached = s.source.kind === 'hub' ? (cachedSnapshot(s.source.repo, cache) ?? null) : null;
+        const cached = s.source.kind === 'hub' ? (cachedSnapshot(s.source.repo, cache) ?? null) : s.source.kind === 'release' ? (cachedRelease(s.source.url) ?? null) : null;
         return {
           name,
           title: s.title,
