@@ -89,7 +89,8 @@ function bertConfig(hf: Json, sd: StateDict, file: string, lowercase: boolean): 
     if (typeof v !== 'number') throw new ConfigError(`config.json ${k}: expected a number, got ${JSON.stringify(hf[k])}`, { file });
     return v;
   };
-  if (hf.model_type !== 'bert') throw new ConfigError(`config.json model_type '${String(hf.model_type)}': MedCLIP's text tower is a BERT (emilyalsentzer/Bio_ClinicalBERT)`, { file });
+  // a BERT config of the original layout may have no model_type (transformers then goes by the repository); another is an error
+  if (hf.model_type !== undefined && hf.model_type !== 'bert') throw new ConfigError(`config.json model_type '${String(hf.model_type)}': MedCLIP's text tower is a BERT (emilyalsentzer/Bio_ClinicalBERT)`, { file });
   if ((hf.hidden_act ?? 'gelu') !== 'gelu') throw new UnsupportedError(`config.json hidden_act '${String(hf.hidden_act)}': the BERT layers are built with exact GELU`, { file });
   const layers = countLayers(sd, 'text_model.model.encoder.layer.');
   if (layers !== num('num_hidden_layers', 12)) throw new ConfigError(`config.json says ${num('num_hidden_layers', 12)} layers, the weights have ${layers}`, { file });
