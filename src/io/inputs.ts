@@ -116,7 +116,8 @@ export async function loadEntryWith(platform: InputPlatform, out: LoadedInputs, 
  * Decode one input's bytes by what they are (sniffFormat) into `out`: its images, or a failure naming the file (in
  * a folder, a file that is not an image is skipped with why instead).
  */
-export async function decodeInput(platform: InputPlatform, out: LoadedInputs, input: string, source: string, bytes: Uint8Array, o: LoadInputsOptions & { window?: Window }, inFolder: boolean): Promise<void> {
+export async function decodeInput(platform: InputPlatform, out: LoadedInputs, input: string, source: string, bytes: Uint8Array, options: LoadInputsOptions, inFolder: boolean): Promise<void> {
+  const o = { ...options, window: typeof options.window === 'string' ? parseWindow(options.window) : options.window };
   const format = sniffFormat(bytes);
   if (!format) {
     const reason = 'not a DICOM, NIfTI, PNG, JPEG or TIFF file';
