@@ -68,11 +68,11 @@ export function setCodecLoader(loader: CodecLoader): void {
   loaded.clear();
 }
 
-async function codecModule(c: Codec): Promise<Record<string, new () => WasmDecoder>> {
+async function codecModule(c: Codec, file: string): Promise<Record<string, new () => WasmDecoder>> {
   let m = loaded.get(c);
   if (!m) {
     // the platform registers its loader: on Node, importing clipmed's package entry (or any Node-side reader) does
-    if (!codecLoader) throw new UnsupportedError(`no codec loader registered for ${c} (setCodecLoader; on Node, src/node/io/dicom-codecs.ts registers one)`);
+    if (!codecLoader) throw new UnsupportedError(`no codec loader registered for ${c} (setCodecLoader; on Node, src/node/io/dicom-codecs.ts registers one)`, { file });
     m = codecLoader(c, MODULES[c]);
     loaded.set(c, m);
   }
@@ -130,7 +130,7 @@ export async function decodeFrame(bytes: Uint8Array, a: ImageAttributes, frame: 
   if (kind === 'jpeg' && !isProgressive(bytes)) return { values: dctValues(bytes, a, file), planar: false };
   // a progressive stream goes to libjpeg-turbo, which would turn colour to RGB before the YBR conversion
   if (kind === 'jpeg' && a.samplesPerPixel !== 1) throw new UnsupportedError('progressive colour JPEG in a baseline/extended transfer syntax', { file });
-  const mod = await codecModule(kind);
+  const mod = await codecModule(kind, file);
   const d = new mod[MODULES[kind].decoder]!();
   try {
     d.getEncodedBuffer(bytes.length).set(isJ2k(kind) ? repairSiz(bytes, a) : bytes);
