@@ -27,7 +27,7 @@ export interface ModelOptions {
   protocol?: string;
 }
 
-export const PROTOCOL_HELP = "a published preprocessing protocol instead of the checkpoint's own: chexzero (longest side to 320, pad, normalise on 0-255, bicubic to 224), biovil / biovil-t (stretch to 0-255, grey, bilinear shortest side to 512, centre crop 480 / 448, no normalisation), medclip (grey square canvas, bicubic to 224, one-channel normalisation)";
+export const PROTOCOL_HELP = "a published preprocessing protocol instead of the checkpoint's own: chexzero (longest side to 320, pad, normalise on 0-255, bicubic to 224), biovil / biovil-t (stretch to 0-255, grey, bilinear shortest side to 512, centre crop 480 / 448, no normalisation), medclip (grey square canvas, bicubic to 224, one-channel normalisation), gloria (grey, cv2 INTER_AREA longest side to 256, pad, centre crop 224, normalise 0.5)";
 
 export const MODEL_HELP = 'a registered name (see `clipmed models`), hf-hub:ORG/NAME[@REVISION], a local folder (open_clip or transformers layout), an OpenAI-format state dict (.pt/.bin) or MedCLIP\'s release .zip';
 

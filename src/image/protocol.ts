@@ -4,12 +4,15 @@
 // grey), three channels, Normalize(101.48761, 83.43944) on the 0-255 scale, then torchvision's Resize to 224
 // on the float tensor (bicubic, a = -0.75, no antialiasing, as F.interpolate).
 import { ConfigError } from '../errors.ts';
+import { resizeCvArea } from './cv-area.ts';
 import { resize } from './resample.ts';
 import type { Raster } from './types.ts';
 
 export type ProtocolStep =
   | { op: 'grayscale'; method: string }
-  | { op: 'resize'; target: 'longest-side' | 'shortest-side' | 'square'; size: number; interpolation: 'bicubic' | 'bilinear' | 'lanczos'; antialias: boolean; note?: string }
+  // 'longest-side-exact': the longest side becomes `size` itself, the other int(side * size / longest) (GLoRIA);
+  // interpolation 'cv2-area': OpenCV's INTER_AREA (./cv-area.ts)
+  | { op: 'resize'; target: 'longest-side' | 'longest-side-exact' | 'shortest-side' | 'square'; size: number; interpolation: 'bicubic' | 'bilinear' | 'lanczos' | 'cv2-area'; antialias: boolean; note?: string }
   | { op: 'pad'; size: number; value: number; placement: string }
   | { op: 'repeat-channels'; channels: 3 }
   | { op: 'normalize'; mean: number; std: number; scale: '0-255' | '0-1' }
@@ -44,6 +47,10 @@ function targetSize(w: number, h: number, s: Extract<ProtocolStep, { op: 'resize
     // torchvision Resize(int): the short side becomes size, the long side int(size * long / short)
     const long = Math.trunc((s.size * Math.max(w, h)) / Math.min(w, h));
     return w <= h ? [s.size, long] : [long, s.size];
+  }
+  if (s.target === 'longest-side-exact') {
+    const ratio = s.size / Math.max(w, h);
+    return h >= w ? [Math.trunc(w * ratio), s.size] : [s.size, Math.trunc(h * ratio)]; // GLoRIA: the height wins a tie
   }
   // CheXzero: ratio = size / max(w, h); new side = int(side * ratio) (truncation)
   const ratio = s.size / (s.target === 'longest-side' ? Math.max(w, h) : Math.min(w, h));
@@ -161,8 +168,9 @@ export function runProtocol(input: Raster, steps: readonly ProtocolStep[]): Floa
         if (s.interpolation !== 'bicubic' || s.antialias) throw new ConfigError(`protocol: a float resize must be bicubic without antialiasing (got ${s.interpolation}, antialias ${s.antialias})`);
         p = resizeFloat(p, w, h);
       } else {
-        if (!s.antialias) throw new ConfigError('protocol: an 8-bit resize is PIL\'s, which always antialiases');
-        r = resize(r, w, h, s.interpolation);
+        if (s.interpolation === 'cv2-area') r = resizeCvArea(r, w, h);
+        else if (!s.antialias) throw new ConfigError('protocol: an 8-bit resize is PIL\'s, which always antialiases');
+        else r = resize(r, w, h, s.interpolation);
       }
     } else if (p) {
       throw new ConfigError(`protocol: step '${s.op}' after normalize is not supported`);
@@ -234,6 +242,18 @@ export const PROTOCOLS = {
     { op: 'resize', target: 'square', size: 224, interpolation: 'bicubic', antialias: true, note: 'transformers feature-extractor resize (PIL BICUBIC)' },
     { op: 'repeat-channels', channels: 3 },
     { op: 'normalize', mean: 0.5862785803043838, std: 0.27950088968644304, scale: '0-1' },
+  ],
+  // GLoRIA (marshuang80/gloria gloria_model.py process_img and _resize_img, builder.py build_transformation for
+  // the test split): cv2.imread(path, 0), the longest side to 256 with cv2 INTER_AREA (the other int(side * 256 /
+  // longest)), zero padding to 256 x 256 (the smaller half first), PIL 'RGB', CenterCrop(224), ToTensor,
+  // Normalize(0.5, 0.5) (transforms.norm 'half').
+  gloria: [
+    { op: 'grayscale', method: "cv2.imread(path, 0); here PIL's 'L' of the decoded image (the same for grey images)" },
+    { op: 'resize', target: 'longest-side-exact', size: 256, interpolation: 'cv2-area', antialias: true, note: 'cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)' },
+    { op: 'pad', size: 256, value: 0, placement: 'np.pad: floor(pad / 2) before, ceil(pad / 2) after' },
+    { op: 'repeat-channels', channels: 3 },
+    { op: 'center-crop', size: 224 },
+    { op: 'normalize', mean: 0.5, std: 0.5, scale: '0-1' },
   ],
 } as const satisfies Record<string, readonly ProtocolStep[]>;
 

@@ -18,6 +18,8 @@ import { readCheckpoint } from '../../src/node/checkpoint-files.ts';
 import { decodeImageFile } from '../../src/node/image-decode.ts';
 import { buildClassifier, classifyRasters, scoringForClassifier } from '../../src/pipeline/zero-shot.ts';
 import { nodeBackend } from '../../src/runtime/node-backend.ts';
+import { PROTOCOLS, runProtocol } from '../../src/image/protocol.ts';
+import { readNpy } from '../../src/io/npy.ts';
 import { standardizeColumns } from '../../src/tasks/local-alignment.ts';
 import { gloriaClean } from '../../src/text/gloria-clean.ts';
 import { cliAsync } from '../helpers/cli.ts';
@@ -77,12 +79,24 @@ test('gloria: prompts are cleaned and tokenized as GLoRIA.process_text does', as
   }
 });
 
+test('gloria: the gloria protocol gives GLoRIA.process_img\'s pixels (cv2 grey, INTER_AREA to 256, padding, crop 224)', async () => {
+  const want = readNpy(readFileSync(join(FIX, 'gloria_pixels.npy')), 'gloria_pixels.npy');
+  const n = ref.images.length;
+  assert.deepEqual(want.shape, [n, 224, 224]);
+  for (let i = 0; i < n; i++) {
+    const x = runProtocol(await decodeImageFile(join(DATA, ref.images[i])), PROTOCOLS.gloria); // [3, 224, 224]
+    let diff = 0;
+    for (let j = 0; j < 224 * 224; j++) diff = Math.max(diff, Math.abs(Math.round((x[j]! * 0.5 + 0.5) * 255) - (want.data as Uint8Array)[i * 224 * 224 + j]!));
+    assert.equal(diff, 0, `${ref.images[i]}: ${diff} grey levels from GLoRIA's pixels`);
+  }
+});
+
 test('gloria: embeddings, word slots and global + local similarities agree with GLoRIA to 1e-4 on real X-rays', async () => {
   const sd = await readCheckpoint(CKPT);
   const spec = readModelSpec({ format: 'openai', weightsFile: CKPT, sd, tokenizerFiles: bertFiles() });
   const { vision, text } = buildFromSpec(spec, sd, CKPT);
   const tokenizer = await loadTokenizer(spec.tokenizer, { tokenizerFiles: bertFiles() });
-  const model = ClipModelCore.fromGraphs({ spec, vision: vision.bytes, text: text.bytes, tokenizer, backend: nodeBackend, threads: 1, name: 'gloria' });
+  const model = ClipModelCore.fromGraphs({ spec, vision: vision.bytes, text: text.bytes, tokenizer, backend: nodeBackend, threads: 1, name: 'gloria', protocol: 'gloria' });
   try {
     const t = await model.embedTexts(ref.classes.pneumonia, { wordEmbeds: true });
     const errText = maxAbs(t.embeddings, ref.text_embeds_pneumonia);
