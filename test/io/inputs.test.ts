@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { ConfigError, DecodeError, UnsupportedError } from '../../src/errors.ts';
-import { loadInputs, sniffFormat, type DicomDecoder } from '../../src/node/io/inputs.ts';
+import { loadInputs, planInputs, sniffFormat, type DicomDecoder } from '../../src/node/io/inputs.ts';
+import { loadEntryWith, type InputPlatform, type LoadedInputs } from '../../src/io/inputs.ts';
+import { readRaster } from '../../src/node/io/raster.ts';
 import type { DecodedImage } from '../../src/io/types.ts';
 import { startOrthanc, type OrthancServer } from '../helpers/orthanc.ts';
 import { DATA } from '../helpers/reference.ts';
@@ -76,6 +78,26 @@ describe('loadInputs', () => {
     assert.equal(sniffFormat(readFileSync(join(NIFTI, 'nifti2-be-scaled.nii'))), 'nifti');
     assert.equal(sniffFormat(Uint8Array.from([0x49, 0x49, 0x2a, 0])), 'raster');
     assert.equal(sniffFormat(new TextEncoder().encode('hello world')), undefined);
+  });
+
+  it("the core's loadEntryWith reads and decodes rasters through the platform it is given, with loadInputs' results", async () => {
+    const inputs = [dir, join(dir, 'missing.png')];
+    const { entries } = await planInputs(inputs);
+    const files = new Map(entries.filter((e) => e.kind === 'file').map((e) => [e.source, new Uint8Array(readFileSync(e.source))]));
+    const rasters: string[] = [];
+    const platform: InputPlatform = {
+      readFile: async (path) => files.get(path) ?? Promise.reject(new Error('not in memory')),
+      decodeRaster: async (bytes, o) => (rasters.push(o.source), readRaster(bytes, o)),
+    };
+    const core: LoadedInputs = { images: [], failures: [], skipped: [] };
+    for (const e of entries) await loadEntryWith(platform, core, e, { nifti: { axis: 'axial', count: 2 } });
+    const node = await loadInputs(inputs, { nifti: { axis: 'axial', count: 2 } });
+    assert.equal(core.images.length, 6);
+    assert.deepEqual(core.images.map((x) => [x.input, x.image.source, x.image.windows]), node.images.map((x) => [x.input, x.image.source, x.image.windows]));
+    core.images.forEach((x, i) => assert.deepEqual(x.image.data, node.images[i]!.image.data, x.image.source));
+    assert.deepEqual(rasters, [join(dir, 'c.png')]);
+    assert.deepEqual(core.skipped, node.skipped);
+    assert.deepEqual(core.failures.map((f) => [f.input, f.error.message]), node.failures.map((f) => [f.input, f.error.message]));
   });
 });
 
