@@ -64,3 +64,4 @@ export { setPlatform, getPlatform, type Platform } from './pipeline/platform.ts'
 export { buildClassifier, scoringFor, scoringForClassifier, registryDefaults, withRegistryDefaults, classifyRasters, resolveTemplates, type PromptOptions } from './pipeline/zero-shot.ts';
 export { fitFewShot, loadFewShot, splitShots, indexLabels, type FewShotModel, type FewShotOptions, type LabelledRaster } from './pipeline/few-shot.ts';
 export { heatmaps, REFERENCE_PROMPTS, type Heatmap, type HeatmapResult } from './pipeline/heatmap.ts';
+export { cxrDescriptorPrompts, embedDescriptorPrompts, type DescriptorPromptSet } from './pipeline/explain.ts';

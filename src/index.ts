@@ -113,6 +113,7 @@ export { buildClassifier, scoringFor, scoringForClassifier, registryDefaults, wi
 export { fitFewShot, loadFewShot, splitShots, indexLabels, type FewShotModel, type FewShotOptions, type LabelledRaster } from './pipeline/few-shot.ts';
 export { readCorpus, embedCorpus, type CorpusOptions } from './pipeline/report.ts';
 export { heatmaps, REFERENCE_PROMPTS, type Heatmap, type HeatmapResult } from './pipeline/heatmap.ts';
+export { cxrDescriptorPrompts, embedDescriptorPrompts, type DescriptorPromptSet } from './pipeline/explain.ts';
 export { evaluateClassification, type ClassificationEvaluation } from './eval/classification.ts';
 export { WordPieceTokenizer, basicTokenize, type WordPieceOptions } from './text/wordpiece.ts';
 export { loadWordPieceTokenizer, readBundledFile } from './node/tokenizer-files.ts';

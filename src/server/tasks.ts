@@ -1,8 +1,8 @@
 // The JSON each endpoint returns, built from the same library calls as the CLI command of the same name, so
 // that `POST /v1/classify` answers exactly what `clipmed classify --json` prints for the same images.
 import {
-  buildClassifier, classifyRasters, composeReport, ConfigError, explainZeroShot, getCxrDescriptors, getLabelSet, retrieveTexts, scoringFor, xplainerPrompts,
-  type ClipModel, type DescriptorEmbeddings, type Explanation, type TextCorpus, type ZeroShotClassifier,
+  buildClassifier, classifyRasters, composeReport, ConfigError, cxrDescriptorPrompts, embedDescriptorPrompts, explainZeroShot, getLabelSet, retrieveTexts, scoringFor,
+  type ClipModel, type Explanation, type TextCorpus, type ZeroShotClassifier,
 } from '../index.ts';
 import type { Failure, InputImage } from './inputs.ts';
 
@@ -94,20 +94,7 @@ export async function embedImages(model: ClipModel, images: InputImage[], failur
 
 /** Xplainer's descriptor-based diagnosis as `clipmed explain --json` prints it. */
 export async function explainImages(model: ClipModel, images: InputImage[], failures: Failure[], diseases: string[], logitScale?: number) {
-  const sets = diseases.map((d) => ({ disease: d, prompts: xplainerPrompts(d, getCxrDescriptors(d)) }));
-  const flat = sets.flatMap((s) => s.prompts.flatMap((p) => [p.positive, p.negative]));
-  const e = await model.embedTexts(flat, { normalize: true });
-  let at = 0;
-  const embedded: DescriptorEmbeddings[] = sets.map((s) => {
-    const pos: Float32Array[] = [];
-    const neg: Float32Array[] = [];
-    for (let k = 0; k < s.prompts.length; k++) {
-      pos.push(e.embeddings.slice(at * e.dim, (at + 1) * e.dim));
-      neg.push(e.embeddings.slice((at + 1) * e.dim, (at + 2) * e.dim));
-      at += 2;
-    }
-    return { disease: s.disease, descriptors: s.prompts.map((p) => p.descriptor), positive: pos, negative: neg };
-  });
+  const embedded = await embedDescriptorPrompts(model, cxrDescriptorPrompts(diseases));
   const scale = logitScale ?? model.meta.score.logitScale;
   const img = await model.embedRasters(images.map((i) => i.raster), { normalize: true });
   const results = images.map((im, i) => ({

@@ -1,7 +1,7 @@
 // clipmed explain: explainable zero-shot diagnosis after Xplainer: each disease scored through observable
 // descriptors, with the descriptors that carried the decision.
 import type { Command } from 'commander';
-import { CXR_DESCRIPTORS, explainZeroShot, getCxrDescriptors, xplainerPrompts, type DescriptorEmbeddings } from '../../index.ts';
+import { CXR_DESCRIPTORS, cxrDescriptorPrompts, embedDescriptorPrompts, explainZeroShot } from '../../index.ts';
 import { INPUT_HELP, loadImages } from '../images.ts';
 import { withProgress } from '../progress-model.ts';
 import { Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, type ModelOptions } from '../shared.ts';
@@ -27,22 +27,10 @@ export function register(program: Command): void {
     .option('--json', 'print {"model", "results": [{"input", "diagnoses": [{"disease", "probability", "descriptors"}]}]}')
     .action(async (inputs: string[], opts: ExplainOptions) => {
       const diseases = opts.diseases.split(',').map((d) => d.trim());
-      const sets = diseases.map((d) => ({ disease: d, prompts: xplainerPrompts(d, getCxrDescriptors(d)) }));
+      const sets = cxrDescriptorPrompts(diseases);
       const failures = new Failures();
       const model = await loadModel(opts);
-      const flat = sets.flatMap((s) => s.prompts.flatMap((p) => [p.positive, p.negative]));
-      const e = await model.embedTexts(flat, { normalize: true });
-      let at = 0;
-      const embedded: DescriptorEmbeddings[] = sets.map((s) => {
-        const pos: Float32Array[] = [];
-        const neg: Float32Array[] = [];
-        for (let k = 0; k < s.prompts.length; k++) {
-          pos.push(e.embeddings.slice(at * e.dim, (at + 1) * e.dim));
-          neg.push(e.embeddings.slice((at + 1) * e.dim, (at + 2) * e.dim));
-          at += 2;
-        }
-        return { disease: s.disease, descriptors: s.prompts.map((p) => p.descriptor), positive: pos, negative: neg };
-      });
+      const embedded = await embedDescriptorPrompts(model, sets);
       const scale = opts.logitScale ? Number(opts.logitScale) : model.meta.score.logitScale;
       const { images } = await loadImages(inputs, opts, failures);
       const img = await withProgress(model, 'explaining').embedRasters(images.map((i) => i.raster), { normalize: true });
