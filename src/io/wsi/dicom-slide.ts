@@ -2,11 +2,11 @@
 // each a tiled total pixel matrix (C.8.12.4) whose frames are the tiles, in row-major order for TILED_FULL
 // (C.7.6.17.3) or placed by their Plane Position (Slide) for TILED_SPARSE. Frames decode through clipmed's
 // DICOM decoder (any transfer syntax it reads, colour to RGB). Bytes in: the Node side gathers the files.
-import { DecodeError, LimitError, UnsupportedError } from '../../errors.ts';
-import type { Raster } from '../../image/types.ts';
+import { DecodeError, UnsupportedError } from '../../errors.ts';
 import { decodeDicom } from '../dicom/index.ts';
 import { num, parseDataSet, str, type DataSet } from '../dicom/dataset.ts';
-import { DEFAULT_MAX_LEVEL_PIXELS, type Slide, type SlideLevel } from './slide.ts';
+import type { Slide, SlideLevel } from './slide.ts';
+import { cachedTiles, tiledRegionReaders } from './tiled-region.ts';
 
 export const WSI_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.77.1.6';
 
@@ -65,48 +65,20 @@ export async function openDicomSlide(instances: { source: string; bytes: Uint8Ar
   levels.sort((a, b) => b.width - a.width);
   for (const l of levels) l.downsample = levels[0]!.width / l.width;
   const magnification = power ?? (mpp ? Math.round((10 / mpp) * 100) / 100 : undefined);
-  const cache = new Map<string, Promise<Uint8Array | undefined>>();
   const tile = (l: number, tx: number, ty: number): Promise<Uint8Array | undefined> => {
-    const key = `${l}/${tx}/${ty}`;
-    let t = cache.get(key);
-    if (!t) {
-      if (cache.size > 256) cache.delete(cache.keys().next().value!);
-      const lv = levels[l]!;
-      const frame = lv.positions ? lv.positions.get(`${tx},${ty}`) : ty * Math.ceil(lv.width / lv.tileWidth) + tx;
-      t = frame === undefined || frame >= lv.frames
-        ? Promise.resolve(undefined) // a sparse matrix's missing tile: background
-        : decodeDicom(lv.bytes, { source: lv.source, frame }).then((img) => {
-            if (img.samplesPerPixel !== 3 && img.samplesPerPixel !== 1) throw new UnsupportedError(`${img.samplesPerPixel} samples per pixel`, { file: lv.source });
-            const out = new Uint8Array(lv.tileWidth * lv.tileHeight * 3);
-            for (let p = 0; p < lv.tileWidth * lv.tileHeight; p++) {
-              for (let c = 0; c < 3; c++) out[3 * p + c] = Math.min(255, Math.max(0, Math.round(img.data[p * img.samplesPerPixel + (img.samplesPerPixel === 3 ? c : 0)]!)));
-            }
-            return out;
-          });
-      cache.set(key, t);
-    }
-    return t;
-  };
-  const readRegion = async (l: number, x: number, y: number, width: number, height: number): Promise<Raster> => {
-    const lv = levels[l];
-    if (!lv) throw new DecodeError(`level ${l}: the slide has ${levels.length}`, { file: source });
-    if (![x, y, width, height].every(Number.isInteger) || width < 1 || height < 1) throw new DecodeError(`region ${x},${y} ${width}x${height} is not a whole-pixel region`, { file: source });
-    const out = new Uint8Array(width * height * 3).fill(255);
-    const { tileWidth: tw, tileHeight: th } = lv;
-    for (let ty = Math.max(0, Math.floor(y / th)); ty <= Math.min(Math.ceil(lv.height / th) - 1, Math.floor((y + height - 1) / th)); ty++) {
-      for (let tx = Math.max(0, Math.floor(x / tw)); tx <= Math.min(Math.ceil(lv.width / tw) - 1, Math.floor((x + width - 1) / tw)); tx++) {
-        const t = await tile(l, tx, ty);
-        if (!t) continue;
-        const x0 = Math.max(x, tx * tw);
-        const x1 = Math.min(x + width, (tx + 1) * tw, lv.width);
-        for (let yy = Math.max(y, ty * th); yy < Math.min(y + height, (ty + 1) * th, lv.height); yy++) {
-          const src = ((yy - ty * th) * tw + (x0 - tx * tw)) * 3;
-          out.set(t.subarray(src, src + (x1 - x0) * 3), ((yy - y) * width + (x0 - x)) * 3);
-        }
+    const lv = levels[l]!;
+    const frame = lv.positions ? lv.positions.get(`${tx},${ty}`) : ty * Math.ceil(lv.width / lv.tileWidth) + tx;
+    if (frame === undefined || frame >= lv.frames) return Promise.resolve(undefined); // a sparse matrix's missing tile: background
+    return decodeDicom(lv.bytes, { source: lv.source, frame }).then((img) => {
+      if (img.samplesPerPixel !== 3 && img.samplesPerPixel !== 1) throw new UnsupportedError(`${img.samplesPerPixel} samples per pixel`, { file: lv.source });
+      const out = new Uint8Array(lv.tileWidth * lv.tileHeight * 3);
+      for (let p = 0; p < lv.tileWidth * lv.tileHeight; p++) {
+        for (let c = 0; c < 3; c++) out[3 * p + c] = Math.min(255, Math.max(0, Math.round(img.data[p * img.samplesPerPixel + (img.samplesPerPixel === 3 ? c : 0)]!)));
       }
-    }
-    return { width, height, channels: 3, data: out };
+      return out;
+    });
   };
+  const { readRegion, readLevel } = tiledRegionReaders(levels, cachedTiles(tile), source);
   return {
     source,
     format: 'dicom-wsi',
@@ -114,11 +86,6 @@ export async function openDicomSlide(instances: { source: string; bytes: Uint8Ar
     ...(mpp !== undefined ? { mpp } : {}),
     ...(magnification !== undefined ? { magnification } : {}),
     readRegion,
-    readLevel: (l, maxPixels = DEFAULT_MAX_LEVEL_PIXELS) => {
-      const lv = levels[l];
-      if (!lv) throw new DecodeError(`level ${l}: the slide has ${levels.length}`, { file: source });
-      if (lv.width * lv.height > maxPixels) throw new LimitError(`level ${l} is ${lv.width}x${lv.height}, over ${maxPixels} pixels`, { file: source });
-      return readRegion(l, 0, 0, lv.width, lv.height);
-    },
+    readLevel,
   };
 }

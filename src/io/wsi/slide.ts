@@ -4,9 +4,10 @@
 // YCbCr as libjpeg does, so tiles equal what libvips/OpenSlide read; other compressions go through geotiff.
 // The core takes bytes (or any geotiff source); src/node/io/slide-files.ts opens files.
 import { fromArrayBuffer, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
-import { DecodeError, LimitError, UnsupportedError } from '../../errors.ts';
+import { DecodeError, UnsupportedError } from '../../errors.ts';
 import { decodeJpegDct } from '../dicom/jpeg-dct.ts';
 import type { Raster } from '../../image/types.ts';
+import { cachedTiles, tiledRegionReaders } from './tiled-region.ts';
 
 /** Whether a path names a slide by its extension (.svs, .tif, .tiff, .ndpi are tried as pyramids). */
 export const isSlidePath = (p: string) => /\.(svs|tiff?|ndpi|scn|bif)$/i.test(p);
@@ -36,7 +37,7 @@ export interface Slide {
   readLevel(level: number, maxPixels?: number): Promise<Raster>;
 }
 
-export const DEFAULT_MAX_LEVEL_PIXELS = 2 ** 26;
+export { DEFAULT_MAX_LEVEL_PIXELS } from './tiled-region.ts';
 
 /** Aperio's ImageDescription: "Aperio Image Library ...|AppMag = 20|MPP = 0.4990|...". */
 function aperioField(desc: string, key: string): number | undefined {
@@ -129,36 +130,7 @@ export async function openSlideTiff(tiff: GeoTIFF, source: string): Promise<Slid
     if (Number.isFinite(um) && um < 50) mpp = um;
   }
   const magnification = aperio ? aperioField(desc, 'AppMag') : mpp ? Math.round((10 / mpp) * 100) / 100 : undefined;
-  const cache = new Map<string, Promise<Uint8Array>>();
-  const tile = (l: number, tx: number, ty: number) => {
-    const key = `${l}/${tx}/${ty}`;
-    let t = cache.get(key);
-    if (!t) {
-      if (cache.size > 256) cache.delete(cache.keys().next().value!);
-      t = readTile(images[l]!.img, tx, ty, file);
-      cache.set(key, t);
-    }
-    return t;
-  };
-  const readRegion = async (l: number, x: number, y: number, width: number, height: number): Promise<Raster> => {
-    const lv = levels[l];
-    if (!lv) throw new DecodeError(`level ${l}: the slide has ${levels.length}`, { file });
-    if (![x, y, width, height].every(Number.isInteger) || width < 1 || height < 1) throw new DecodeError(`region ${x},${y} ${width}x${height} is not a whole-pixel region`, { file });
-    const out = new Uint8Array(width * height * 3).fill(255); // outside the level: white, as OpenSlide's background
-    const { tileWidth: tw, tileHeight: th } = lv;
-    for (let ty = Math.max(0, Math.floor(y / th)); ty <= Math.min(Math.ceil(lv.height / th) - 1, Math.floor((y + height - 1) / th)); ty++) {
-      for (let tx = Math.max(0, Math.floor(x / tw)); tx <= Math.min(Math.ceil(lv.width / tw) - 1, Math.floor((x + width - 1) / tw)); tx++) {
-        const t = await tile(l, tx, ty);
-        const x0 = Math.max(x, tx * tw);
-        const x1 = Math.min(x + width, (tx + 1) * tw, lv.width);
-        for (let yy = Math.max(y, ty * th); yy < Math.min(y + height, (ty + 1) * th, lv.height); yy++) {
-          const src = ((yy - ty * th) * tw + (x0 - tx * tw)) * 3;
-          out.set(t.subarray(src, src + (x1 - x0) * 3), ((yy - y) * width + (x0 - x)) * 3);
-        }
-      }
-    }
-    return { width, height, channels: 3, data: out };
-  };
+  const { readRegion, readLevel } = tiledRegionReaders(levels, cachedTiles((l, tx, ty) => readTile(images[l]!.img, tx, ty, file)), file);
   return {
     source,
     format: aperio ? 'aperio-svs' : 'tiled-tiff',
@@ -166,12 +138,7 @@ export async function openSlideTiff(tiff: GeoTIFF, source: string): Promise<Slid
     ...(mpp !== undefined ? { mpp } : {}),
     ...(magnification !== undefined ? { magnification } : {}),
     readRegion,
-    readLevel: (l, maxPixels = DEFAULT_MAX_LEVEL_PIXELS) => {
-      const lv = levels[l];
-      if (!lv) throw new DecodeError(`level ${l}: the slide has ${levels.length}`, { file });
-      if (lv.width * lv.height > maxPixels) throw new LimitError(`level ${l} is ${lv.width}x${lv.height}, over ${maxPixels} pixels`, { file });
-      return readRegion(l, 0, 0, lv.width, lv.height);
-    },
+    readLevel,
   };
 }
 
