@@ -1,6 +1,6 @@
 // Quantised graphs made from fp32 ones, with no I/O: every MatMul whose right operand is a constant weight
-// (an initializer [K, N], or a Transpose of a torch Linear weight [N, K]) becomes one of ONNX Runtime's
-// com.microsoft kernels:
+// (an initializer [K, N], or a Transpose of a torch Linear weight [N, K] or of a Slice of its rows) becomes
+// one of ONNX Runtime's com.microsoft kernels:
 //   int8: DynamicQuantizeMatMul — activations quantised to uint8 per call, weights int8 symmetric per
 //         output column; MLAS runs it as u8s8 integer GEMM (AVX-512 VNNI where the CPU has it).
 //   q4:   MatMulNBits with bits=4 — weights in blocks of `blockSize` along K, one fp32 scale per block,
@@ -133,6 +133,35 @@ export function quantizeQ4(wNK: Float32Array, N: number, K: number, blockSize: n
   return { q, scales, blocks };
 }
 
+/** The values of a small int64 initializer (Slice's starts, ends and axes). */
+function intsOf(t: TensorProto | undefined): number[] | undefined {
+  if (!t || t.dataType !== 7) return undefined;
+  if (t.rawData && t.rawData.length > 0) {
+    const copy = new Uint8Array(t.rawData.length);
+    copy.set(t.rawData);
+    return Array.from(new BigInt64Array(copy.buffer), Number);
+  }
+  return (t.int64Data ?? []).map(Number);
+}
+
+/**
+ * Rows [start, end) of a 2-D float initializer cut by a Slice on axis 0 (the q, k or v block of a packed
+ * in_proj_weight), as a tensor of its own; undefined for any other node.
+ */
+function sliceRows(slice: NodeProto | undefined, inits: Map<string, TensorProto>): TensorProto | undefined {
+  if (!slice || slice.opType !== 'Slice' || slice.domain || (slice.input ?? []).length > 4) return undefined;
+  const [from, startsName, endsName, axesName] = slice.input as string[];
+  const src = inits.get(from!);
+  const starts = intsOf(inits.get(startsName!));
+  const ends = intsOf(inits.get(endsName!));
+  const axes = axesName ? intsOf(inits.get(axesName)) : [0];
+  if (!src || src.dataType !== FLOAT || dimsOf(src).length !== 2 || starts?.length !== 1 || ends?.length !== 1 || axes?.length !== 1 || axes[0] !== 0) return undefined;
+  const [R, C] = dimsOf(src) as [number, number];
+  const [r0, r1] = [starts[0]!, ends[0]!];
+  if (!(r0 >= 0 && r0 < r1 && r1 <= R)) return undefined;
+  return tensor(`${src.name}[${r0}:${r1}]`, FLOAT, [r1 - r0, C], f32Bytes(floatsOf(src).slice(r0 * C, r1 * C)));
+}
+
 function attrInt(name: string, i: number) {
   return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i });
 }
@@ -181,12 +210,15 @@ export function quantizeModel(model: Uint8Array, mode: QuantMode, opts: Quantize
     } else {
       const t = producers.get(bName);
       const perm = t?.attribute?.find((a) => a.name === 'perm')?.ints?.map(Number);
-      const src = t && t.opType === 'Transpose' && !t.domain ? inits.get(t.input![0]!) : undefined;
+      // a Transpose of the weight, or of a block of its rows (selfAttention's q, k and v of in_proj_weight)
+      const rows = t && t.opType === 'Transpose' && !t.domain && !inits.has(t.input![0]!) ? producers.get(t.input![0]!) : undefined;
+      const src = t && t.opType === 'Transpose' && !t.domain ? inits.get(t.input![0]!) ?? sliceRows(rows, inits) : undefined;
       if (src && dimsOf(src).length === 2 && (!perm || (perm[0] === 1 && perm[1] === 0)) && (consumers.get(bName) ?? []).length === 1) {
         [N, K] = dimsOf(src) as [number, number];
         source = src;
         wNK = floatsOf(src);
         dropNodes.add(t!);
+        if (rows && (consumers.get(t!.input![0]!) ?? []).length === 1) dropNodes.add(rows);
       }
     }
     if (!wNK || !source || N * K < (opts.minElements ?? 0)) continue;

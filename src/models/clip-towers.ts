@@ -3,7 +3,7 @@
 // checkpoint keys.
 import { GraphBuilder, type BuiltGraph, type Value } from '../graph/builder.ts';
 import type { Activation, ClipConfig, TextConfig, VisionConfig } from './clip-config.ts';
-import { afterClassToken, causalMask, endTokenIndex, patchEmbed, poolAt, prependClassToken, tokenAt } from './towers/parts.ts';
+import { afterClassToken, endTokenIndex, patchEmbed, poolAt, prependClassToken, tokenAt } from './towers/parts.ts';
 import { layerNorm, linear, residualBlock, type BlockSpec } from './transformer.ts';
 import type { Weights } from './weights.ts';
 
@@ -71,8 +71,8 @@ export function buildOpenClipText(t: OpenClipTextConfig, w: Weights, prefix = ''
   const pos = g.slice(w.param(g, p('positional_embedding'), [t.contextLength, t.width]), g.ints([0]), seqLen, g.ints([0])); // [T, width]
   x = g.add(x, pos);
 
-  const mask = t.causalMask ? causalMask(g, t.contextLength, seqLen, 'attn_mask') : undefined; // [T, T]
-  const spec: BlockSpec = { width: t.width, heads: t.heads, mlpWidth: Math.round(t.width * t.mlpRatio), act: t.act, layerScale: t.layerScale, mask };
+  // the causal mask: MultiHeadAttention's unidirectional mode (open_clip's attn_mask: -inf above the diagonal)
+  const spec: BlockSpec = { width: t.width, heads: t.heads, mlpWidth: Math.round(t.width * t.mlpRatio), act: t.act, layerScale: t.layerScale, causal: t.causalMask };
   for (let i = 0; i < t.layers; i++) x = residualBlock(g, w, x, p(`transformer.resblocks.${i}`), spec);
   x = layerNorm(g, w, x, p('ln_final'), t.width);
 

@@ -14,6 +14,8 @@ export interface BlockSpec {
   layerScale: boolean;
   /** additive attention mask broadcastable to [batch, heads, tokens, tokens], e.g. the causal mask [T, T] */
   mask?: Value;
+  /** the attention is causal (each token sees itself and those before it): no `mask` table is needed */
+  causal?: boolean;
 }
 
 /** Linear layer: x @ W^T + b, with W taken transposed from the checkpoint. */
@@ -33,16 +35,21 @@ export function activation(g: GraphBuilder, x: Value, act: Activation): Value {
   return g.mul(g.mul(x, g.floats([0.5], [], 'half')), g.add(e, g.floats([1], [], 'one')));
 }
 
-/** Multi-head self-attention on x [batch, tokens, width]. */
+/**
+ * Multi-head self-attention on x [batch, tokens, width]. q, k and v are three MatMuls on row blocks of the
+ * packed in_proj_weight (ONNX Runtime folds the constant Slice and Transpose when it loads the graph), so no
+ * Split copies the [B, T, 3W] projection; in_proj_bias is added inside ONNX Runtime's fused
+ * MultiHeadAttention (com.microsoft): softmax(q k^T / sqrt(hd) + mask) v per head. A causal mask is the
+ * kernel's own `unidirectional` mode rather than a [T, T] table added to every score matrix.
+ */
 export function selfAttention(g: GraphBuilder, w: Weights, x: Value, key: string, s: BlockSpec): Value {
   const { width, heads } = s;
-  // nn.MultiheadAttention names its packed projection in_proj_weight / in_proj_bias
-  const qkv = g.add(g.matmul(x, w.linearT(g, `${key}.in_proj_weight`, 3 * width, width)), w.param(g, `${key}.in_proj_bias`, [3 * width])); // [B, T, 3W]
-  // ONNX Runtime's fused MultiHeadAttention (com.microsoft): softmax(q k^T / sqrt(hd) + bias) v per head,
-  // about 6% faster on CPU than the same math spelled out in MatMul/Softmax/Transpose ops
-  const [q, k, v] = g.node('Split', [qkv, g.ints([width, width, width])], { axis: -1 }, 3) as [Value, Value, Value]; // 3 x [B, T, W]
+  const packed = w.param(g, `${key}.in_proj_weight`, [3 * width, width]); // rows: q, k, v (torch [out, in])
+  const project = (i: number) => g.matmul(x, g.transpose(g.slice(packed, g.ints([i * width]), g.ints([(i + 1) * width]), g.ints([0])), [1, 0])); // [B, T, W]
+  const [q, k, v] = [project(0), project(1), project(2)];
   const bias = s.mask ? g.op('Unsqueeze', [s.mask, g.ints([0, 1])]) : null; // [1, 1, T, T]
-  const ctx = g.node('MultiHeadAttention', [q, k, v, null, null, bias], { num_heads: heads }, 1, 'com.microsoft')[0]!; // [B, T, W]
+  const attrs: Record<string, number> = s.causal ? { num_heads: heads, unidirectional: 1 } : { num_heads: heads };
+  const ctx = g.node('MultiHeadAttention', [q, k, v, w.param(g, `${key}.in_proj_bias`, [3 * width]), null, bias], attrs, 1, 'com.microsoft')[0]!; // [B, T, W]
   return linear(g, w, ctx, `${key}.out_proj`, width, width);
 }
 

@@ -122,6 +122,16 @@ const cases: Array<[string, Record<string, InputSpec>, (em: IrEmitter, x: Record
     appendLowered(em, [{ op: 'MultiHeadAttention', domain: 'com.microsoft', inputs: [x.q!, x.k!, x.v!, '', '', bias], outputs: [out], attrs: { num_heads: { kind: 'int', value: 2 } } }]);
     return out;
   }],
+  ['MultiHeadAttention (lowered) with projection bias', { q: { dims: [2, 3, 4] }, k: { dims: [2, 3, 4] }, v: { dims: [2, 3, 4] }, b: { dims: [12] } }, (em, x) => {
+    const out = em.fresh('mha');
+    appendLowered(em, [{ op: 'MultiHeadAttention', domain: 'com.microsoft', inputs: [x.q!, x.k!, x.v!, x.b!], outputs: [out], attrs: { num_heads: { kind: 'int', value: 2 } } }]);
+    return out;
+  }],
+  ['MultiHeadAttention (lowered) unidirectional', { q: { dims: [2, 3, 4] }, k: { dims: [2, 3, 4] }, v: { dims: [2, 3, 4] } }, (em, x) => {
+    const out = em.fresh('mha');
+    appendLowered(em, [{ op: 'MultiHeadAttention', domain: 'com.microsoft', inputs: [x.q!, x.k!, x.v!], outputs: [out], attrs: { num_heads: { kind: 'int', value: 2 }, unidirectional: { kind: 'int', value: 1 } } }]);
+    return out;
+  }],
   ['Conv patch embedding (lowered)', { x: { dims: [2, 3, 4, 4] }, w: { dims: [5, 3, 2, 2] } }, (em, x) => {
     const out = em.fresh('conv');
     appendLowered(em, [{ op: 'Conv', domain: '', inputs: [x.x!, x.w!], outputs: [out], attrs: { kernel_shape: { kind: 'ints', value: [2, 2] }, strides: { kind: 'ints', value: [2, 2] } } }]);

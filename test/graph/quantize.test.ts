@@ -77,6 +77,25 @@ test('fp16 storage halves the weights and keeps cosine >= 0.9999', async () => {
   assert.ok(cos >= 0.9999, `fp16 cosine ${cos}`);
 });
 
+test('int8: the q, k and v MatMuls on row blocks of a packed in_proj_weight (Transpose of a Slice) are quantised, the packed weight dropped', async () => {
+  const D = 64;
+  const rand = mulberry32(5);
+  const g = new GraphBuilder('qkv');
+  const x = g.input('x', 'float32', ['batch', 'tokens', D]);
+  const packed = g.weight('attn.in_proj_weight', Float32Array.from({ length: 3 * D * D }, () => gaussian(rand) * 0.05), [3 * D, D]);
+  const part = (i: number) => g.matmul(x, g.transpose(g.slice(packed, g.ints([i * D]), g.ints([(i + 1) * D]), g.ints([0])), [1, 0]));
+  g.output(g.add(g.mul(part(0), part(1)), part(2)), 'y', 'float32', ['batch', 'tokens', D]);
+  const bytes = g.toBytes();
+  const { bytes: q, report } = quantizeModel(bytes, 'int8');
+  assert.equal(report.matmuls, 3);
+  const ops = opTypes(q);
+  assert.deepEqual(ops.filter((o) => o === 'MatMul' || o === 'Transpose' || o === 'Slice'), [], `ops left: ${ops}`);
+  assert.ok(!onnx.ModelProto.decode(q).graph!.initializer!.some((t) => t.name === 'attn.in_proj_weight'), 'the fp32 packed weight is gone');
+  const input = Float32Array.from({ length: 4 * 10 * D }, () => gaussian(rand));
+  const cos = minRowCosine(await run(bytes, input, [4, 10, D]), await run(q, input, [4, 10, D]), D);
+  assert.ok(cos >= 0.99, `int8 cosine ${cos}`);
+});
+
 test('int8 weights: per-column symmetric scales, and dequantised values within half a step of the original', () => {
   const N = 3, K = 5;
   const w = Float32Array.from({ length: N * K }, (_, i) => Math.sin(i * 1.7) * (1 + (i % N)));
