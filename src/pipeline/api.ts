@@ -11,9 +11,8 @@ import type { ClipModelCore as ClipModel } from '../models/clip-model-core.ts';
 import type { LoadOptions } from '../models/clip-model.ts';
 import { fromFlat } from '../tasks/matrix.ts';
 import { similarityMatrix, topK } from '../tasks/retrieval.ts';
-import { classifyZeroShot } from '../tasks/zero-shot.ts';
 import { getPlatform } from './platform.ts';
-import { buildClassifier, scoringForClassifier, type PromptOptions } from './zero-shot.ts';
+import { buildClassifier, classifyRasters, scoringForClassifier, type PromptOptions } from './zero-shot.ts';
 
 export type ImageInput = string | URL | Uint8Array | ArrayBuffer | Blob | Raster;
 
@@ -100,8 +99,8 @@ export async function pipeline<T extends PipelineTask>(task: T, model: string | 
         const list = Array.isArray(images) ? images : [images];
         const templates = o.templates ?? (o.hypothesis_template ? [o.hypothesis_template] : undefined);
         const classifier = await buildClassifier(m, { ...o, templates, labels });
-        const e = await embedImages(list, true);
-        const r = classifyZeroShot(fromFlat(e.embeddings, e.dim, 'image embeddings'), classifier, scoringForClassifier(m, classifier, o.logitScale));
+        // classifyRasters: the model's own scoring, GLoRIA's global + local one included
+        const r = await classifyRasters(m, await Promise.all(list.map((x, i) => toRaster(x, i))), classifier, scoringForClassifier(m, classifier, o.logitScale));
         const C = classifier.labels.length;
         const rows = list.map((_, i) =>
           classifier.labels.map((label, c) => ({ label, score: r.probs.data[i * C + c]! })).sort((a, b) => b.score - a.score),

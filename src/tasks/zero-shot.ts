@@ -94,6 +94,9 @@ function checkScoring(s: Scoring): void {
  */
 export function classifyZeroShot(images: MatrixLike, classifier: ZeroShotClassifier, scoring: Scoring): ZeroShotResult {
   checkScoring(scoring);
+  if (classifier.local) {
+    throw new ConfigError("this classifier scores with GLoRIA's global + local similarity, which needs the images' region embeddings: classify rasters (classifyRasters) or call globalLocalScores, not global embeddings alone");
+  }
   const w = classifier.weights;
   const x = normalizeRows(asMatrix(images, 'image embeddings', w.rows), 'image embeddings'); // [N x D]
   const cos = matmul(x, w); // [N x C]

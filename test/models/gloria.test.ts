@@ -20,7 +20,9 @@ import { buildClassifier, classifyRasters, scoringForClassifier } from '../../sr
 import { nodeBackend } from '../../src/runtime/node-backend.ts';
 import { PROTOCOLS, runProtocol } from '../../src/image/protocol.ts';
 import { readNpy } from '../../src/io/npy.ts';
+import { pipeline } from '../../src/pipeline/api.ts';
 import { standardizeColumns } from '../../src/tasks/local-alignment.ts';
+import { classifyZeroShot } from '../../src/tasks/zero-shot.ts';
 import { gloriaClean } from '../../src/text/gloria-clean.ts';
 import { cliAsync } from '../helpers/cli.ts';
 import { startHubServer } from '../helpers/hub-server.ts';
@@ -110,6 +112,11 @@ test('gloria: embeddings, word slots and global + local similarities agree with 
     const errZeroShot = maxAbs(standardizeColumns(r.logits).data, ref.zero_shot);
     console.log(`gloria max abs diff: text ${errText.toExponential(2)}, words ${errWords.toExponential(2)}, image ${errImage.toExponential(2)}, class similarities ${errSim.toExponential(2)}, zero_shot_classification ${errZeroShot.toExponential(2)}`);
     for (const [k, e] of Object.entries({ errText, errWords, errImage, errSim, errZeroShot })) assert.ok(e < 1e-4, `${k}: ${e}`);
+    // the pipeline API scores the same way; a classifier with word embeddings refuses global embeddings alone
+    const viaPipeline = await (await pipeline('zero-shot-image-classification', model))(rasters, labels, { templates: ref.templates });
+    const first = (viaPipeline as Array<Array<{ label: string; score: number }>>)[0]!;
+    for (const { label, score } of first) assert.ok(Math.abs(score - r.probs.data[labels.indexOf(label)]!) < 1e-6, label);
+    assert.throws(() => classifyZeroShot(r.logits, classifier, { kind: 'softmax', logitScale: 1 }), /needs the images' region embeddings/);
     // the probabilities are the softmax of the class similarities
     const row = [...r.logits.data.slice(0, labels.length)].map(Math.exp);
     assert.ok(Math.abs(r.probs.data[0]! - row[0]! / (row[0]! + row[1]!)) < 1e-6);
