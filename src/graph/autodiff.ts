@@ -7,7 +7,8 @@
 // embedding Conv) are first lowered to the primitive ops they stand for.
 import { ShapeError, UnsupportedError } from '../errors.ts';
 import { IrEmitter } from './ir-emitter.ts';
-import { sliceParams, type IrGraph, type IrNode, type ValueInfo } from './ir.ts';
+import type { IrGraph, IrNode, ValueInfo } from './ir.ts';
+import { sliceParams } from './ir-shapes.ts';
 
 /** Ops whose outputs carry no gradient (integer-valued results). */
 const NON_DIFF = new Set(['Shape', 'ArgMax', 'Equal', 'Less', 'Greater', 'Sign']);

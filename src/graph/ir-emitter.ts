@@ -1,7 +1,8 @@
 // Appends nodes to an IR graph, inferring each new value's static shape as it goes, with one helper per op
 // (the IR-side twin of GraphBuilder). Gradient rules and the training losses are written with it.
 import { ShapeError } from '../errors.ts';
-import { inferNode, type AttrValue, type IrGraph, type IrNode, type ValueInfo } from './ir.ts';
+import type { AttrValue, IrGraph, IrNode, ValueInfo } from './ir.ts';
+import { inferNode } from './ir-shapes.ts';
 
 type AttrIn = number | number[] | string | { float: number };
 
