@@ -17,7 +17,7 @@ import { loadTokenizer } from '../../src/models/tokenizers.ts';
 import { readCheckpoint } from '../../src/node/checkpoint-files.ts';
 import { decodeImageFile } from '../../src/node/image-decode.ts';
 import { buildClassifier, classifyRasters, scoringForClassifier } from '../../src/pipeline/zero-shot.ts';
-import { nodeBackend } from '../../src/runtime/node-backend.ts';
+import { nodeBackend } from '../../src/node/ort-backend.ts';
 import { PROTOCOLS, runProtocol } from '../../src/image/protocol.ts';
 import { readNpy } from '../../src/io/npy.ts';
 import { pipeline } from '../../src/pipeline/api.ts';
@@ -142,6 +142,11 @@ test('gloria: clipmed classify runs zero-shot from the published checkpoint name
     const got = out.results.flatMap((x) => labels.map((l) => x.scores[l]!));
     assert.deepEqual(out.results.map((x) => x.input), images);
     assert.ok(maxAbs(got, expected) < 1e-4, `probabilities: ${maxAbs(got, expected)}`);
+    const info = await cliAsync(env, 'info', '--model', CKPT);
+    assert.equal(info.code, 0, info.stderr);
+    assert.match(info.stdout, /gloria family/);
+    assert.match(info.stdout, /vision {7}torchvision-resnet 224px \(resized to 299 in the graph\)/);
+    assert.match(info.stdout, /scoring global \+ local \(GLoRIA: attention temperature 4, word temperature 5\)/);
   } finally {
     await hub.stop();
   }

@@ -55,8 +55,13 @@ function describeArchitecture(a: Record<string, unknown>): string[] {
   const t = a.text as Record<string, number | string> | undefined;
   if (!v || !t) return [`architecture ${JSON.stringify(a)}`];
   const heads = typeof v.headWidth === 'number' ? Number(v.width) / v.headWidth : v.heads;
+  // a tower without patches (a CNN: torchvision-resnet) is described by its kind, input size and stages
+  const cnn = v.patchSize === undefined && typeof v.tower === 'string';
+  const stages = Array.isArray(v.layers) ? ` stages [${(v.layers as unknown as number[]).join(', ')}]` : '';
   return [
-    `vision       ViT ${v.imageSize}px, patch ${v.patchSize}, width ${v.width}, ${v.layers} layers, ${heads} heads, pool ${v.poolType}${a.act ? `, ${a.act}` : ''}`,
-    `text         width ${t.width}, ${t.layers} layers, ${t.heads} heads, context ${t.contextLength}, vocab ${t.vocabSize}, pool ${t.poolType}`,
+    cnn
+      ? `vision       ${v.tower} ${v.imageSize}px${v.inputSize ? ` (resized to ${v.inputSize} in the graph)` : ''},${stages}`
+      : `vision       ViT ${v.imageSize}px, patch ${v.patchSize}, width ${v.width}, ${v.layers} layers, ${heads} heads, pool ${v.poolType}${a.act ? `, ${a.act}` : ''}`,
+    `text         width ${t.width}, ${t.layers} layers, ${t.heads} heads, context ${t.contextLength}, vocab ${t.vocabSize}, pool ${t.poolType ?? t.tower}`,
   ];
 }
