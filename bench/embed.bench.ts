@@ -7,7 +7,7 @@ import { GraphBuilder } from '../src/graph/builder.ts';
 import { buildTextGraph, buildVisionGraph } from '../src/models/clip-towers.ts';
 import { randomClipStateDict, vitB } from '../src/models/random-weights.ts';
 import { Weights } from '../src/models/weights.ts';
-import { nodeBackend } from '../src/runtime/node-backend.ts';
+import { nodeBackend } from '../src/node/ort-backend.ts';
 import type { Session } from '../src/runtime/session.ts';
 import { ClipTokenizer } from '../src/text/clip-bpe.ts';
 import '../src/node/tokenizer-files.ts';

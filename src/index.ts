@@ -13,8 +13,9 @@ export { quantizedGraphs, inlineExternalData, parseDType, DTYPES, type DType as 
 export { parseClipConfig, inferOpenAIConfig, type ClipConfig, type VisionConfig, type TextConfig, type OpenAIOverrides } from './models/clip-config.ts';
 export { buildVisionGraph, buildTextGraph } from './models/clip-towers.ts';
 export { Weights } from './models/weights.ts';
-export { resolveLocalSource, type ResolvedSource } from './models/source.ts';
-export { compileModel, buildGraphs, type ModelMeta, type CompiledModel } from './models/convert.ts';
+export { type ResolvedSource } from './models/source.ts';
+export { resolveLocalSource } from './node/source.ts';
+export { compileModel, buildGraphs, type ModelMeta, type CompiledModel } from './node/compile.ts';
 export { OPENAI_MEAN, OPENAI_STD } from './models/open-clip-family.ts';
 export { openClipFamily, hfClipFamily, siglipFamily, timmHfFamily, specOf, builtModel } from './models/families.ts';
 export { parseHfClipConfig, buildHfClipVisionGraph, buildHfClipTextGraph, type HfClipConfig } from './models/hf-clip-family.ts';
@@ -29,15 +30,15 @@ export { memoryFiles, type ModelSpec, type TowerSpec, type ModelFiles, type Spec
 export { readModelSpec, buildFromSpec, readOpenClipSpec, readOpenAISpec, readHfSpec, openClipFiles, hfFiles, type ReadSpecInput } from './models/readers/index.ts';
 export { registerTower, getTower, listTowers, type TowerKind, type TowerBuilder, type TowerModality, type OpenClipContext } from './models/towers/registry.ts';
 export type { Family, BuiltModel, TextSpec, ScoreSpec, TextTokenizer } from './models/family.ts';
-export { ClipModel, normalizeRows, type LoadOptions, type EmbedOptions, type ImageEmbeddings, type TextEmbeddings } from './models/clip-model.ts';
+export { ClipModel, normalizeRows, type LoadOptions, type EmbedOptions, type ImageEmbeddings, type TextEmbeddings } from './node/clip-model.ts';
 export { embedPixelsWithPrior, embedWithPrior, takesPrior } from './node/prior.ts';
 export { buildPriorVisionGraph, hasPriorPath } from './models/prior.ts';
 export { randomClipStateDict, vitB } from './models/random-weights.ts';
 
 // ---- runtime
 export type { Backend, Session, SessionOptions, TensorIn, TensorOut } from './runtime/session.ts';
-export { nodeBackend } from './runtime/node-backend.ts';
-export { cacheRoot, checkpointHash } from './runtime/graph-cache.ts';
+export { nodeBackend } from './node/ort-backend.ts';
+export { cacheRoot, checkpointHash } from './node/graph-cache.ts';
 export { registerBackend, resolveBackend, listBackends, parseDevice, DEVICES, type Device } from './runtime/backends.ts';
 export { webBackend } from './runtime/web-backend.ts';
 export { nodeWebGpuBackend, nodeProviderBundled } from './node/ort-backend.ts';
@@ -47,7 +48,7 @@ export type { Raster, FloatImage } from './image/types.ts';
 export { applyWindow, applyVoiLut, parseWindow, toBytes, WINDOW_PRESETS, type Window, type VoiFunction, type WindowPreset, type VoiLut } from './image/window.ts';
 export { resize, type ResampleFilter } from './image/resample.ts';
 export { preprocess, preprocessRaster, type PreprocessConfig } from './image/preprocess.ts';
-export { decodeImageFile, decodeImageBytes } from './image/decode.ts';
+export { decodeImageFile, decodeImageBytes } from './node/image-decode.ts';
 
 // ---- checkpoint
 export type { DType, Tensor, StateDict } from './checkpoint/types.ts';
@@ -111,7 +112,7 @@ export { setPlatform, getPlatform, type Platform } from './pipeline/platform.ts'
 export { nodePlatform } from './node/platform.ts';
 export { buildClassifier, scoringFor, scoringForClassifier, registryDefaults, withRegistryDefaults, classifyRasters, resolveTemplates, type PromptOptions } from './pipeline/zero-shot.ts';
 export { fitFewShot, loadFewShot, splitShots, indexLabels, type FewShotModel, type FewShotOptions, type LabelledRaster } from './pipeline/few-shot.ts';
-export { readCorpus, embedCorpus, type CorpusOptions } from './pipeline/report.ts';
+export { readCorpus, embedCorpus, type CorpusOptions } from './node/corpus.ts';
 export { heatmaps, REFERENCE_PROMPTS, type Heatmap, type HeatmapResult } from './pipeline/heatmap.ts';
 export { cxrDescriptorPrompts, embedDescriptorPrompts, type DescriptorPromptSet } from './pipeline/explain.ts';
 export { evaluateClassification, type ClassificationEvaluation } from './eval/classification.ts';
@@ -119,10 +120,10 @@ export { WordPieceTokenizer, basicTokenize, type WordPieceOptions } from './text
 export { loadWordPieceTokenizer, readBundledFile } from './node/tokenizer-files.ts';
 export { parseTimmHfConfig, type TimmHfConfig } from './models/timm-hf-family.ts';
 export { PRETRAINED, listModels, getSpec, type PretrainedSpec, type PretrainedName, type PretrainedFamily } from './models/pretrained.ts';
-export { cachedSnapshot } from './models/hub-cache.ts';
+export { cachedSnapshot } from './node/hub-cache.ts';
 export { cachedRelease, fetchRelease, releaseUrl, unzipMember, RELEASE_ENDPOINT_ENV } from './node/release.ts';
 export { runProtocol, runProtocolBatch, getProtocol, PROTOCOLS, type ProtocolStep, type ProtocolName } from './image/protocol.ts';
-export { resolveModelSource, type ModelSource, type ResolveOptions } from './models/resolve.ts';
+export { resolveModelSource, type ModelSource, type ResolveOptions } from './node/resolve.ts';
 
 // ---- index: a searchable archive (LanceDB), filled locally or by BullMQ workers
 export { openIndex, ClipIndex, IndexTable, queryVector, sqlString, addToTable, listSources, modelSpec, contentHash, storedUid, nearDuplicateGroups, hybridOrder, QUEUE_NAME, redisConnection, enqueueShards, waitForShards, queueStatus, startWorker, openQueue, type TableSpec, type IndexRow, type SearchHit, type SearchOptions, type InputItem, type SourceOptions, type AddOptions, type AddReport, type ShardJob, type ShardOutcome, type WorkerOptions } from './node/index/index.ts';

@@ -1,6 +1,6 @@
 // Where a model comes from: a folder in the open_clip hub layout, a folder in the Hugging Face transformers
 // layout (config.json), or a bare OpenAI-format state dict. Resolving one reads files, so `resolveLocalSource`
-// lives on the Node side (src/node/source.ts); this module keeps the type and the import path.
+// lives on the Node side (src/node/source.ts); this module keeps the types.
 import type { HfFolder } from './hf-config.ts';
 import type { ModelFiles } from './spec.ts';
 
@@ -22,4 +22,3 @@ export interface ResolvedSource {
   visionFiles?: ModelFiles;
 }
 
-export { resolveLocalSource } from '../node/source.ts';

@@ -1,6 +1,6 @@
 // A CLIP model loaded on Node: from a registered name, the hub, a folder or a state dict, compiled through the
 // graph cache, run by a backend chosen by device; the embedding itself is the core's (src/models/clip-model-core.ts).
-import { decodeImageFile } from '../image/decode.ts';
+import { decodeImageFile } from './image-decode.ts';
 import { getProtocol } from '../image/protocol.ts';
 import { ClipModelCore, type EmbedOptions, type ImageEmbeddings } from '../models/clip-model-core.ts';
 import { readFile } from 'node:fs/promises';

@@ -9,7 +9,8 @@ import { resolveHubSnapshot, type HubFileSpec } from './hub/resolve.ts';
 import { parseHubSpec, type HubProgress } from './hub/settings.ts';
 import { conchFiles, hfFiles, hfTokenizerName, openClipFiles, CONCH_FILES } from '../models/readers/index.ts';
 import type { SpecFile, SpecFiles } from '../models/spec.ts';
-import { resolveLocalSource, type ResolvedSource } from '../models/source.ts';
+import type { ResolvedSource } from '../models/source.ts';
+import { resolveLocalSource } from './source.ts';
 import { withConchTokenizer } from './conch-source.ts';
 import { folderFiles } from './files.ts';
 

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { DecodeError, NetworkError } from '../errors.ts';
-import { ClipModel } from '../models/clip-model.ts';
+import { ClipModel } from './clip-model.ts';
 import { setPlatform, type Platform } from '../pipeline/platform.ts';
 import { decodeImageBytes } from './image-decode.ts';
 

@@ -8,7 +8,7 @@
 import { ConfigError } from '../errors.ts';
 import type { Raster } from '../image/types.ts';
 import type { ClipModelCore as ClipModel } from '../models/clip-model-core.ts';
-import type { LoadOptions } from '../models/clip-model.ts';
+import type { LoadOptions } from '../node/clip-model.ts';
 import { fromFlat } from '../tasks/matrix.ts';
 import { similarityMatrix, topK } from '../tasks/retrieval.ts';
 import { getPlatform } from './platform.ts';

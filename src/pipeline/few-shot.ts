@@ -2,7 +2,7 @@
 // split, as CLIP's linear-probe evaluation) or Tip-Adapter (training-free cache over k shots per class).
 import { ConfigError } from '../errors.ts';
 import type { Raster } from '../image/types.ts';
-import type { ClipModel } from '../models/clip-model.ts';
+import type { ClipModel } from '../node/clip-model.ts';
 import { mulberry32 } from '../eval/prng.ts';
 import { fitLinearProbeCV, logGrid, LinearProbe } from '../tasks/linear-probe.ts';
 import { fromFlat, softmaxRows, type Matrix } from '../tasks/matrix.ts';

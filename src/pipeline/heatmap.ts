@@ -3,7 +3,7 @@
 // remedy for maps that look the same whatever the prompt), min-max scaled, upsampled to the model's input.
 import { ConfigError } from '../errors.ts';
 import type { Raster } from '../image/types.ts';
-import type { ClipModel } from '../models/clip-model.ts';
+import type { ClipModel } from '../node/clip-model.ts';
 import { fromFlat } from '../tasks/matrix.ts';
 import { overlayHeatmap, promptHeatmaps, upsampleBilinear } from '../tasks/heatmap.ts';
 

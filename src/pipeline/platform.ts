@@ -3,7 +3,7 @@
 // (src/node/platform.ts) registers itself when `clipmed` is imported on Node; a browser build registers its own.
 import { ConfigError } from '../errors.ts';
 import type { Raster } from '../image/types.ts';
-import type { ClipModel, LoadOptions } from '../models/clip-model.ts';
+import type { ClipModel, LoadOptions } from '../node/clip-model.ts';
 
 export interface Platform {
   readonly name: string;

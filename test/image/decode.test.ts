@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
-import { decodeImageFile } from '../../src/image/decode.ts';
+import { decodeImageFile } from '../../src/node/image-decode.ts';
 import { ConfigError, DecodeError } from '../../src/errors.ts';
 import { DATA } from '../helpers/reference.ts';
 

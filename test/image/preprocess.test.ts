@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeImageFile } from '../../src/image/decode.ts';
+import { decodeImageFile } from '../../src/node/image-decode.ts';
 import { preprocess, preprocessRaster, type PreprocessConfig } from '../../src/image/preprocess.ts';
 import { ConfigError, ShapeError } from '../../src/errors.ts';
 import { DATA, FIXTURES, FIXTURE_MODELS, loadReference } from '../helpers/reference.ts';

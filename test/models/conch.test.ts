@@ -15,7 +15,7 @@ import { CONCH_TOKENIZER_URL, readConchSpec } from '../../src/models/readers/ind
 import { compileFromBytes } from '../../src/models/from-bytes.ts';
 import { memoryFiles } from '../../src/models/spec.ts';
 import { tokenizerFromFiles } from '../../src/models/tokenizers.ts';
-import { nodeBackend } from '../../src/runtime/node-backend.ts';
+import { nodeBackend } from '../../src/node/ort-backend.ts';
 import { readCheckpoint } from '../../src/node/checkpoint-files.ts';
 import { torchSave } from '../helpers/torch-writer.ts';
 import { cliAsync } from '../helpers/cli.ts';

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ClipModel } from '../../src/models/clip-model.ts';
+import { ClipModel } from '../../src/node/clip-model.ts';
 import { isolateCache } from '../helpers/reference.ts';
 
 isolateCache();

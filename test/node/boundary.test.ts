@@ -1,7 +1,6 @@
-// The platform boundary: the core (models, runtime, pipeline, tasks, image, text, checkpoint, eval, train, index, graph
-// and io) imports no `node:` module, sharp or
-// onnxruntime-node itself; the Node side lives in src/node/. The browser-facing modules do not reach one through
-// their imports either, apart from the exceptions listed (each with its owner's reason).
+// The platform boundary: the core (every module under src/ except the Node adapter, that is src/node, the cli and
+// server shells and the Node package entry src/index.ts) imports no `node:` module, sharp or onnxruntime-node, and
+// nothing from the adapter at run time; the browser-facing entries reach none through their imports either.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -27,11 +26,29 @@ function imports(file: string): string[] {
   return out;
 }
 
+// The Node adapter is src/node/ with the shells over it (src/cli, src/server) and the Node package entry (src/index.ts);
+// everything else under src/ is the core.
+const ADAPTER = /^(node|cli|server)\//;
+const coreFiles = () => files(SRC).filter((f) => !ADAPTER.test(relative(SRC, f)) && relative(SRC, f) !== 'index.ts');
+
 test('boundary: no core module imports node:, sharp or onnxruntime-node directly', () => {
   const offenders: string[] = [];
-  const core = ['models', 'runtime', 'pipeline', 'tasks', 'image', 'text', 'checkpoint', 'eval', 'graph', 'train', 'index', 'io'].flatMap((dir) => files(join(SRC, dir)));
-  assert.ok(core.some((f) => relative(SRC, f) === 'io/dicom/dataset.ts') && core.some((f) => relative(SRC, f) === 'graph/builder.ts'), 'the walk finds the nested io folders and graph');
+  const core = coreFiles();
+  for (const dir of ['models', 'runtime', 'pipeline', 'tasks', 'image', 'text', 'checkpoint', 'eval', 'graph', 'train', 'index', 'io']) {
+    assert.ok(core.some((f) => relative(SRC, f).startsWith(`${dir}/`)), `the walk finds src/${dir}`);
+  }
+  assert.ok(core.some((f) => relative(SRC, f) === 'io/dicom/dataset.ts') && core.some((f) => relative(SRC, f) === 'browser.ts'), 'the walk finds nested folders and the browser entry');
   for (const f of core) for (const s of imports(f)) if (NODE_ONLY.test(s)) offenders.push(`${relative(SRC, f)} -> ${s}`);
+  assert.deepEqual(offenders, []);
+});
+
+test('boundary: no core module imports the Node adapter (type-only imports aside)', () => {
+  const offenders: string[] = [];
+  for (const f of coreFiles()) for (const s of imports(f)) {
+    if (!s.startsWith('.')) continue;
+    const target = relative(SRC, resolve(dirname(f), s));
+    if (ADAPTER.test(target) || target === 'index.ts') offenders.push(`${relative(SRC, f)} -> ${target}`);
+  }
   assert.deepEqual(offenders, []);
 });
 

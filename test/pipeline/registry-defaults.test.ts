@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCheckpoint } from '../../src/node/checkpoint-files.ts';
-import { ClipModel } from '../../src/models/clip-model.ts';
+import { ClipModel } from '../../src/node/clip-model.ts';
 import { getSpec } from '../../src/models/pretrained.ts';
 import { buildClassifier, registryDefaults, scoringFor, scoringForClassifier } from '../../src/pipeline/zero-shot.ts';
 import { FIXTURES, isolateCache, tempDir } from '../helpers/reference.ts';

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileModel } from '../../src/models/convert.ts';
-import { resolveLocalSource } from '../../src/models/source.ts';
+import { compileModel } from '../../src/node/compile.ts';
+import { resolveLocalSource } from '../../src/node/source.ts';
 import { FIXTURES } from '../helpers/reference.ts';
 
 test('a cached graph with flipped bytes, a truncated one, or an empty meta.json is rebuilt to the same bytes', async () => {

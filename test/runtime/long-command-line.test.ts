@@ -16,7 +16,7 @@ test('an ONNX session starts in a process whose command line is 40 KB long (600 
   const script = join(dir, 'session.mts');
   writeFileSync(script, `
     import { GraphBuilder } from ${JSON.stringify(join(ROOT, 'src/graph/builder.ts'))};
-    import { nodeBackend } from ${JSON.stringify(join(ROOT, 'src/runtime/node-backend.ts'))};
+    import { nodeBackend } from ${JSON.stringify(join(ROOT, 'src/node/ort-backend.ts'))};
     const g = new GraphBuilder('add');
     const x = g.input('x', 'float32', [2]);
     g.output(g.add(x, g.floats([1, 2])), 'y', 'float32', [2]);

@@ -4,13 +4,13 @@
 import bpeUrl from '../../data/clip-bpe/bpe_simple_vocab_16e6.txt.gz?url';
 import { memoryFiles, webBackend } from '../../src/browser.ts';
 import { ClipModelCore } from '../../src/models/clip-model-core.ts';
-import type { ModelMeta } from '../../src/models/convert.ts';
+import type { ModelMeta } from '../../src/node/compile.ts';
 import type { TextTokenizer } from '../../src/models/family.ts';
 import type { PretrainedSpec } from '../../src/models/pretrained.ts';
 import type { ModelSpec } from '../../src/models/spec.ts';
 import { PaddedClipTokenizer, tokenizerFromFiles } from '../../src/models/tokenizers.ts';
 import { ClipTokenizer } from '../../src/text/clip-bpe.ts';
-import type { ClipModel } from '../../src/models/clip-model.ts';
+import type { ClipModel } from '../../src/node/clip-model.ts';
 import type { Api } from './api.ts';
 
 /** A model as GET /v1/models describes it (the parts local mode uses). */

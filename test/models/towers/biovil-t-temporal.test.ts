@@ -8,7 +8,7 @@ import { readCheckpoint } from '../../../src/node/checkpoint-files.ts';
 import { Weights } from '../../../src/models/weights.ts';
 import { buildTorchvisionResNet, buildTorchvisionResNetWithPrevious, inferResNetTrunk, type TorchvisionResNetConfig } from '../../../src/models/towers/torchvision-resnet.ts';
 import { sinePositionEmbedding } from '../../../src/models/towers/temporal-pooler.ts';
-import { nodeBackend } from '../../../src/runtime/node-backend.ts';
+import { nodeBackend } from '../../../src/node/ort-backend.ts';
 import { maxRelError } from '../../helpers/reference.ts';
 import { loadTowerFixture } from './tower-helpers.ts';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { readCheckpoint } from '../../../src/node/checkpoint-files.ts';
 import { CheckpointError, ConfigError } from '../../../src/errors.ts';
 import { Weights } from '../../../src/models/weights.ts';
-import { nodeBackend } from '../../../src/runtime/node-backend.ts';
+import { nodeBackend } from '../../../src/node/ort-backend.ts';
 import { buildConchText, buildConchVision, conchConfigs } from '../../../src/models/towers/index.ts';
 import { maxRelError } from '../../helpers/reference.ts';
 import { loadTowerFixture, runImageTower } from './tower-helpers.ts';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { readCheckpoint } from '../../../src/node/checkpoint-files.ts';
 import { ConfigError } from '../../../src/errors.ts';
 import { Weights } from '../../../src/models/weights.ts';
-import { nodeBackend } from '../../../src/runtime/node-backend.ts';
+import { nodeBackend } from '../../../src/node/ort-backend.ts';
 import { buildCxrBertText, cxrBertConfig } from '../../../src/models/towers/index.ts';
 import { maxRelError } from '../../helpers/reference.ts';
 import { loadTowerFixture } from './tower-helpers.ts';

@@ -9,7 +9,7 @@ import { ConfigError } from '../../../src/errors.ts';
 import { buildFromSpec, readModelSpec } from '../../../src/models/readers/index.ts';
 import { memoryFiles } from '../../../src/models/spec.ts';
 import { openClipCocaTextConfig, openClipCocaVisionConfig } from '../../../src/models/towers/index.ts';
-import { nodeBackend } from '../../../src/runtime/node-backend.ts';
+import { nodeBackend } from '../../../src/node/ort-backend.ts';
 import { maxRelError } from '../../helpers/reference.ts';
 import { loadTowerFixture, runImageTower } from './tower-helpers.ts';
 

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCheckpoint } from '../../../src/node/checkpoint-files.ts';
 import type { StateDict } from '../../../src/checkpoint/types.ts';
-import { ClipModel } from '../../../src/models/clip-model.ts';
+import { ClipModel } from '../../../src/node/clip-model.ts';
 import { cli } from '../../helpers/cli.ts';
 import { DATA, FIXTURES, isolateCache, loadReference, maxRelError, tempDir } from '../../helpers/reference.ts';
 import { torchSave } from '../../helpers/torch-writer.ts';

@@ -1,7 +1,7 @@
 // Shared by the tower tests: the fixture made by the reference code, and one run of an image tower graph.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { nodeBackend } from '../../../src/runtime/node-backend.ts';
+import { nodeBackend } from '../../../src/node/ort-backend.ts';
 import { type TensorOut } from '../../../src/runtime/session.ts';
 import type { BuiltGraph } from '../../../src/graph/builder.ts';
 

@@ -7,7 +7,7 @@ import { lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync } from
 import { join } from 'node:path';
 import { NetworkError } from '../../../src/errors.ts';
 import { OPEN_CLIP_FILES, resolveHubSnapshot, resolveHubSource } from '../../../src/node/hub/resolve.ts';
-import { resolveLocalSource } from '../../../src/models/source.ts';
+import { resolveLocalSource } from '../../../src/node/source.ts';
 import { startHubServer, useHubEnv, type HubServer } from '../../helpers/hub-server.ts';
 
 const CONFIG = 'open_clip_config.json';
