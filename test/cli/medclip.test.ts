@@ -9,18 +9,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { cliAsync } from '../helpers/cli.ts';
-import { loadMedclipReference, medclipImages, MEDCLIP_ZIP, startMedclipServers } from '../helpers/medclip-release.ts';
+import { loadMedclipReference, medclipImages, medclipResnetZip, MEDCLIP_RESNET_RELEASE, MEDCLIP_ZIP, startMedclipServers } from '../helpers/medclip-release.ts';
 
 const ref = loadMedclipReference();
 const images = medclipImages(ref);
 
 /** The largest difference between the CLI's JSON scores and MedCLIP's softmax over PromptClassifier's logits. */
-function maxDiff(stdout: string): number {
+function maxDiff(stdout: string, probs = ref.probs): number {
   const out = JSON.parse(stdout) as { labels: string[]; results: Array<{ input: string; scores: Record<string, number> }> };
   assert.deepEqual(out.labels, ref.class_names);
   assert.deepEqual(out.results.map((r) => r.input), images);
   const got = out.results.flatMap((r) => ref.class_names.map((c) => r.scores[c]!));
-  return Math.max(...got.map((v, i) => Math.abs(v - ref.probs[i]!)));
+  return Math.max(...got.map((v, i) => Math.abs(v - probs[i]!)));
 }
 
 test('classify --model medclip-vit: the release zip and the two hub repositories, once; MedCLIP\'s probabilities; then offline', async () => {
@@ -46,6 +46,26 @@ test('classify --model medclip-vit: the release zip and the two hub repositories
     const offline = await cliAsync({ ...env, HF_HUB_OFFLINE: '1' }, ...args);
     assert.equal(offline.code, 0, offline.stderr);
     assert.ok(maxDiff(offline.stdout) < 1e-4);
+  } finally {
+    await servers.stop();
+  }
+});
+
+test('classify --model medclip-resnet: its release zip and Bio_ClinicalBERT\'s files, not the Swin config; MedCLIP-ResNet\'s probabilities', async () => {
+  // the release zip holds the state dict that test/models/medclip.test.ts checks against MedCLIP's own code
+  const servers = await startMedclipServers({ resnetZip: await medclipResnetZip() });
+  const home = mkdtempSync(join(tmpdir(), 'clipmed-medclip-'));
+  const env = { HF_ENDPOINT: servers.hub.endpoint, HF_HOME: home, HF_TOKEN: '', CLIPMED_CACHE: join(home, 'clipmed'), CLIPMED_RELEASE_ENDPOINT: servers.releaseEndpoint };
+  try {
+    const r = await cliAsync(env, 'classify', '--model', 'medclip-resnet', '--label-set', 'chexpert-5', '--json', ...images);
+    assert.equal(r.code, 0, r.stderr);
+    const d = maxDiff(r.stdout, ref.resnet.probs);
+    assert.ok(d < 1e-4, `probabilities: max abs difference ${d}`);
+    assert.match(r.stderr, /downloading http:\/\/127\.0\.0\.1:\d+\/pytrial\/medclip-pretrained\.zip/);
+    assert.equal(servers.zipDownloads(MEDCLIP_RESNET_RELEASE), 1);
+    assert.equal(servers.zipDownloads(), 0, 'the ViT release is not downloaded');
+    assert.equal(servers.hub.count({ method: 'GET', file: 'vocab.txt' }), 1);
+    assert.equal(servers.hub.requests.filter((q) => q.path.includes('swin-tiny-patch4-window7-224')).length, 0, 'the Swin config is not fetched');
   } finally {
     await servers.stop();
   }
