@@ -220,6 +220,11 @@ export class GraphBuilder {
     }
   }
 
+  /** The names of the initializers (a checkpoint tensor keeps its key as its name). */
+  initializerNames(): Set<string> {
+    return new Set(this.inits.map((t) => t.name));
+  }
+
   /** Number of float parameters held as initializers. */
   parameterCount(): number {
     return this.inits.reduce((n, t) => n + (t.dataType === ELEM.float32 ? (t.rawData?.length ?? 0) / 4 : 0), 0);
@@ -272,5 +277,10 @@ export class BuiltGraph {
 
   toExternalParts(location: string): ExternalParts {
     return this.graph.toExternalParts(location);
+  }
+
+  /** The names of the graph's initializers: the checkpoint keys it uses, and its own constants. */
+  initializerNames(): Set<string> {
+    return this.graph.initializerNames();
   }
 }

@@ -7,7 +7,7 @@ import { readCheckpoint } from './checkpoint-files.ts';
 import './native-crc.ts';
 import type { StateDict } from '../checkpoint/types.ts';
 import { CheckpointError } from '../errors.ts';
-import { GRAPH_VERSION } from '../graph/builder.ts';
+import { GRAPH_VERSION, type BuiltGraph } from '../graph/builder.ts';
 import { writeGraphFiles } from './graph-files.ts';
 import { checkFiles, checkpointHash, exists, graphDir, recordFiles, writeAtomic, type FileRecord } from './graph-cache.ts';
 import type { OpenAIOverrides } from '../models/clip-config.ts';
@@ -45,15 +45,22 @@ export interface CompiledModel {
 }
 
 /** Learned parameters in the checkpoint, split by tower (anything not under a vision prefix counts as text). */
-function countParameters(sd: StateDict): { vision: number; text: number } {
-  let vision = 0;
-  let text = 0;
-  for (const [k, t] of sd) {
-    if (!(t.data instanceof Float32Array)) continue;
-    if (/^(visual\.|vision_model\.|visual_projection\.)/.test(k)) vision += t.data.length;
-    else text += t.data.length;
+/**
+ * Float parameters of each tower: a checkpoint tensor belongs to the graph that holds it under its own key (graphs keep
+ * checkpoint names one to one), so this holds for every layout; tensors neither graph uses (a CoCa decoder) count for
+ * neither.
+ */
+function countParameters(sd: StateDict, vision: BuiltGraph, text: BuiltGraph): { vision: number; text: number } {
+  const v = vision.initializerNames();
+  const t = text.initializerNames();
+  let nv = 0;
+  let nt = 0;
+  for (const [k, tensor] of sd) {
+    if (!(tensor.data instanceof Float32Array)) continue;
+    if (v.has(k)) nv += tensor.data.length;
+    else if (t.has(k)) nt += tensor.data.length;
   }
-  return { vision, text };
+  return { vision: nv, text: nt };
 }
 
 /** Bump when a tower or reader changes the graphs it builds, so that cached graphs are rebuilt. */
@@ -150,7 +157,7 @@ export async function compileModel(src: ResolvedSource, overrides: OpenAIOverrid
     text: built.textSpec,
     preprocess: built.preprocess,
     score: built.score,
-    parameters: countParameters(sd),
+    parameters: countParameters(sd, built.vision, built.text),
     spec: built.spec,
   };
   await mkdir(dir, { recursive: true });

@@ -147,6 +147,8 @@ test('gloria: clipmed classify runs zero-shot from the published checkpoint name
     assert.match(info.stdout, /gloria family/);
     assert.match(info.stdout, /vision {7}torchvision-resnet 224px \(resized to 299 in the graph\)/);
     assert.match(info.stdout, /scoring global \+ local \(GLoRIA: attention temperature 4, word temperature 5\)/);
+    // parameters split by the graph that holds each tensor: the ResNet's are vision, whatever its keys are called
+    assert.match(info.stdout, /parameters +[\d.]+M \(vision (?!0\.00M)[\d.]+M, text (?!0\.00M)[\d.]+M\)/);
   } finally {
     await hub.stop();
   }
