@@ -55,7 +55,8 @@ interface Task {
 
 interface Slot {
   worker: Worker;
-  task?: Task;
+  /** entries sent and not yet answered, in the order the worker takes them */
+  tasks: Map<number, Task>;
 }
 
 const HERE = import.meta.url;
@@ -111,18 +112,23 @@ export class DecodePool {
     const error = new ConfigError('the decode pool was closed');
     for (const t of this.queue.splice(0)) t.reject(error);
     const slots = this.slots.splice(0);
-    for (const s of slots) s.task?.reject(error);
+    for (const s of slots) for (const t of s.tasks.values()) t.reject(error);
     await Promise.all(slots.map((s) => s.worker.terminate()));
   }
 
+  /**
+   * Every waiting entry goes to a worker at once (the least busy; the callers bound how many wait): onnxruntime-node
+   * runs a session on the main thread, so a worker handed one entry at a time would wait out each inference
+   * for its next one, instead of working through its queue meanwhile.
+   */
   private dispatch(): void {
     while (this.queue.length > 0) {
-      let slot = this.slots.find((s) => !s.task);
-      if (!slot && this.slots.length < this.threads) slot = this.start();
+      if (this.slots.length < this.threads && this.slots.every((s) => s.tasks.size > 0)) this.start();
+      const slot = this.slots.reduce<Slot | undefined>((best, s) => (!best || s.tasks.size < best.tasks.size ? s : best), undefined);
       if (!slot) return;
       const task = this.queue.shift()!;
-      slot.task = task;
-      slot.worker.ref(); // an answer is awaited: keep the process alive for it
+      slot.tasks.set(task.id, task);
+      slot.worker.ref(); // answers are awaited: keep the process alive for them
       const { error: _planned, ...entry } = task.entry;
       slot.worker.postMessage({ id: task.id, entry } satisfies WorkerRequest);
     }
@@ -130,14 +136,14 @@ export class DecodePool {
 
   private start(): Slot {
     const worker = newWorker(this.options);
-    const slot: Slot = { worker };
+    const slot: Slot = { worker, tasks: new Map() };
     this.slots.push(slot);
     worker.unref(); // an idle worker does not keep the process alive
     worker.on('message', (m: WorkerReply) => {
-      const task = slot.task;
-      if (!task || task.id !== m.id) return;
-      slot.task = undefined;
-      worker.unref();
+      const task = slot.tasks.get(m.id);
+      if (!task) return;
+      slot.tasks.delete(m.id);
+      if (slot.tasks.size === 0) worker.unref();
       task.resolve(fromReply(m));
       this.dispatch();
     });
@@ -145,10 +151,9 @@ export class DecodePool {
       const i = this.slots.indexOf(slot);
       if (i < 0) return; // closed, or already handled
       this.slots.splice(i, 1);
-      const task = slot.task;
-      slot.task = undefined;
-      // the file it was on fails with the reason; the next entries go to a new worker
-      if (task) task.resolve({ images: [], failures: [{ input: task.entry.source, error: new DecodeError(`the decoding worker stopped: ${why}`, { file: task.entry.source }) }] });
+      // the files it held fail with the reason; the next entries go to a new worker
+      for (const task of slot.tasks.values()) task.resolve({ images: [], failures: [{ input: task.entry.source, error: new DecodeError(`the decoding worker stopped: ${why}`, { file: task.entry.source }) }] });
+      slot.tasks.clear();
       if (!this.closed) this.dispatch();
     };
     worker.on('error', (err) => lost(err.message));

@@ -13,7 +13,13 @@ const port = parentPort;
 if (!port) throw new Error('decode-worker.ts runs as a worker thread of the decode pool');
 const options = workerData as DecodeTaskOptions;
 
-port.on('message', async ({ id, entry }: WorkerRequest) => {
+// one entry at a time, in the order they came: the pool may send several while the main thread is busy
+let chain: Promise<void> = Promise.resolve();
+port.on('message', (request: WorkerRequest) => {
+  chain = chain.then(() => answer(request));
+});
+
+async function answer({ id, entry }: WorkerRequest): Promise<void> {
   try {
     const r = await decodeTask(entry, options);
     const transfer: ArrayBuffer[] = [];
@@ -25,7 +31,7 @@ port.on('message', async ({ id, entry }: WorkerRequest) => {
       own(im.raster.data);
       if (im.pixels) own(im.pixels);
     }
-    port.postMessage({
+    port!.postMessage({
       id,
       images: r.images,
       failures: r.failures.map((f) => ({ input: f.input, error: errorToWire(f.error) })),
@@ -33,6 +39,6 @@ port.on('message', async ({ id, entry }: WorkerRequest) => {
     }, transfer);
   } catch (err) {
     // decodeTask collects file errors; anything else is a bug in this thread, sent back rather than lost
-    port.postMessage({ id, crash: errorToWire(err instanceof Error ? err : new Error(String(err))) });
+    port!.postMessage({ id, crash: errorToWire(err instanceof Error ? err : new Error(String(err))) });
   }
-});
+}
