@@ -1,19 +1,20 @@
 // npm run bench:reference — clipmed's graphs side by side with the references, in one process, interleaved:
 //   clipmed fp32, int8 (DynamicQuantizeMatMul) and q4 (MatMulNBits) graphs of ViT-B/16 and ViT-B/32 (random
-//   weights made here), ONNX Runtime on PyTorch's own export of open_clip's towers (made by
+//   weights made here, exact GELU as in open_clip's configs of the export), ONNX Runtime on PyTorch's own export of open_clip's towers (made by
 //   bench/export_open_clip.py), a plain MatMul, and PyTorch itself (timed by the same script, separately).
 // Each timed round runs every variant once in turn, so all see the same moments of a noisy machine; a
 // variant's speed is the median over rounds of its per-round ratio to clipmed fp32.
 // Quantised rows carry their cosine to the fp32 embedding of the same input (a real chest X-ray).
 // Options: --threads N (default 2), --runs N (default 7), --export DIR (default .cache/bench-export),
-//          --profile (ONNX Runtime's time per op type for each graph), --json
+//          --profile (ONNX Runtime's time per op type for each graph), --fp32-only (no int8/q4 rows: a shorter
+//          run for comparing the fp32 graph with the export), --json
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { quantizeModel, type QuantMode } from '../src/graph/quantize.ts';
-import { buildTextGraph, buildVisionGraph, ClipTokenizer, GraphBuilder, decodeImageFile, preprocess, randomClipStateDict, vitB, Weights } from '../src/index.ts';
+import { buildTextGraph, buildVisionGraph, ClipTokenizer, GraphBuilder, decodeImageFile, preprocess, randomClipStateDict, vitB, Weights, type ClipConfig } from '../src/index.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -25,10 +26,12 @@ const runs = Number(opt('runs', '7'));
 const exportDir = opt('export', '.cache/bench-export');
 const profile = args.includes('--profile');
 const asJson = args.includes('--json');
+const fp32Only = args.includes('--fp32-only');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 type Feeds = Record<string, ort.Tensor>;
-interface Variant { name: string; session: ort.InferenceSession; model: Uint8Array | string; feeds: (batch: number) => Feeds; cosine?: number }
+// `fetch`: the embedding only, as embed and classify ask for it (clipmed's image graphs also have patch outputs)
+interface Variant { name: string; session: ort.InferenceSession; model: Uint8Array | string; feeds: (batch: number) => Feeds; fetch: string[]; cosine?: number }
 
 async function session(model: Uint8Array | string, prof = false): Promise<ort.InferenceSession> {
   const opts: ort.InferenceSession.SessionOptions = {
@@ -87,7 +90,7 @@ async function timeRound(variants: Variant[], batch: number): Promise<Map<string
   const t = new Map<string, number[]>(variants.map((v) => [v.name, []]));
   t.set('MatMul', []);
   const feeds = variants.map((v) => v.feeds(batch));
-  for (const [i, v] of variants.entries()) await v.session.run(feeds[i]!); // warm-up
+  for (const [i, v] of variants.entries()) await v.session.run(feeds[i]!, v.fetch); // warm-up
   await matmul.run(matmulFeeds);
   for (let r = 0; r < runs; r++) {
     let t0 = performance.now();
@@ -95,7 +98,7 @@ async function timeRound(variants: Variant[], batch: number): Promise<Map<string
     t.get('MatMul')!.push(performance.now() - t0);
     for (const [i, v] of variants.entries()) {
       t0 = performance.now();
-      await v.session.run(feeds[i]!);
+      await v.session.run(feeds[i]!, v.fetch);
       t.get(v.name)!.push(performance.now() - t0);
     }
   }
@@ -138,7 +141,9 @@ const ids = (batch: number) => {
 };
 
 for (const patch of [16, 32] as const) {
-  const cfg = vitB(patch);
+  // the same model on both sides: open_clip's ViT-B-16 and ViT-B-32 configs (the ones exported) use exact
+  // GELU; vitB() is OpenAI's checkpoints' QuickGELU variant
+  const cfg: ClipConfig = { ...vitB(patch), act: 'gelu' };
   const model = `ViT-B/${patch}`;
   const w = new Weights(randomClipStateDict(cfg), 'random');
   for (const tower of ['image', 'text'] as const) {
@@ -147,16 +152,16 @@ for (const patch of [16, 32] as const) {
       ? (batch: number): Feeds => ({ pixel_values: new ort.Tensor('float32', pixels(batch), [batch, 3, 224, 224]) })
       : (batch: number): Feeds => ({ input_ids: new ort.Tensor('int64', ids(batch), [batch, 77]) });
     const outName = tower === 'image' ? 'image_embeds' : 'text_embeds';
-    const variants: Variant[] = [{ name: 'clipmed fp32', session: await session(fp32), model: fp32, feeds: (b) => feeds(b) }];
+    const variants: Variant[] = [{ name: 'clipmed fp32', session: await session(fp32), model: fp32, feeds: (b) => feeds(b), fetch: [outName] }];
     const ref = await first(variants[0]!.session, feeds(8));
-    for (const mode of ['int8', 'q4'] as QuantMode[]) {
+    for (const mode of (fp32Only ? [] : ['int8', 'q4']) as QuantMode[]) {
       const qBytes = quantizeModel(fp32, mode).bytes;
       const q = await session(qBytes);
       const out = (await q.run(feeds(8)))[outName]!.data as Float32Array;
-      variants.push({ name: `clipmed ${mode}`, session: q, model: qBytes, feeds, cosine: cosine(ref, out, 512) });
+      variants.push({ name: `clipmed ${mode}`, session: q, model: qBytes, feeds, fetch: [outName], cosine: cosine(ref, out, 512) });
     }
     const exported = join(exportDir, `open_clip_ViT_B_${patch}_${tower}.onnx`);
-    if (existsSync(exported)) variants.push({ name: 'ORT on torch.onnx.export', session: await session(exported), model: exported, feeds: (b) => ({ [tower === 'image' ? 'pixel_values' : 'input_ids']: feeds(b)[tower === 'image' ? 'pixel_values' : 'input_ids']! }) });
+    if (existsSync(exported)) variants.push({ name: 'ORT on torch.onnx.export', session: await session(exported), model: exported, feeds: (b) => ({ [tower === 'image' ? 'pixel_values' : 'input_ids']: feeds(b)[tower === 'image' ? 'pixel_values' : 'input_ids']! }), fetch: [outName] });
     for (const batch of tower === 'image' ? [1, 8] : [8, 64]) {
       record(model, tower, batch, variants, await timeRound(variants, batch));
       const torchRow = torchTiming?.rows.find((r) => r.model === `ViT-B-${patch}` && r.what.startsWith(tower) && r.batch === batch);
@@ -170,7 +175,7 @@ for (const patch of [16, 32] as const) {
       if (profile) {
         // one profiled session at a time (ONNX Runtime names its file by prefix and start time), batch 8
         const p = await session(v.model, true);
-        for (let r = 0; r < runs; r++) await p.run(v.feeds(8));
+        for (let r = 0; r < runs; r++) await p.run(v.feeds(8), v.fetch);
         p.endProfiling();
         profiles.push({ graph: `${model} ${tower} ${v.name}`, ops: opTypeTimes() });
         await p.release();
