@@ -8,11 +8,11 @@
 // written beside a user's files); anything that fails leaves the session on the plain graph.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, rename, stat, unlink } from 'node:fs/promises';
+import { readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { arch, cpus } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { cacheRoot } from './graph-cache.ts';
+import { cacheRoot, sha256File, writeAtomic } from './graph-cache.ts';
 
 /** `<graph>.opt-<key>.onnx`, the key from what the optimised graph depends on; undefined when the graph is not in the cache. */
 async function optimizedName(path: string, options: ort.InferenceSession.SessionOptions): Promise<string | undefined> {
@@ -38,7 +38,11 @@ export async function optimizedGraph(path: string, options: ort.InferenceSession
   try {
     out = await optimizedName(path, options);
     if (!out) return undefined;
-    if (await stat(out).then(() => true, () => false)) return out;
+    if (await stat(out).then(() => true, () => false)) {
+      // trusted no more than the graph itself (src/node/graph-cache.ts checkFiles): sizes and sha256 as written
+      if (await matchesRecord(out)) return out;
+      await dropOptimizedGraph(out);
+    }
     // written under names of this process's own and the model renamed last, so that a reader never sees a model
     // without its weights and two processes making the same copy do not write into one file
     const tmp = `${out}.${process.pid}.tmp`;
@@ -58,6 +62,11 @@ export async function optimizedGraph(path: string, options: ort.InferenceSession
       },
     };
     await optimizeInChild(path, optimizing);
+    const record: CopyRecord = {
+      model: { size: (await stat(tmp)).size, sha256: await sha256File(tmp) },
+      data: { name: dataName, size: (await stat(join(dirname(out), dataName))).size, sha256: await sha256File(join(dirname(out), dataName)) },
+    };
+    await writeAtomic(`${out}.json`, JSON.stringify(record));
     await rename(tmp, out);
     await removeStale(path, out);
     return out;
@@ -85,9 +94,27 @@ function optimizeInChild(path: string, options: ort.InferenceSession.SessionOpti
   });
 }
 
-/** Remove an optimised copy ONNX Runtime could not load (damaged on disk), so that the next session makes it again. */
+/** What a copy was when written: `<copy>.json` beside it. */
+interface CopyRecord {
+  model: { size: number; sha256: string };
+  data: { name: string; size: number; sha256: string };
+}
+
+async function matchesRecord(out: string): Promise<boolean> {
+  try {
+    const r = JSON.parse(await readFile(`${out}.json`, 'utf8')) as CopyRecord;
+    const data = join(dirname(out), basename(r.data.name));
+    if ((await stat(out)).size !== r.model.size || (await stat(data)).size !== r.data.size) return false;
+    return (await sha256File(out)) === r.model.sha256 && (await sha256File(data)) === r.data.sha256;
+  } catch {
+    return false;
+  }
+}
+
+/** Remove an optimised copy that is damaged (ONNX Runtime could not load it, or it no longer matches its record), so that the next session makes it again. */
 export async function dropOptimizedGraph(out: string): Promise<void> {
   await unlink(out).catch(() => {});
+  await unlink(`${out}.json`).catch(() => {});
 }
 
 /** Copies for an older graph or ONNX Runtime beside `path`: not this one, nor any other process's files in progress. */
