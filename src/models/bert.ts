@@ -7,7 +7,7 @@
 //     mean_pooler = masked mean over tokens
 //   proj (open_clip): 'mlp' = Linear(W, (W+E)//2, no bias) -> GELU -> Linear(.., E, no bias); 'linear' = Linear(W, E, no bias)
 import type { StateDict } from '../checkpoint/types.ts';
-import { CheckpointError, UnsupportedError } from '../errors.ts';
+import { CheckpointError, ConfigError, UnsupportedError } from '../errors.ts';
 import { GraphBuilder, type Value } from '../graph/builder.ts';
 import type { BuiltGraph } from './clip-towers.ts';
 import { attend } from './hf-transformer.ts';
@@ -29,6 +29,38 @@ export interface BertConfig {
   eps: number;
   padId: number;
   lowercase: boolean;
+}
+
+/** A number from a transformers config.json, or its BertConfig default; anything else is a ConfigError naming the file. */
+export function configNumber(hf: Record<string, unknown>, key: string, file: string, fallback?: number): number {
+  const v = hf[key] ?? fallback;
+  if (typeof v !== 'number') throw new ConfigError(`config.json ${key}: expected a number, got ${JSON.stringify(hf[key])}`, { file });
+  return v;
+}
+
+/**
+ * A BERT's architecture from its transformers `config.json` (transformers' BertConfig defaults) and the weights: the
+ * layer count under `layerPrefix` must be the one the config states, and the layers are built with exact GELU.
+ * @example bertConfigFromHf(JSON.parse(configJson), sd, 'config.json', 'bert.encoder.layer.', { name: 'cxr-bert', lowercase: true }).width // 768
+ */
+export function bertConfigFromHf(hf: Record<string, unknown>, sd: StateDict, file: string, layerPrefix: string, o: { name: string; lowercase: boolean }): BertConfig {
+  const num = (k: string, d?: number) => configNumber(hf, k, file, d);
+  if ((hf.hidden_act ?? 'gelu') !== 'gelu') throw new UnsupportedError(`config.json hidden_act '${String(hf.hidden_act)}': the BERT layers are built with exact GELU`, { file });
+  const layers = countLayers(sd, layerPrefix);
+  if (layers !== num('num_hidden_layers', 12)) throw new ConfigError(`config.json says ${num('num_hidden_layers', 12)} layers, the weights have ${layers}`, { file });
+  return {
+    name: o.name,
+    width: num('hidden_size', 768),
+    layers,
+    heads: num('num_attention_heads', 12),
+    intermediate: num('intermediate_size', 3072),
+    vocabSize: num('vocab_size'),
+    maxPositions: num('max_position_embeddings', 512),
+    typeVocab: num('type_vocab_size', 2),
+    eps: num('layer_norm_eps', 1e-12),
+    padId: num('pad_token_id', 0),
+    lowercase: o.lowercase,
+  };
 }
 
 /** open_clip's text poolers this builds (hf_pooler_type). */

@@ -8,10 +8,9 @@
 // takes the two repositories' files as bytes beside the state dict, as MedCLIP's from_pretrained calls get them.
 import type { StateDict } from '../../checkpoint/types.ts';
 import { ConfigError, UnsupportedError } from '../../errors.ts';
-import type { BertConfig } from '../bert.ts';
+import { bertConfigFromHf, type BertConfig } from '../bert.ts';
 import type { Json } from '../hf-config.ts';
 import { readText, type ModelFiles, type ModelSpec } from '../spec.ts';
-import { countLayers } from '../timm-vit.ts';
 import '../towers/builtin.ts';
 import type { MedclipTextConfig } from '../towers/medclip-text.ts';
 import { swinCells, swinConfigFromHf, type SwinConfig } from '../towers/swin.ts';
@@ -84,29 +83,9 @@ function parseJson(files: ModelFiles, name: string, required: boolean): Json | u
 
 /** Bio_ClinicalBERT's architecture from its config.json and the weights' shapes (transformers' BertConfig defaults). */
 function bertConfig(hf: Json, sd: StateDict, file: string, lowercase: boolean): BertConfig {
-  const num = (k: string, d?: number) => {
-    const v = hf[k] ?? d;
-    if (typeof v !== 'number') throw new ConfigError(`config.json ${k}: expected a number, got ${JSON.stringify(hf[k])}`, { file });
-    return v;
-  };
   // a BERT config of the original layout may have no model_type (transformers then goes by the repository); another is an error
   if (hf.model_type !== undefined && hf.model_type !== 'bert') throw new ConfigError(`config.json model_type '${String(hf.model_type)}': MedCLIP's text tower is a BERT (emilyalsentzer/Bio_ClinicalBERT)`, { file });
-  if ((hf.hidden_act ?? 'gelu') !== 'gelu') throw new UnsupportedError(`config.json hidden_act '${String(hf.hidden_act)}': the BERT layers are built with exact GELU`, { file });
-  const layers = countLayers(sd, 'text_model.model.encoder.layer.');
-  if (layers !== num('num_hidden_layers', 12)) throw new ConfigError(`config.json says ${num('num_hidden_layers', 12)} layers, the weights have ${layers}`, { file });
-  return {
-    name: MEDCLIP_REPOS.bert,
-    width: num('hidden_size', 768),
-    layers,
-    heads: num('num_attention_heads', 12),
-    intermediate: num('intermediate_size', 3072),
-    vocabSize: num('vocab_size'),
-    maxPositions: num('max_position_embeddings', 512),
-    typeVocab: num('type_vocab_size', 2),
-    eps: num('layer_norm_eps', 1e-12),
-    padId: num('pad_token_id', 0),
-    lowercase,
-  };
+  return bertConfigFromHf(hf, sd, file, 'text_model.model.encoder.layer.', { name: MEDCLIP_REPOS.bert, lowercase });
 }
 
 /**

@@ -5,8 +5,7 @@
 import { GraphBuilder, type BuiltGraph } from '../../graph/builder.ts';
 import type { StateDict } from '../../checkpoint/types.ts';
 import { ConfigError } from '../../errors.ts';
-import { bertEncode, type BertConfig } from '../bert.ts';
-import { countLayers } from '../timm-vit.ts';
+import { bertConfigFromHf, bertEncode, configNumber, type BertConfig } from '../bert.ts';
 import { activation, layerNorm, linear } from '../transformer.ts';
 import type { Weights } from '../weights.ts';
 import { tokenAt } from './parts.ts';
@@ -18,29 +17,9 @@ export type CxrBertConfig = BertConfig & { projectionSize: number };
  * @example cxrBertConfig(JSON.parse(configJson), sd, 'pytorch_model.bin').projectionSize // 128
  */
 export function cxrBertConfig(hf: Record<string, unknown>, sd: StateDict, file: string, prefix = 'bert.'): CxrBertConfig {
-  const num = (k: string, d?: number) => {
-    const v = hf[k] ?? d;
-    if (typeof v !== 'number') throw new ConfigError(`config.json ${k}: expected a number, got ${JSON.stringify(hf[k])}`, { file });
-    return v;
-  };
   if (hf.model_type !== 'cxr-bert') throw new ConfigError(`config.json model_type '${String(hf.model_type)}': expected 'cxr-bert'`, { file });
-  if ((hf.hidden_act ?? 'gelu') !== 'gelu') throw new ConfigError(`config.json hidden_act '${String(hf.hidden_act)}': the BERT layers are built with exact GELU`, { file });
-  const layers = countLayers(sd, `${prefix}encoder.layer.`);
-  if (layers !== num('num_hidden_layers', 12)) throw new ConfigError(`config.json says ${num('num_hidden_layers', 12)} layers, the weights have ${layers}`, { file });
-  return {
-    name: String(hf._name_or_path ?? 'cxr-bert'),
-    width: num('hidden_size', 768),
-    layers,
-    heads: num('num_attention_heads', 12),
-    intermediate: num('intermediate_size', 3072),
-    vocabSize: num('vocab_size'),
-    maxPositions: num('max_position_embeddings', 512),
-    typeVocab: num('type_vocab_size', 2),
-    eps: num('layer_norm_eps', 1e-12),
-    padId: num('pad_token_id', 0),
-    lowercase: true,
-    projectionSize: num('projection_size', 128),
-  };
+  const bert = bertConfigFromHf(hf, sd, file, `${prefix}encoder.layer.`, { name: String(hf._name_or_path ?? 'cxr-bert'), lowercase: true });
+  return { ...bert, projectionSize: configNumber(hf, 'projection_size', file, 128) };
 }
 
 /**
