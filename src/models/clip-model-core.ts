@@ -165,10 +165,20 @@ export class ClipModelCore {
 
   /** Embed preprocessed pixels [n, 3, H, W]. */
   async embedPixels(pixels: Float32Array, n: number, opts: ImageEmbedOptions = {}): Promise<ImageEmbeddings> {
+    return this.runVision(await this.session('vision'), [{ input: 'pixel_values', label: 'pixel values', data: pixels }], n, opts);
+  }
+
+  /**
+   * Run an image graph over n images in batches: each input holds [n, 3, H, W] preprocessed pixels (BioViL-T's
+   * graph with a prior image takes two), each named by `label` in a size error.
+   */
+  async runVision(session: Session, inputs: Array<{ input: string; label: string; data: Float32Array }>, n: number, opts: ImageEmbedOptions = {}): Promise<ImageEmbeddings> {
     const s = this.meta.preprocess.size;
     const [h, w] = typeof s === 'number' ? [s, s] : s;
     const per = 3 * h * w;
-    if (pixels.length !== n * per) throw new ShapeError(`pixel values: expected ${n}x3x${h}x${w} = ${n * per} floats, got ${pixels.length}`);
+    for (const { label, data } of inputs) {
+      if (data.length !== n * per) throw new ShapeError(`${label}: expected ${n}x3x${h}x${w} = ${n * per} floats, got ${data.length}`);
+    }
     const E = this.embedDim;
     const P = this.meta.patchTokens.grid ** 2;
     const W = this.meta.patchTokens.width;
@@ -176,11 +186,11 @@ export class ClipModelCore {
     const tokens = opts.patchTokens ? new Float32Array(n * P * W) : undefined;
     const patchEmbeds = opts.patchEmbeds ? new Float32Array(n * P * E) : undefined;
     const bs = opts.batchSize ?? 8;
-    const session = await this.session('vision');
+    const outputs = ['image_embeds', ...(tokens ? ['patch_tokens'] : []), ...(patchEmbeds ? ['patch_embeds'] : [])];
     for (let i = 0; i < n; i += bs) {
       const b = Math.min(bs, n - i);
-      const outputs = ['image_embeds', ...(tokens ? ['patch_tokens'] : []), ...(patchEmbeds ? ['patch_embeds'] : [])];
-      const r = await session.run({ pixel_values: { data: pixels.subarray(i * per, (i + b) * per), dims: [b, 3, h, w] } }, outputs);
+      const feeds = Object.fromEntries(inputs.map(({ input, data }) => [input, { data: data.subarray(i * per, (i + b) * per), dims: [b, 3, h, w] }]));
+      const r = await session.run(feeds, outputs);
       out.set(r.image_embeds!.data, i * E);
       if (tokens) tokens.set(r.patch_tokens!.data, i * P * W);
       if (patchEmbeds) patchEmbeds.set(r.patch_embeds!.data, i * P * E);

@@ -10,6 +10,7 @@
 import { checkpointHyperParameters } from '../../checkpoint/lightning.ts';
 import type { StateDict } from '../../checkpoint/types.ts';
 import { CheckpointError, ConfigError, UnsupportedError } from '../../errors.ts';
+import { configNumber } from '../bert.ts';
 import type { Json } from '../hf-config.ts';
 import { readText, type ModelFiles, type ModelSpec } from '../spec.ts';
 import { countLayers } from '../timm-vit.ts';
@@ -83,11 +84,7 @@ function bertOf(sd: StateDict, config: Json, file: string, configFile: string): 
     return x.shape;
   };
   const [vocabSize, width] = shape('embeddings.word_embeddings.weight') as [number, number];
-  const num = (k: string, d: number) => {
-    const v = config[k] ?? d;
-    if (typeof v !== 'number') throw new ConfigError(`config.json ${k}: expected a number, got ${JSON.stringify(config[k])}`, { file: configFile });
-    return v;
-  };
+  const num = (k: string, d: number) => configNumber(config, k, configFile, d);
   if ((config.hidden_act ?? 'gelu') !== 'gelu') throw new ConfigError(`config.json hidden_act '${String(config.hidden_act)}': the BERT layers are built with exact GELU`, { file: configFile });
   const layers = countLayers(sd, `${t}encoder.layer.`);
   const stated = [['hidden_size', width], ['num_hidden_layers', layers], ['vocab_size', vocabSize]].filter(([k, v]) => config[k as string] !== undefined && config[k as string] !== v);

@@ -14,7 +14,7 @@ import type { FloatArray, Schedule } from '../../train/optim.ts';
 import { lossPlotSvg } from '../../train/plot.ts';
 import type { LossKind } from '../../train/train-graph.ts';
 import { writeTorchZip } from '../../train/torch-zip.ts';
-import { contrastiveMetrics, zeroShotAuroc } from '../../train/val.ts';
+import { contrastiveMetrics, zeroShotAuroc, type ContrastiveMetrics } from '../../train/val.ts';
 import '../tokenizer-files.ts'; // ClipTokenizer.load() reads the merges that ship with clipmed through it
 import { ClipTrainer, type Batch } from './clip-trainer.ts';
 import { loadPairs, readPairManifest } from './data.ts';
@@ -58,16 +58,9 @@ export interface StepMetrics {
   images_per_s: number;
 }
 
-export interface ValMetrics {
+export interface ValMetrics extends ContrastiveMetrics {
   step: number;
   epoch: number;
-  val_loss: number;
-  image_to_text_R1: number;
-  image_to_text_R5: number;
-  image_to_text_R10: number;
-  text_to_image_R1: number;
-  text_to_image_R5: number;
-  text_to_image_R10: number;
   /** macro one-vs-rest AUROC of zero-shot scores (prompts: the class names), when val rows have a label */
   zero_shot_auroc?: number;
 }
