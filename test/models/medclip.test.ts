@@ -26,7 +26,7 @@ import { fromFlat } from '../../src/tasks/matrix.ts';
 import { getTemplateSet } from '../../src/tasks/templates.ts';
 import { buildZeroShotClassifier, classifyZeroShot } from '../../src/tasks/zero-shot.ts';
 import { useHubEnv } from '../helpers/hub-server.ts';
-import { loadMedclipReference, medclipImages, MEDCLIP_FIXTURE, MEDCLIP_ZIP, startMedclipServers } from '../helpers/medclip-release.ts';
+import { loadMedclipReference, medclipImages, medclipResnetStateDict, MEDCLIP_FIXTURE, MEDCLIP_ZIP, startMedclipServers } from '../helpers/medclip-release.ts';
 import { loadTowerFixture, runImageTower } from './towers/tower-helpers.ts';
 
 const ref = loadMedclipReference();
@@ -179,12 +179,8 @@ test("the reader's ResNet branch (MedCLIP-ResNet's keys: vision_model.model.* wi
 test("MedCLIP-ResNet: MedCLIPVisionModel's state dict (torchvision trunk, fc as the projection) zero-shot as MedCLIP's PromptClassifier", async () => {
   // MedCLIPModel(vision_cls=MedCLIPVisionModel).state_dict() as make_medclip.py's MedCLIP-ResNet holds it: the tiny
   // torchvision trunk of the tower fixture, its fc (resnet_fc.pt), and the ViT release's text tower and logit_scale
-  const { dir } = loadTowerFixture('torchvision-resnet');
-  const trunk = await readCheckpoint(join(dir, 'image_model.pt'));
-  const { sd: release, file } = await releaseStateDict();
-  const sd: StateDict = new Map([...release].filter(([k]) => !k.startsWith('vision_model.')));
-  for (const [k, t] of trunk) if (k.startsWith('encoder.encoder.') && !k.startsWith('encoder.encoder.fc.')) sd.set(`vision_model.model.${k.slice('encoder.encoder.'.length)}`, t);
-  for (const [k, t] of await readCheckpoint(join(MEDCLIP_FIXTURE, 'resnet_fc.pt'))) sd.set(k, t);
+  const { file } = await releaseStateDict();
+  const sd = await medclipResnetStateDict();
   const textFiles = hubFiles('bert');
   const spec = readMedclipSpec({ textFiles, weightsFile: file, sd });
   assert.deepEqual((spec.vision.config as unknown as TorchvisionResNetConfig).head, { kind: 'linear', key: 'vision_model.model.fc', embedDim: 12, bias: false });
