@@ -24,7 +24,7 @@ import type { HubProgress } from './hub/settings.ts';
 export interface LoadOptions {
   /** intra-op threads (default: all cores) */
   threads?: number;
-  /** where the graphs run: 'cpu' (default), 'webgpu', or 'wasm' (onnxruntime-web); see src/runtime/backends.ts */
+  /** where the graphs run: 'cpu' (default), 'webgpu', 'cuda', or 'wasm' (onnxruntime-web); see src/runtime/backends.ts */
   device?: Device;
   /** a backend object, instead of one chosen by `device` */
   backend?: Backend;

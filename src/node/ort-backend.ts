@@ -1,7 +1,11 @@
 // onnxruntime-node behind the Session interface (the Node side of the platform boundary): its CPU provider,
-// and the WebGPU provider that onnxruntime-node 1.30 bundles on Linux, Windows and macOS (Dawn; on Linux it
-// needs a Vulkan driver and a GPU adapter, and says so with a typed error when there is none).
+// the WebGPU provider that onnxruntime-node 1.30 bundles on Linux, Windows and macOS (Dawn; on Linux it needs
+// the Vulkan loader, a Vulkan driver and an adapter), and its CUDA provider where onnxruntime-node's install
+// script has put the provider libraries beside the binding. What is missing is said with a typed error.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ConfigError, UnsupportedError } from '../errors.ts';
 import { registerBackend } from '../runtime/backends.ts';
@@ -44,7 +48,9 @@ class NodeSession implements Session {
   async release() { await this.s.release(); }
 }
 
-function sessionOptions(provider: 'cpu' | 'webgpu', options: SessionOptions): ort.InferenceSession.SessionOptions {
+type Provider = 'cpu' | 'webgpu' | 'cuda';
+
+function sessionOptions(provider: Provider, options: SessionOptions): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
@@ -57,7 +63,7 @@ function sessionOptions(provider: 'cpu' | 'webgpu', options: SessionOptions): or
   };
 }
 
-async function create(provider: 'cpu' | 'webgpu', model: Uint8Array | string, options: SessionOptions): Promise<Session> {
+async function create(provider: Provider, model: Uint8Array | string, options: SessionOptions): Promise<Session> {
   const opts = sessionOptions(provider, options);
   if (provider === 'cpu' && typeof model === 'string') {
     // a cached graph loads already optimised (src/node/ort-optimized.ts): the weights once, not once plus the optimisers' copies
@@ -85,6 +91,24 @@ export function nodeProviderBundled(name: string): boolean {
   return list.some((b) => b.name === name && b.bundled);
 }
 
+/** Whether the Vulkan loader (libvulkan.so.1) is in a library folder, which Dawn needs on Linux; true elsewhere. */
+export function vulkanLoaderFound(): boolean {
+  if (process.platform !== 'linux') return true;
+  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(delimiter).filter(Boolean), '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib64', '/lib', '/usr/local/lib'];
+  return dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')));
+}
+
+/** What to say when Dawn found no adapter: the missing loader, or the missing driver and how to get a software one. */
+function noAdapterHint(): string {
+  if (!vulkanLoaderFound()) return "the Vulkan loader libvulkan.so.1 is not installed (Debian/Ubuntu: apt-get install libvulkan1), and a Vulkan driver for the GPU is needed";
+  if (process.platform === 'linux') {
+    return 'no Vulkan driver offered an adapter that Dawn accepts: a GPU with a Vulkan driver is needed' +
+      (process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES ? ` (VK_ICD_FILENAMES/VK_DRIVER_FILES is set to '${process.env.VK_ICD_FILENAMES ?? process.env.VK_DRIVER_FILES}')` : '') +
+      "; without a GPU, a CPU Vulkan driver that Dawn accepts, such as Chromium's SwiftShader (VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json), runs it slowly for testing; Mesa 22's lavapipe lacks features Dawn requires";
+  }
+  return 'a GPU with a D3D12 (Windows) or Metal (macOS) driver is needed';
+}
+
 export const nodeWebGpuBackend: Backend = {
   name: 'onnxruntime-node (webgpu)',
   async create(model, options = {}) {
@@ -94,7 +118,48 @@ export const nodeWebGpuBackend: Backend = {
     } catch (e) {
       const msg = (e as Error).message ?? String(e);
       if (/adapter|webgpu|dawn|vulkan/i.test(msg)) {
-        throw new UnsupportedError(`device 'webgpu': onnxruntime-node's WebGPU provider could not start (${msg.split('\n')[0]!.replace(/^.*?(Failed to get a WebGPU adapter)/, '$1')}); a GPU with a Vulkan (Linux), D3D12 (Windows) or Metal (macOS) driver is needed, or use device 'cpu'`, { cause: e });
+        const reason = msg.split('\n')[0]!.replace(/^.*?(Failed to get a WebGPU adapter)/, '$1');
+        throw new UnsupportedError(`device 'webgpu': onnxruntime-node's WebGPU provider could not start (${reason}): ${noAdapterHint()}; or use device 'cpu'`, { cause: e });
+      }
+      throw e;
+    }
+  },
+};
+
+/** The folder that holds onnxruntime-node's binding and its provider libraries for this platform. */
+export function nodeBinFolder(): string {
+  const main = createRequire(import.meta.url).resolve('onnxruntime-node'); // <pkg>/dist/index.js
+  return join(dirname(dirname(main)), 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+/** The CUDA provider's libraries that onnxruntime-node's install script downloads; those not present. */
+export function missingCudaProviderFiles(folder = nodeBinFolder()): string[] {
+  const names = process.platform === 'win32'
+    ? ['onnxruntime_providers_cuda.dll', 'onnxruntime_providers_shared.dll']
+    : ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so'];
+  return names.filter((n) => !existsSync(join(folder, n)));
+}
+
+const CUDA_INSTALL = 'onnxruntime-node downloads them in its install script (from the NuGet package Microsoft.ML.OnnxRuntime.Gpu.Linux): ' +
+  'ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node (or npm install onnxruntime-node --onnxruntime-node-install=cuda12); ' +
+  'installs made with ONNXRUNTIME_NODE_INSTALL=skip have none';
+
+export const nodeCudaBackend: Backend = {
+  name: 'onnxruntime-node (cuda)',
+  async create(model, options = {}) {
+    const known = ((ort as unknown as { listSupportedBackends?: () => Array<{ name: string }> }).listSupportedBackends?.() ?? []).some((b) => b.name === 'cuda');
+    if (!known) throw new UnsupportedError(`device 'cuda': this onnxruntime-node build (${process.platform}/${process.arch}) has no CUDA provider; onnxruntime-node offers CUDA on Linux x64 only; use device 'webgpu' or 'cpu'`);
+    const folder = nodeBinFolder();
+    const missing = missingCudaProviderFiles(folder);
+    if (missing.length) {
+      throw new UnsupportedError(`device 'cuda': onnxruntime-node's CUDA provider is not installed (${missing.join(', ')} missing from ${folder}); ${CUDA_INSTALL}; or use device 'webgpu' or 'cpu'`);
+    }
+    try {
+      return await create('cuda', model, options);
+    } catch (e) {
+      const msg = (e as Error).message ?? String(e);
+      if (/cuda|cudnn|cublas|shared librar|Failed to load/i.test(msg)) {
+        throw new UnsupportedError(`device 'cuda': onnxruntime-node's CUDA provider could not start (${msg.split('\n')[0]}): it needs an NVIDIA GPU and driver, and CUDA 12 and cuDNN 9 libraries on the library path (LD_LIBRARY_PATH); or use device 'webgpu' or 'cpu'`, { cause: e });
       }
       throw e;
     }
@@ -103,3 +168,4 @@ export const nodeWebGpuBackend: Backend = {
 
 registerBackend('onnxruntime-node', ['cpu'], () => nodeBackend, 10);
 registerBackend('onnxruntime-node-webgpu', ['webgpu'], () => nodeWebGpuBackend, 10);
+registerBackend('onnxruntime-node-cuda', ['cuda'], () => nodeCudaBackend, 10);

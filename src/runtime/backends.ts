@@ -1,12 +1,13 @@
 // Backends by name, as onnxruntime's js/common keeps registerBackend / resolveBackend apart from any platform:
 // the core asks for a device ('cpu', 'webgpu', 'wasm'), the platform registers what it can run. The Node adapter
-// registers onnxruntime-node for 'cpu' and its bundled WebGPU provider for 'webgpu'; a browser build registers
+// registers onnxruntime-node for 'cpu', its bundled WebGPU provider for 'webgpu' and its CUDA provider (present
+// when onnxruntime-node's install script downloaded it) for 'cuda'; a browser build registers
 // onnxruntime-web (src/runtime/web-backend.ts) for 'wasm' and 'webgpu'.
 import { UnsupportedError } from '../errors.ts';
 import type { Backend } from './session.ts';
 
-export type Device = 'cpu' | 'webgpu' | 'wasm';
-export const DEVICES: readonly Device[] = ['cpu', 'webgpu', 'wasm'];
+export type Device = 'cpu' | 'webgpu' | 'cuda' | 'wasm';
+export const DEVICES: readonly Device[] = ['cpu', 'webgpu', 'cuda', 'wasm'];
 
 interface Entry {
   name: string;
