@@ -4,7 +4,10 @@
 // calling thread, so both give the same bytes and floats. Errors are sent as plain data and made again on the
 // other side with the same class, name and message (see `errorToWire` / `errorFromWire`).
 import { ClipmedError, CheckpointError, ConfigError, DecodeError, LimitError, NetworkError, SecurityError, ShapeError, UnsupportedError } from '../errors.ts';
-import { loadEntry, type InputEntry, type LoadedInputs } from './io/inputs.ts';
+import { readFile } from 'node:fs/promises';
+import { decodeInput, sniffFormat } from '../io/inputs.ts';
+import { loadEntry, nodeInputPlatform, type InputEntry, type LoadedInputs } from './io/inputs.ts';
+import { decodeImageBytes } from './image-decode.ts';
 import { toDisplayRaster } from '../io/raster.ts';
 import type { Raster } from '../image/types.ts';
 import { preprocessForModel, type ImageInputSpec } from '../models/clip-model-core.ts';
@@ -19,6 +22,12 @@ export interface DecodeTaskOptions {
   frame?: number;
   /** the model's input spec: also make each raster's model input (`model.imageInput`) */
   input?: ImageInputSpec;
+  /**
+   * PNG/JPEG/TIFF/WebP files as `decodeImageFile` gives them (what PIL's `convert('RGB')` hands open_clip's
+   * transform: 8-bit only, no window; 16-bit files refused), DICOM and NIfTI through their window; a file that
+   * cannot be read fails with the system's error. How `clipmed embed` has always read its --image files.
+   */
+  pilRasters?: boolean;
 }
 
 /** An entry as it can cross to a worker: `error` of a 'failed' entry never does (those are answered in place). */
@@ -45,17 +54,23 @@ export interface DecodeTaskResult<E = Error> {
 /** Decode one entry: read, decode, window to 8 bits, and (with `input`) preprocess. Never throws for a bad file. */
 export async function decodeTask(entry: InputEntry, o: DecodeTaskOptions): Promise<DecodeTaskResult> {
   const out: LoadedInputs = { images: [], failures: [], skipped: [] };
-  await loadEntry(out, entry, { window: o.window });
+  // a PNG/JPEG/TIFF/WebP raster already 8-bit, as the PIL-equivalent decoder gives it (pilRasters)
+  let direct: Raster | undefined;
+  if (o.pilRasters && entry.kind === 'file') direct = await loadPil(out, entry, o.window);
+  else await loadEntry(out, entry, { window: o.window });
   const result: DecodeTaskResult = { images: [], failures: [...out.failures] };
-  for (const { input, image } of out.images) {
+  const decoded: Array<{ input: string; source: string; display: () => Raster }> = direct
+    ? [{ input: entry.input, source: entry.source, display: () => direct }]
+    : out.images.map(({ input, image }) => ({ input, source: image.source, display: () => toDisplayRaster(image, o.frame ?? 0) }));
+  for (const { input, source, display } of decoded) {
     let raster: Raster;
     try {
-      raster = toDisplayRaster(image, o.frame ?? 0);
+      raster = display();
     } catch (err) {
-      result.failures.push({ input: image.source, error: asError(err) });
+      result.failures.push({ input: source, error: asError(err) });
       continue;
     }
-    const item: DecodedImageItem = { input, source: image.source, raster };
+    const item: DecodedImageItem = { input, source, raster };
     if (o.input) {
       try {
         item.pixels = preprocessForModel([raster], o.input);
@@ -68,6 +83,32 @@ export async function decodeTask(entry: InputEntry, o: DecodeTaskOptions): Promi
     result.images.push(item);
   }
   return result;
+}
+
+/**
+ * Read one file as `clipmed embed` does: DICOM and NIfTI (by their first bytes) into `out` through the medical
+ * readers and `window`; anything else through the PIL-equivalent decoder, returned as its raster. Failures go to
+ * `out` naming the file (a read error as the system gave it, so a missing file reads as one).
+ */
+async function loadPil(out: LoadedInputs, entry: InputEntry, window: string | undefined): Promise<Raster | undefined> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(entry.source);
+  } catch (err) {
+    out.failures.push({ input: entry.source, error: asError(err) });
+    return undefined;
+  }
+  const format = sniffFormat(bytes.subarray(0, 400));
+  if (format === 'dicom' || format === 'nifti') {
+    await decodeInput(nodeInputPlatform, out, entry.input, entry.source, bytes, { window }, entry.inFolder);
+    return undefined;
+  }
+  try {
+    return await decodeImageBytes(bytes, entry.source);
+  } catch (err) {
+    out.failures.push({ input: entry.source, error: asError(err) });
+    return undefined;
+  }
 }
 
 /** An error as structured-clone data: its class name, message (which already names the file) and the fields readers use. */

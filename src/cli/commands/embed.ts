@@ -1,8 +1,9 @@
 // clipmed embed: image and text embeddings as open_clip's encode_image / encode_text return them.
 import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { ConfigError, decodeImageFile, loadInputs, readNpy, ShapeError, sniffFormat, toDisplayRaster, type Raster } from '../../index.ts';
+import { attachModelInput, ConfigError, decodeInOrder, DecodePool, parseDecodeThreads, readNpy, ShapeError, type InputEntry, type Raster } from '../../index.ts';
 import { collect, Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, progress, rows, type ModelOptions } from '../shared.ts';
+import { DECODE_THREADS_HELP } from '../images.ts';
 import { printJson, say } from '../output.ts';
 import { embedSeries } from '../series-embed.ts';
 import { embedAgainstPrior, PRIOR_HELP, readPrior } from '../prior.ts';
@@ -16,6 +17,9 @@ interface EmbedOptions extends ModelOptions {
   normalize?: boolean;
   json?: boolean;
   batchSize: string;
+  decodeThreads?: string;
+  slices?: string;
+  pool?: string;
 }
 
 export function register(program: Command): void {
@@ -35,17 +39,23 @@ export function register(program: Command): void {
     .option('--json', 'print {"model", "images": [{"path", "embedding"}], "texts": [{"text", "tokens", "embedding"}]}')
     .option('--batch-size <n>', 'images per forward pass', '8')
     .option('--threads <n>', 'CPU threads (default: all cores)')
+    .option('--decode-threads <n>', DECODE_THREADS_HELP)
     .addHelpText('after', `
 Examples:
   clipmed embed --model ../shared/fixtures/open_clip/tiny-quickgelu --image chest.jpeg --text "pneumonia" --json
   clipmed embed --model chexzero.pt --pixel-values batch.npy --normalize --json
   clipmed embed --model biovil-t --protocol biovil-t --image today.dcm --prior last-year.dcm --json`)
     .action(async (opts: EmbedOptions) => {
+      const decodeThreads = parseDecodeThreads(opts.decodeThreads); // checked before anything is loaded
       const model = await loadModel(opts);
       const failures = new Failures();
       const images: Array<{ path: string; embedding: number[] }> = [];
       const E = model.embedDim;
-      if (opts.prior && (opts.pixelValues || (opts as { slices?: string }).slices)) throw new ConfigError('--prior pairs decoded --image files with the previous image; not --pixel-values or --slices');
+      if (opts.prior && (opts.pixelValues || opts.slices)) throw new ConfigError('--prior pairs decoded --image files with the previous image; not --pixel-values or --slices');
+      // each --image is a series folder (with --slices: embedded by embedSeries) or a file, decoded in worker threads
+      const isSeries = await Promise.all(opts.image.map(async (p) => Boolean(opts.slices) && Boolean((await stat(p).catch(() => undefined))?.isDirectory())));
+      const fileSlots = opts.image.flatMap((_, i) => (isSeries[i] ? [] : [i]));
+      const entries: InputEntry[] = fileSlots.map((i) => ({ input: opts.image[i]!, source: opts.image[i]!, kind: 'file', inFolder: false }));
       const prior = opts.prior ? await readPrior(model, opts.prior, opts.window) : undefined;
 
       if (opts.pixelValues) {
@@ -58,44 +68,59 @@ Examples:
         rows(r.embeddings, E).forEach((e, i) => images.push({ path: `${opts.pixelValues}[${i}]`, embedding: e }));
       }
 
-      // JPEG/PNG/TIFF go through the PIL-equivalent decoder (what open_clip's transform sees); DICOM and
-      // NIfTI through the medical readers, shown through their window (or --window)
-      // a chunk of files at a time: decoded, embedded, and let go, so memory does not grow with the number of files
+      // what each --image gave, so that files and series come out in the order they were named
+      const per = opts.image.map(() => ({ images: [] as Array<{ path: string; embedding: number[] }>, failures: [] as Array<{ input: string; error: unknown }> }));
       const bs = Math.max(1, Number(opts.batchSize));
+      // a chunk of files at a time: decoded ahead in the workers (at most one chunk), embedded, and let go, so memory
+      // does not grow with the number of files
       const chunk = Math.max(32, bs * 4);
       const bar = progress(opts.image.length, 'embedding images');
-      for (let c = 0; c < opts.image.length; c += chunk) {
-        const decoded: Array<{ path: string; raster: Raster }> = [];
-        for (const path of opts.image.slice(c, c + chunk)) {
-          const series = (opts as { slices?: string }).slices;
-          if (series && (await stat(path).catch(() => undefined))?.isDirectory()) {
-            try {
-              images.push(await embedSeries(model, path, { slices: series, pool: (opts as { pool?: string }).pool, window: opts.window, normalize: opts.normalize, batchSize: Math.max(1, Number(opts.batchSize)) }));
-            } catch (err) {
-              failures.add(path, err);
-            }
-            continue;
+      // JPEG/PNG/TIFF through the PIL-equivalent decoder (what open_clip's transform sees); DICOM and NIfTI through
+      // the medical readers, shown through their window (or --window); each made into the model's input there too
+      const threads = entries.length > 1 ? Math.min(decodeThreads, entries.length) : 0;
+      const pool = new DecodePool(threads, { window: opts.window, input: model.imageInput, pilRasters: true });
+      try {
+        let decoded: Array<{ slot: number; path: string; raster: Raster }> = [];
+        let files = 0;
+        const embedChunk = async () => {
+          for (let i = 0; i < decoded.length; i += bs) {
+            const batch = decoded.slice(i, i + bs);
+            const rasters = batch.map((d) => d.raster);
+            const r = prior ? await embedAgainstPrior(model, rasters, prior, { normalize: opts.normalize, batchSize: bs }) : await model.embedRasters(rasters, { normalize: opts.normalize, batchSize: bs });
+            rows(r.embeddings, E).forEach((e, j) => per[batch[j]!.slot]!.images.push({ path: batch[j]!.path, embedding: e }));
           }
-          try {
-            const head = new Uint8Array(await readFile(path)).subarray(0, 400);
-            if (sniffFormat(head) === 'dicom' || sniffFormat(head) === 'nifti') {
-              const loaded = await loadInputs([path], { window: opts.window });
-              for (const f of loaded.failures) failures.add(f.input, f.error);
-              for (const { image } of loaded.images) decoded.push({ path: image.source, raster: toDisplayRaster(image) });
-            } else {
-              decoded.push({ path, raster: await decodeImageFile(path) });
-            }
-          } catch (err) {
-            failures.add(path, err);
+          bar.tick(files);
+          decoded = [];
+          files = 0;
+        };
+        let k = 0;
+        for await (const r of decodeInOrder(pool, entries, chunk)) {
+          const slot = fileSlots[k++]!;
+          if (r.fatal) throw r.fatal;
+          per[slot]!.failures.push(...r.failures);
+          for (const im of r.images) {
+            // the model input made in the worker goes with the raster: the model's preprocessRasters takes it as it is
+            if (im.pixels) attachModelInput(im.raster, model.imageInput, im.pixels);
+            decoded.push({ slot, path: im.source, raster: im.raster });
           }
+          if (++files === chunk) await embedChunk();
         }
-        for (let i = 0; i < decoded.length; i += bs) {
-          const batch = decoded.slice(i, i + bs);
-          const rasters = batch.map((d) => d.raster);
-          const r = prior ? await embedAgainstPrior(model, rasters, prior, { normalize: opts.normalize, batchSize: bs }) : await model.embedRasters(rasters, { normalize: opts.normalize, batchSize: bs });
-          rows(r.embeddings, E).forEach((e, j) => images.push({ path: batch[j]!.path, embedding: e }));
+        await embedChunk();
+      } finally {
+        await pool.close();
+      }
+      for (const [i, path] of opts.image.entries()) {
+        if (!isSeries[i]) continue;
+        try {
+          per[i]!.images.push(await embedSeries(model, path, { slices: opts.slices!, pool: opts.pool, window: opts.window, normalize: opts.normalize, batchSize: bs }));
+        } catch (err) {
+          per[i]!.failures.push({ input: path, error: err });
         }
-        bar.tick(Math.min(chunk, opts.image.length - c));
+        bar.tick(1);
+      }
+      for (const p of per) {
+        images.push(...p.images);
+        for (const f of p.failures) failures.add(f.input, f.error);
       }
       bar.stop();
 
