@@ -6,6 +6,8 @@
 //   same bytes).
 // - `decodeInOrder` streams a list of entries through a pool in their order, with at most `lookahead` entries
 //   decoding or decoded ahead of the caller: memory is bounded by the lookahead, not by the number of inputs.
+// - `ingest` does the same for the index's inputs (src/node/index/ingest-decode.ts), whose bytes the ingest has
+//   already read and hashed: the bytes are moved to the worker, rows' rasters, model inputs and metadata come back.
 // - A file that fails gives a failure naming it, of the same error class with the same message as on the
 //   calling thread; the stream goes on. A worker that dies fails the entry it held and is replaced.
 // The worker entry is this folder's decode-worker.ts under tsx (a checkout, the tests) and decode-worker.js in
@@ -14,8 +16,9 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ConfigError, DecodeError } from '../errors.ts';
 import type { InputEntry } from './io/inputs.ts';
-import { decodeTask, errorFromWire, type DecodedImageItem, type DecodeTaskOptions, type DecodeTaskResult, type WireError } from './decode-task.ts';
+import { decodeTask, errorFromWire, errorToWire, type DecodedImageItem, type DecodeTaskOptions, type DecodeTaskResult, type WireError } from './decode-task.ts';
 import type { WorkerRequest } from './decode-worker.ts';
+import { decodeIngest, type IngestImage, type IngestJob, type IngestResult } from './index/ingest-decode.ts';
 
 export type { DecodeTaskOptions, DecodeTaskResult, DecodedImageItem } from './decode-task.ts';
 
@@ -38,18 +41,28 @@ export function parseDecodeThreads(v: string | number | undefined): number {
   return n;
 }
 
-interface WorkerReply {
+export interface WorkerReply {
   id: number;
-  images?: DecodedImageItem[];
+  /** an entry's images, or an ingest job's */
+  images?: DecodedImageItem[] | IngestImage[];
   failures?: Array<{ input: string; error: WireError }>;
+  /** an ingest job's failure and skip */
+  failure?: WireError;
+  skipped?: string;
   fatal?: WireError;
   crash?: WireError;
+  /** the worker stopped before answering (set by the pool) */
+  lost?: WireError;
 }
 
 interface Task {
   id: number;
-  entry: InputEntry;
-  resolve: (r: DecodeTaskResult) => void;
+  request: WorkerRequest;
+  /** the file or URL, for the failure when the worker dies */
+  source: string;
+  /** buffers moved to the worker with the request */
+  transfer: ArrayBuffer[];
+  resolve: (r: WorkerReply) => void;
   reject: (e: Error) => void;
 }
 
@@ -99,8 +112,26 @@ export class DecodePool {
     if (this.closed) return Promise.reject(new ConfigError('the decode pool is closed'));
     // an input that cannot be read at all carries its error from planning: nothing to decode
     if (this.threads === 0 || entry.kind === 'failed') return decodeTask(entry, this.options);
+    const { error: _planned, ...wire } = entry;
+    return this.submit({ id: 0, entry: wire }, entry.source, []).then(fromReply);
+  }
+
+  /**
+   * Decode one index input from its bytes (moved to the worker when they own their buffer: the caller must not use
+   * them afterwards); resolves (never rejects) with its rows' images, or its failure or skip, unless the pool is closed.
+   */
+  ingest(job: IngestJob): Promise<IngestResult> {
+    if (this.closed) return Promise.reject(new ConfigError('the decode pool is closed'));
+    if (this.threads === 0) return decodeIngest(job, this.options.input);
+    const b = job.bytes;
+    const owned = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer;
+    return this.submit({ id: 0, ingest: job }, job.source, owned ? [b.buffer] : []).then(fromIngestReply);
+  }
+
+  private submit(request: WorkerRequest, source: string, transfer: ArrayBuffer[]): Promise<WorkerReply> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, entry, resolve, reject });
+      const id = this.nextId++;
+      this.queue.push({ id, request: { ...request, id }, source, transfer, resolve, reject });
       this.dispatch();
     });
   }
@@ -129,8 +160,7 @@ export class DecodePool {
       const task = this.queue.shift()!;
       slot.tasks.set(task.id, task);
       slot.worker.ref(); // answers are awaited: keep the process alive for them
-      const { error: _planned, ...entry } = task.entry;
-      slot.worker.postMessage({ id: task.id, entry } satisfies WorkerRequest);
+      slot.worker.postMessage(task.request, task.transfer);
     }
   }
 
@@ -144,7 +174,7 @@ export class DecodePool {
       if (!task) return;
       slot.tasks.delete(m.id);
       if (slot.tasks.size === 0) worker.unref();
-      task.resolve(fromReply(m));
+      task.resolve(m);
       this.dispatch();
     });
     const lost = (why: string) => {
@@ -152,7 +182,7 @@ export class DecodePool {
       if (i < 0) return; // closed, or already handled
       this.slots.splice(i, 1);
       // the files it held fail with the reason; the next entries go to a new worker
-      for (const task of slot.tasks.values()) task.resolve({ images: [], failures: [{ input: task.entry.source, error: new DecodeError(`the decoding worker stopped: ${why}`, { file: task.entry.source }) }] });
+      for (const task of slot.tasks.values()) task.resolve({ id: task.id, lost: errorToWire(new DecodeError(`the decoding worker stopped: ${why}`, { file: task.source })) });
       slot.tasks.clear();
       if (!this.closed) this.dispatch();
     };
@@ -165,9 +195,21 @@ export class DecodePool {
 function fromReply(m: WorkerReply): DecodeTaskResult {
   // a throw outside the per-file handling is a bug, stopped as it would stop the command on the main thread
   if (m.crash) return { images: [], failures: [], fatal: errorFromWire(m.crash) };
+  if (m.lost) return { images: [], failures: [{ input: m.lost.file ?? '', error: errorFromWire(m.lost) }] };
   return {
-    images: m.images ?? [],
+    images: (m.images ?? []) as DecodedImageItem[],
     failures: (m.failures ?? []).map((f) => ({ input: f.input, error: errorFromWire(f.error) })),
+    fatal: m.fatal ? errorFromWire(m.fatal) : undefined,
+  };
+}
+
+function fromIngestReply(m: WorkerReply): IngestResult {
+  if (m.crash) return { images: [], fatal: errorFromWire(m.crash) };
+  if (m.lost) return { images: [], failure: errorFromWire(m.lost) };
+  return {
+    images: (m.images ?? []) as IngestImage[],
+    failure: m.failure ? errorFromWire(m.failure) : undefined,
+    skipped: m.skipped,
     fatal: m.fatal ? errorFromWire(m.fatal) : undefined,
   };
 }
@@ -176,13 +218,22 @@ function fromReply(m: WorkerReply): DecodeTaskResult {
  * Each entry's result in the entries' order, decoding at most `lookahead` entries ahead of the caller.
  * @example for await (const r of decodeInOrder(pool, plan.entries, 64)) for (const im of r.images) use(im);
  */
-export async function* decodeInOrder(pool: DecodePool, entries: readonly InputEntry[], lookahead: number): AsyncGenerator<DecodeTaskResult> {
+export function decodeInOrder(pool: DecodePool, entries: readonly InputEntry[], lookahead: number): AsyncGenerator<DecodeTaskResult> {
+  return inOrder(entries, lookahead, (e) => pool.decode(e));
+}
+
+/**
+ * `start(item)` for each item, at most `lookahead` started and not yet taken by the caller, the results in the
+ * items' order.
+ * @example for await (const r of inOrder(jobs, 32, (j) => pool.ingest(j))) rows.push(...r.images);
+ */
+export async function* inOrder<T, R>(items: readonly T[], lookahead: number, start: (item: T) => Promise<R>): AsyncGenerator<R> {
   const ahead = Math.max(1, Math.floor(lookahead));
-  const pending: Array<Promise<DecodeTaskResult>> = [];
+  const pending: Array<Promise<R>> = [];
   let next = 0;
   const fill = () => {
-    while (next < entries.length && pending.length < ahead) {
-      const p = pool.decode(entries[next++]!);
+    while (next < items.length && pending.length < ahead) {
+      const p = start(items[next++]!);
       p.catch(() => {}); // awaited in turn below; not an unhandled rejection meanwhile
       pending.push(p);
     }

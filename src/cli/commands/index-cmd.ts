@@ -3,14 +3,16 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { ConfigError, enqueueShards, listSources, modelSpec, openIndex, openQueue, queueStatus, waitForShards, addToTable, type AddReport } from '../../index.ts';
+import { ConfigError, enqueueShards, listSources, modelSpec, openIndex, openQueue, parseDecodeThreads, queueStatus, waitForShards, addToTable, type AddReport } from '../../index.ts';
 import { collect, Failures, loadModel, MODEL_HELP, PROTOCOL_HELP } from '../shared.ts';
+import { DECODE_THREADS_HELP } from '../images.ts';
 
 interface IndexOptions {
   db?: string;
   model?: string;
   protocol?: string;
   threads?: string;
+  decodeThreads?: string;
   frames?: boolean;
   phi?: boolean;
   window?: string;
@@ -61,6 +63,7 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'inputs per committed batch', '128')
     .option('--index-threshold <n>', 'build the vector index (IVF-PQ) once the table has this many rows', '10000')
     .option('--threads <n>', 'CPU threads (default: all cores)')
+    .option('--decode-threads <n>', DECODE_THREADS_HELP)
     .option('--json', 'print a JSON summary: {"table", "model", "inputs", "written", "unchanged", "replaced", "rows", "indexes", "failures", "skipped"}')
     .option('-q, --quiet', 'no progress bar')
     .addHelpText('after', `
@@ -93,6 +96,7 @@ Examples:
       if (sources.length === 0) throw new ConfigError('no sources to index (files, folders, manifests or dicomweb URLs)');
       const batchSize = positive(opts.batchSize, '--batch-size');
       const threshold = positive(opts.indexThreshold, '--index-threshold');
+      const decodeThreads = parseDecodeThreads(opts.decodeThreads);
       // what search and workers load the model from: an absolute path for a local model
       const modelSource = existsSync(opts.model) ? resolve(opts.model) : opts.model;
       const model = await loadModel({ model: modelSource, threads: opts.threads, protocol: opts.protocol });
@@ -129,7 +133,7 @@ Examples:
             await queue.close();
           }
         } else {
-          report = await addToTable(table, model, index.salt, listed.items, { ...addOpts, onProgress: (p) => bar.update(p.done, p.rows) });
+          report = await addToTable(table, model, index.salt, listed.items, { ...addOpts, decodeThreads, onProgress: (p) => bar.update(p.done, p.rows) });
         }
         bar.stop();
         for (const f of report.failures) failures.items.push(f);

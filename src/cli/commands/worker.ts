@@ -1,10 +1,12 @@
 // clipmed worker: embed the shards that `clipmed index --queue` enqueues, until stopped (SIGINT/SIGTERM).
 import type { Command } from 'commander';
-import { startWorker } from '../../index.ts';
+import { parseDecodeThreads, startWorker } from '../../index.ts';
+import { DECODE_THREADS_HELP } from '../images.ts';
 
 interface WorkerCmdOptions {
   queue: string;
   threads?: string;
+  decodeThreads?: string;
   concurrency: string;
   lockMs: string;
   quiet?: boolean;
@@ -16,6 +18,7 @@ export function register(program: Command): void {
     .description('process indexing shards from a Redis queue (BullMQ) into the database each shard names; runs until stopped')
     .requiredOption('--queue <redis://HOST:PORT>', 'the Redis server `clipmed index --queue` enqueues to')
     .option('--threads <n>', 'CPU threads per model (default: all cores)')
+    .option('--decode-threads <n>', DECODE_THREADS_HELP)
     .option('--concurrency <n>', 'shards at once in this process', '1')
     .option('--lock-ms <ms>', 'how long a shard stays locked without renewal before another worker may take it over', '30000')
     .option('-q, --quiet', 'no log lines')
@@ -29,6 +32,7 @@ Example:
       const log = opts.quiet ? () => {} : (m: string) => process.stderr.write(`clipmed worker: ${m}\n`);
       const worker = await startWorker(opts.queue, {
         threads: opts.threads ? Number(opts.threads) : undefined,
+        decodeThreads: parseDecodeThreads(opts.decodeThreads),
         concurrency: Math.max(1, Number(opts.concurrency)),
         lockDuration: Math.max(1000, Number(opts.lockMs)),
         log,

@@ -1,24 +1,25 @@
 // Filling a table: the inputs a user names become items (files in folders, manifest rows with their labels
 // and report text, DICOMweb URLs), and items become rows in batches: read, hash, skip what the table already
-// holds with the same content hash, decode, embed (normalised), write the batch in one commit.
+// holds with the same content hash, decode, embed (normalised), write the batch in one commit. Decoding and
+// preprocessing run in the decode pool's worker threads (src/node/index/ingest-decode.ts), in order, at most one
+// embedding batch ahead of the model, so that they hide behind inference and memory stays bounded.
 //
 // A run killed at any point resumes by asking the table which sources it holds: a batch is in or out as a
 // whole, and a changed input is deleted before its new rows are added, so no input is ever there twice.
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import dicomParser from 'dicom-parser';
-import { ConfigError, UnsupportedError } from '../../errors.ts';
+import { ConfigError } from '../../errors.ts';
 import type { Raster } from '../../image/types.ts';
 import type { IndexRow, IndexTable, TableSpec } from '../../index/table.ts';
 import { isDicomWebUrl, resolveDicomWebUrl } from '../../io/dicomweb.ts';
-import { decodeDicom } from '../../io/dicom/index.ts';
-import { loadInputs, sniffFormat } from '../io/inputs.ts';
-import { toDisplayRaster } from '../../io/raster.ts';
-import type { DecodedImage } from '../../io/types.ts';
+import { attachModelInput } from '../../models/clip-model-core.ts';
 import type { ClipModel } from '../clip-model.ts';
-import { decodeImageFile } from '../image-decode.ts';
+import { DecodePool, defaultDecodeThreads, inOrder } from '../decode-pool.ts';
 import { readManifest } from '../manifest-files.ts';
+import type { IngestJob } from './ingest-decode.ts';
+
+export { storedUid } from './ingest-decode.ts';
 
 /** One thing to index: a file or URL, with what a manifest said about it. */
 export interface InputItem {
@@ -47,6 +48,8 @@ export interface AddOptions {
   window?: string;
   /** inputs per committed batch (default 128) */
   batchSize?: number;
+  /** worker threads that decode and preprocess while the model runs (0: on the calling thread; default: half the cores, 1 to 4) */
+  decodeThreads?: number;
   /** called after each batch: inputs done so far (written, unchanged or failed) and rows written */
   onProgress?: (p: { done: number; total: number; rows: number }) => void;
 }
@@ -131,12 +134,6 @@ export function contentHash(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** A UID as stored: salted sha256 (first 32 hex digits) unless PHI is allowed. */
-export function storedUid(uid: unknown, salt: string, phi: boolean): string | undefined {
-  if (typeof uid !== 'string' || uid === '') return undefined;
-  return phi ? uid : createHash('sha256').update(salt).update('\0').update(uid).digest('hex').slice(0, 32);
-}
-
 interface Fetched {
   item: InputItem;
   /** what the row's source column says: the file, or for a DICOMweb study each instance's URL */
@@ -153,11 +150,25 @@ interface Decoded {
   meta: Partial<IndexRow>;
 }
 
+/** Images per forward pass of the ingest. */
+const EMBED_BATCH = 32;
+
 /**
  * Embed the items into the table, batch by batch, skipping what it already holds.
  * @example const r = await addToTable(table, model, salt, (await listSources(['xrays/'])).items); r.written // 5840
  */
 export async function addToTable(table: IndexTable, model: ClipModel, salt: string, items: InputItem[], o: AddOptions = {}): Promise<AddReport> {
+  const threads = o.decodeThreads ?? defaultDecodeThreads();
+  // one input is not worth a thread; the workers start loading now, while the first batch is read and hashed
+  const pool = new DecodePool(items.length > 1 ? Math.min(threads, items.length) : 0, { input: model.imageInput }).warm();
+  try {
+    return await addWith(pool, table, model, salt, items, o);
+  } finally {
+    await pool.close();
+  }
+}
+
+async function addWith(pool: DecodePool, table: IndexTable, model: ClipModel, salt: string, items: InputItem[], o: AddOptions): Promise<AddReport> {
   const report: AddReport = { inputs: items.length, written: 0, unchanged: 0, replaced: 0, failures: [], skipped: [] };
   const bs = Math.max(1, o.batchSize ?? 128);
   let pending: Promise<void> | undefined; // the previous batch's write, overlapped with this batch's decoding
@@ -179,15 +190,14 @@ export async function addToTable(table: IndexTable, model: ClipModel, salt: stri
       if (h !== undefined) replace.push(f.source);
       toDecode.push(f);
     }
-    const decoded = await decodeAll(toDecode, o, salt, report);
     const rows: IndexRow[] = [];
-    if (decoded.length > 0) {
-      const emb = await model.embedRasters(
-        decoded.map((d) => d.raster),
-        { normalize: true, batchSize: 32 },
-      );
+    // decoded in the workers in order, at most one forward pass ahead; each pass of EMBED_BATCH rasters embedded as it fills
+    let group: Decoded[] = [];
+    const embedGroup = async () => {
+      if (group.length === 0) return;
+      const emb = await model.embedRasters(group.map((d) => d.raster), { normalize: true, batchSize: EMBED_BATCH });
       const E = model.embedDim;
-      decoded.forEach((d, j) => {
+      group.forEach((d, j) => {
         rows.push({
           ...d.meta,
           path: d.path,
@@ -199,7 +209,22 @@ export async function addToTable(table: IndexTable, model: ClipModel, salt: stri
           report: d.fetched.item.report,
         });
       });
+      group = [];
+    };
+    let k = 0;
+    for await (const r of inOrder(toDecode, EMBED_BATCH, (f) => pool.ingest(ingestJob(f, o, salt)))) {
+      const f = toDecode[k++]!;
+      if (r.fatal) throw r.fatal;
+      if (r.skipped) report.skipped.push({ input: f.source, reason: r.skipped });
+      if (r.failure) report.failures.push({ input: f.source, error: describe(r.failure) });
+      for (const im of r.images) {
+        // the model input made in the worker goes with the raster: the model's preprocessRasters takes it as it is
+        if (im.pixels) attachModelInput(im.raster, model.imageInput, im.pixels);
+        group.push({ fetched: f, path: im.path, frame: im.frame, raster: im.raster, meta: im.meta });
+        if (group.length === EMBED_BATCH) await embedGroup();
+      }
     }
+    await embedGroup();
     report.replaced += replace.length;
     const n = rows.length;
     pending = table.write(rows, replace).then(() => {
@@ -233,77 +258,9 @@ async function fetchAll(batch: InputItem[], report: AddReport): Promise<Fetched[
   return out.flat();
 }
 
-/**
- * Decode as `clipmed embed` does: PNG/JPEG/TIFF through the PIL-equivalent decoder, DICOM and NIfTI
- * through the medical readers and their display window. Rasters decode in parallel (sharp's threads).
- */
-async function decodeAll(toDecode: Fetched[], o: AddOptions, salt: string, report: AddReport): Promise<Decoded[]> {
-  const per = await Promise.all(
-    toDecode.map(async (f): Promise<Decoded[]> => {
-      const format = sniffFormat(f.bytes.subarray(0, 400));
-      try {
-        if (!format) {
-          const reason = 'not a DICOM, NIfTI, PNG, JPEG or TIFF file';
-          if (f.item.inFolder) {
-            report.skipped.push({ input: f.source, reason });
-            return [];
-          }
-          throw new UnsupportedError(reason, { file: f.source });
-        }
-        if (format === 'raster' && !isDicomWebUrl(f.item.source)) {
-          return [{ fetched: f, path: f.source, frame: 0, raster: await decodeImageFile(f.source), meta: {} }];
-        }
-        let images: DecodedImage[];
-        if (isDicomWebUrl(f.item.source)) {
-          if (format !== 'dicom') throw new UnsupportedError(`DICOMweb returned a ${format} file, not DICOM`, { file: f.source });
-          images = [await decodeDicom(f.bytes, { source: f.source })];
-        } else {
-          const loaded = await loadInputs([f.source], { window: o.window });
-          if (loaded.failures.length > 0) throw loaded.failures[0]!.error;
-          images = loaded.images.map((x) => x.image);
-        }
-        const out: Decoded[] = [];
-        for (const image of images) {
-          const meta = rowMeta(image, f.bytes, format, salt, Boolean(o.phi));
-          const frames = o.frames && image.frames > 1 ? image.frames : 1;
-          for (let fr = 0; fr < frames; fr++) {
-            const path = frames > 1 ? `${image.source}#frame=${fr}` : image.source;
-            out.push({ fetched: f, path, frame: fr, raster: toDisplayRaster(image, fr), meta });
-          }
-        }
-        return out;
-      } catch (err) {
-        report.failures.push({ input: f.source, error: describe(err) });
-        return [];
-      }
-    }),
-  );
-  return per.flat();
-}
-
-/** The non-identifying metadata of a row: modality, body part, hashed UIDs. Never names, IDs or dates. */
-function rowMeta(image: DecodedImage, bytes: Uint8Array, format: string, salt: string, phi: boolean): Partial<IndexRow> {
-  const m = image.meta;
-  const out: Partial<IndexRow> = { phi };
-  if (typeof m.modality === 'string' && m.modality !== '') out.modality = m.modality;
-  if (format === 'dicom') {
-    out.bodyPart = bodyPartOf(bytes);
-    out.studyUid = storedUid(m.studyInstanceUID, salt, phi);
-    out.seriesUid = storedUid(m.seriesInstanceUID, salt, phi);
-    out.instanceUid = storedUid(m.sopInstanceUID, salt, phi);
-  }
-  return out;
-}
-
-/** Body Part Examined (0018,0015), which the pixel decoder does not report. */
-function bodyPartOf(bytes: Uint8Array): string | undefined {
-  try {
-    const ds = dicomParser.parseDicom(bytes, { untilTag: 'x7fe00010' });
-    const v = ds.string('x00180015')?.trim();
-    return v ? v : undefined;
-  } catch {
-    return undefined; // bare data sets dicom-parser cannot read without a meta group: no body part, the pixels decoded
-  }
+/** What the decode pool needs of a fetched input; its bytes move to the worker (the hash is already taken). */
+function ingestJob(f: Fetched, o: AddOptions, salt: string): IngestJob {
+  return { source: f.source, bytes: f.bytes, inFolder: Boolean(f.item.inFolder), dicomweb: isDicomWebUrl(f.item.source), window: o.window, frames: o.frames, phi: Boolean(o.phi), salt };
 }
 
 function describe(err: unknown): string {

@@ -142,6 +142,8 @@ export async function queueStatus(queue: Queue): Promise<{ counts: Record<string
 
 export interface WorkerOptions {
   threads?: number;
+  /** decode threads per shard (AddOptions.decodeThreads; default: half the cores, 1 to 4) */
+  decodeThreads?: number;
   /** shards processed at once by this process (default 1) */
   concurrency?: number;
   /** ms a shard's lock lives without renewal before another worker may take it (default 30000) */
@@ -172,6 +174,7 @@ export async function startWorker(url: string, o: WorkerOptions = {}): Promise<W
       const table = await index.tableFor(spec);
       const report = await addToTable(table, model, index.salt, d.items, {
         ...d.options,
+        decodeThreads: o.decodeThreads,
         onProgress: (p) => void job.updateProgress(p.done),
       });
       log(`shard ${job.id}: ${report.written} rows written, ${report.unchanged} unchanged, ${report.failures.length} failed`);
