@@ -7,7 +7,8 @@
 // Quantised rows carry their cosine to the fp32 embedding of the same input (a real chest X-ray).
 // Options: --threads N (default 2), --runs N (default 7), --export DIR (default .cache/bench-export),
 //          --profile (ONNX Runtime's time per op type for each graph), --fp32-only (no int8/q4 rows: a shorter
-//          run for comparing the fp32 graph with the export), --json
+//          run for comparing the fp32 graph with the export), --json,
+//          --model 16|32, --tower image|text, --batch N (only the rows of that model / tower / batch)
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,7 @@ const exportDir = opt('export', '.cache/bench-export');
 const profile = args.includes('--profile');
 const asJson = args.includes('--json');
 const fp32Only = args.includes('--fp32-only');
+const onlyModel = opt('model', ''), onlyTower = opt('tower', ''), onlyBatch = opt('batch', '');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 type Feeds = Record<string, ort.Tensor>;
@@ -140,13 +142,13 @@ const ids = (batch: number) => {
   return a;
 };
 
-for (const patch of [16, 32] as const) {
+for (const patch of ([16, 32] as const).filter((p) => !onlyModel || String(p) === onlyModel)) {
   // the same model on both sides: open_clip's ViT-B-16 and ViT-B-32 configs (the ones exported) use exact
   // GELU; vitB() is OpenAI's checkpoints' QuickGELU variant
   const cfg: ClipConfig = { ...vitB(patch), act: 'gelu' };
   const model = `ViT-B/${patch}`;
   const w = new Weights(randomClipStateDict(cfg), 'random');
-  for (const tower of ['image', 'text'] as const) {
+  for (const tower of (['image', 'text'] as const).filter((t) => !onlyTower || t === onlyTower)) {
     const fp32 = tower === 'image' ? buildVisionGraph(cfg, w).bytes : buildTextGraph(cfg, w).bytes;
     const feeds = tower === 'image'
       ? (batch: number): Feeds => ({ pixel_values: new ort.Tensor('float32', pixels(batch), [batch, 3, 224, 224]) })
@@ -162,7 +164,7 @@ for (const patch of [16, 32] as const) {
     }
     const exported = join(exportDir, `open_clip_ViT_B_${patch}_${tower}.onnx`);
     if (existsSync(exported)) variants.push({ name: 'ORT on torch.onnx.export', session: await session(exported), model: exported, feeds: (b) => ({ [tower === 'image' ? 'pixel_values' : 'input_ids']: feeds(b)[tower === 'image' ? 'pixel_values' : 'input_ids']! }), fetch: [outName] });
-    for (const batch of tower === 'image' ? [1, 8] : [8, 64]) {
+    for (const batch of (tower === 'image' ? [1, 8] : [8, 64]).filter((b) => !onlyBatch || String(b) === onlyBatch)) {
       record(model, tower, batch, variants, await timeRound(variants, batch));
       const torchRow = torchTiming?.rows.find((r) => r.model === `ViT-B-${patch}` && r.what.startsWith(tower) && r.batch === batch);
       if (torchRow) {
@@ -173,9 +175,10 @@ for (const patch of [16, 32] as const) {
     for (const v of variants) {
       await v.session.release();
       if (profile) {
-        // one profiled session at a time (ONNX Runtime names its file by prefix and start time), batch 8
+        // one profiled session at a time (ONNX Runtime names its file by prefix and start time), batch 8 or --batch
         const p = await session(v.model, true);
-        for (let r = 0; r < runs; r++) await p.run(v.feeds(8), v.fetch);
+        const pb = onlyBatch ? Number(onlyBatch) : 8;
+        for (let r = 0; r < runs; r++) await p.run(v.feeds(pb), v.fetch);
         p.endProfiling();
         profiles.push({ graph: `${model} ${tower} ${v.name}`, ops: opTypeTimes() });
         await p.release();

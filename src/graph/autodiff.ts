@@ -198,36 +198,38 @@ function reduceRule(em: IrEmitter, n: IrNode, d: string, mean: boolean): Array<s
 // ---- lowering of fused ops to primitives
 
 /**
- * com.microsoft MultiHeadAttention(q, k, v, projection bias, -, attention bias) on [B, T, W] as MatMul /
- * Softmax / MatMul per head; the projection bias [3W] is added to q, k and v first, and `unidirectional`
- * adds the causal mask.
+ * com.microsoft MultiHeadAttention(q, k, v, projection bias, -, attention bias) on q [B, Tq, W] and k, v
+ * [B, Tk, W] as MatMul / Softmax / MatMul per head; the projection bias [3W] is added to q, k and v first, and
+ * `unidirectional` adds the causal mask.
  */
 function lowerAttention(em: IrEmitter, n: IrNode): void {
   let [q, k, v] = n.inputs;
   const [, , , projBias, , bias] = n.inputs;
   if (!q || !k || !v || n.inputs[4] || n.inputs[6] || n.inputs[7]) throw new UnsupportedError('MultiHeadAttention: only packed-free q, k, v with optional projection and attention biases can be lowered');
   const heads = a(n, 'num_heads', 1);
-  const [B, T, W] = em.dims(q) as [number, number, number];
+  const [B, Tq, W] = em.dims(q) as [number, number, number];
+  const Tk = em.dims(k)[1]!;
   if (projBias) {
     const part = (i: number) => em.op('Slice', [projBias, em.ints([i * W]), em.ints([(i + 1) * W]), em.ints([0])]);
     [q, k, v] = [em.add(q, part(0)), em.add(k, part(1)), em.add(v, part(2))];
   }
   const hd = W / heads;
   const scale = n.attrs.scale ? (n.attrs.scale.value as number) : 1 / Math.sqrt(hd);
-  const split = (x: string, perm: number[]) => em.transpose(em.reshape(x, [B, T, heads, hd]), perm);
-  const qh = split(q, [0, 2, 1, 3]); // [B, H, T, hd]
-  const kt = split(k, [0, 2, 3, 1]); // [B, H, hd, T]
-  const vh = split(v, [0, 2, 1, 3]); // [B, H, T, hd]
-  let s = em.mul(em.matmul(qh, kt), em.scalar(scale)); // [B, H, T, T]
+  const split = (x: string, T: number, perm: number[]) => em.transpose(em.reshape(x, [B, T, heads, hd]), perm);
+  const qh = split(q, Tq, [0, 2, 1, 3]); // [B, H, Tq, hd]
+  const kt = split(k, Tk, [0, 2, 3, 1]); // [B, H, hd, Tk]
+  const vh = split(v, Tk, [0, 2, 1, 3]); // [B, H, Tk, hd]
+  let s = em.mul(em.matmul(qh, kt), em.scalar(scale)); // [B, H, Tq, Tk]
   if (bias) s = em.add(s, bias);
   if (a(n, 'unidirectional', 0)) {
+    if (Tq !== Tk) throw new UnsupportedError('MultiHeadAttention: the causal mode can be lowered only for as many queries as keys');
     // the causal mode: -inf above the diagonal, so each token attends to itself and those before it
-    const m = new Float64Array(T * T);
-    for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = -Infinity;
-    s = em.add(s, em.floats(m, [T, T], 'causal_mask'));
+    const m = new Float64Array(Tq * Tq);
+    for (let i = 0; i < Tq; i++) for (let j = i + 1; j < Tq; j++) m[i * Tq + j] = -Infinity;
+    s = em.add(s, em.floats(m, [Tq, Tq], 'causal_mask'));
   }
-  const ctx = em.matmul(em.op('Softmax', [s], { axis: -1 }), vh); // [B, H, T, hd]
-  em.reshape(em.transpose(ctx, [0, 2, 1, 3]), [B, T, W], n.outputs[0]); // [B, T, W]
+  const ctx = em.matmul(em.op('Softmax', [s], { axis: -1 }), vh); // [B, H, Tq, hd]
+  em.reshape(em.transpose(ctx, [0, 2, 1, 3]), [B, Tq, W], n.outputs[0]); // [B, Tq, W]
 }
 
 /** A patch-embedding Conv (stride = kernel, no padding, one group) as patchify + MatMul. */

@@ -4,7 +4,7 @@
 import { GraphBuilder, type BuiltGraph, type Value } from '../graph/builder.ts';
 import type { Activation, ClipConfig, TextConfig, VisionConfig } from './clip-config.ts';
 import { afterClassToken, endTokenIndex, patchEmbed, poolAt, prependClassToken, tokenAt } from './towers/parts.ts';
-import { layerNorm, linear, residualBlock, type BlockSpec } from './transformer.ts';
+import { layerNorm, linear, residualBlock, residualBlockAt, type BlockSpec } from './transformer.ts';
 import type { Weights } from './weights.ts';
 
 export type { BuiltGraph };
@@ -60,8 +60,10 @@ export function buildOpenClipVit(v: OpenClipVitConfig, w: Weights, prefix = 'vis
  * positions after the end token do not change the pooled features, so callers may cut a batch to its
  * longest end token.
  * Outputs: `text_embeds` [batch, embed_dim] (as encode_text returns, unnormalised).
+ * With the argmax pool, the last block runs on the end token's row only, unless `allTokens` keeps every token
+ * through ln_final (GLoRIA's training loss reads the word features from ln_final's [batch, tokens, width] output).
  */
-export function buildOpenClipText(t: OpenClipTextConfig, w: Weights, prefix = ''): BuiltGraph {
+export function buildOpenClipText(t: OpenClipTextConfig, w: Weights, prefix = '', opts: { allTokens?: boolean } = {}): BuiltGraph {
   const g = new GraphBuilder('clip_text');
   const p = (k: string) => `${prefix}${k}`;
   const ids = g.input('input_ids', 'int64', ['batch', 'tokens']);
@@ -73,11 +75,19 @@ export function buildOpenClipText(t: OpenClipTextConfig, w: Weights, prefix = ''
 
   // the causal mask: MultiHeadAttention's unidirectional mode (open_clip's attn_mask: -inf above the diagonal)
   const spec: BlockSpec = { width: t.width, heads: t.heads, mlpWidth: Math.round(t.width * t.mlpRatio), act: t.act, layerScale: t.layerScale, causal: t.causalMask };
-  for (let i = 0; i < t.layers; i++) x = residualBlock(g, w, x, p(`transformer.resblocks.${i}`), spec);
-  x = layerNorm(g, w, x, p('ln_final'), t.width);
-
-  // argmax: the end token has the highest id (open_clip's text_global_pool)
-  const pooled = t.poolType === 'argmax' ? poolAt(g, x, endTokenIndex(g, ids, { kind: 'argmax' }), t.width) : tokenAt(g, x, t.poolType === 'first' ? 0 : -1);
+  let pooled: Value;
+  if (t.poolType === 'argmax' && t.layers > 0 && !opts.allTokens) {
+    // argmax: the end token has the highest id (open_clip's text_global_pool). Only its row of the last block's
+    // output is read, so that block runs its query, MLP and ln_final on that row alone (residualBlockAt)
+    const eot = endTokenIndex(g, ids, { kind: 'argmax' }); // [B]
+    for (let i = 0; i < t.layers - 1; i++) x = residualBlock(g, w, x, p(`transformer.resblocks.${i}`), spec);
+    const positions = g.slice(g.ints(Array.from({ length: t.contextLength }, (_, j) => j), [t.contextLength], 'positions'), g.ints([0]), seqLen, g.ints([0])); // [T]
+    pooled = layerNorm(g, w, residualBlockAt(g, w, x, p(`transformer.resblocks.${t.layers - 1}`), spec, eot, positions), p('ln_final'), t.width); // [B, width]
+  } else {
+    for (let i = 0; i < t.layers; i++) x = residualBlock(g, w, x, p(`transformer.resblocks.${i}`), spec);
+    x = layerNorm(g, w, x, p('ln_final'), t.width);
+    pooled = t.poolType === 'argmax' ? poolAt(g, x, endTokenIndex(g, ids, { kind: 'argmax' }), t.width) : tokenAt(g, x, t.poolType === 'first' ? 0 : -1);
+  }
   const embeds = t.projBias
     ? linear(g, w, pooled, p('text_projection'), t.embedDim, t.width)
     : g.matmul(pooled, w.param(g, p('text_projection'), [t.width, t.embedDim]));
@@ -91,6 +101,6 @@ export function buildVisionGraph(cfg: ClipConfig, w: Weights, prefix = 'visual.'
 }
 
 /** The open_clip text transformer of a whole ClipConfig (the tower is `buildOpenClipText`). */
-export function buildTextGraph(cfg: ClipConfig, w: Weights, prefix = ''): BuiltGraph {
-  return buildOpenClipText({ ...cfg.text, act: cfg.act, embedDim: cfg.embedDim }, w, prefix);
+export function buildTextGraph(cfg: ClipConfig, w: Weights, prefix = '', opts: { allTokens?: boolean } = {}): BuiltGraph {
+  return buildOpenClipText({ ...cfg.text, act: cfg.act, embedDim: cfg.embedDim }, w, prefix, opts);
 }

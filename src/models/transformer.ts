@@ -2,6 +2,7 @@
 // (OpenAI CLIP `model.py` ResidualAttentionBlock; open_clip v2.24.0 `transformer.py`):
 //   x = x + ls_1(attn(ln_1(x)));  x = x + ls_2(mlp(ln_2(x)))
 // with torch.nn.MultiheadAttention's packed in_proj (q, k, v stacked on the output axis).
+import { UnsupportedError } from '../errors.ts';
 import type { GraphBuilder, Value } from '../graph/builder.ts';
 import type { Activation } from './clip-config.ts';
 import type { Weights } from './weights.ts';
@@ -51,6 +52,41 @@ export function selfAttention(g: GraphBuilder, w: Weights, x: Value, key: string
   const attrs: Record<string, number> = s.causal ? { num_heads: heads, unidirectional: 1 } : { num_heads: heads };
   const ctx = g.node('MultiHeadAttention', [q, k, v, w.param(g, `${key}.in_proj_bias`, [3 * width]), null, bias], attrs, 1, 'com.microsoft')[0]!; // [B, T, W]
   return linear(g, w, ctx, `${key}.out_proj`, width, width);
+}
+
+/**
+ * The block's output at one position per row only: x [B, T, width] and `index` [B] (int64) -> [B, width], equal
+ * to gathering row b at index[b] from `residualBlock`'s output. Keys and values are still projected from every
+ * token, but the query, the attention's output projection, the residual adds and the MLP run on B rows instead
+ * of B * T (the text towers' last block, whose output is only read at the end token). With a causal mask the
+ * query at index[b] sees keys 0..index[b]: an attention bias [B, heads, 1, T] of -inf past it, made from
+ * `positions` (int64 [T], 0..T-1). The bias is full-sized because WebGPU's MultiHeadAttention broadcasts none
+ * and takes no key padding mask.
+ */
+export function residualBlockAt(g: GraphBuilder, w: Weights, x: Value, key: string, s: BlockSpec, index: Value, positions?: Value): Value {
+  if (s.mask) throw new UnsupportedError(`${key}: a block read at one position takes a causal flag, not an attention mask table`);
+  if (s.causal && !positions) throw new UnsupportedError(`${key}: a causal block read at one position needs the token positions`);
+  const { width, heads } = s;
+  const at = g.expand(g.reshape(index, [-1, 1, 1]), g.ints([1, 1, width])); // [B, 1, width]
+  const pick = (t: Value) => g.op('GatherElements', [t, at], { axis: 1 }); // [B, 1, width]: t[b, index[b]]
+  const h = layerNorm(g, w, x, `${key}.ln_1`, width); // [B, T, width]
+  const packed = w.param(g, `${key}.attn.in_proj_weight`, [3 * width, width]);
+  const project = (t: Value, i: number) => g.matmul(t, g.transpose(g.slice(packed, g.ints([i * width]), g.ints([(i + 1) * width]), g.ints([0])), [1, 0]));
+  const [q, k, v] = [project(pick(h), 0), project(h, 1), project(h, 2)]; // q [B, 1, W]; k, v [B, T, W]
+  let bias: Value | null = null;
+  if (s.causal) {
+    const after = g.op('Greater', [g.reshape(positions!, [1, -1]), g.reshape(index, [-1, 1])]); // [B, T]: key j > index[b]
+    const b = g.op('Where', [after, g.floats([-Infinity], [], 'neg_inf'), g.floats([0], [], 'zero')]); // [B, T]
+    bias = g.expand(g.reshape(b, [0, 1, 1, -1]), g.ints([1, heads, 1, 1])); // [B, heads, 1, T]
+  }
+  const ctx = g.node('MultiHeadAttention', [q, k, v, w.param(g, `${key}.attn.in_proj_bias`, [3 * width]), null, bias], { num_heads: heads }, 1, 'com.microsoft')[0]!; // [B, 1, W]
+  let a = linear(g, w, g.reshape(ctx, [-1, width]), `${key}.attn.out_proj`, width, width); // [B, W]
+  if (s.layerScale) a = g.mul(a, w.param(g, `${key}.ls_1.gamma`, [width]));
+  const y = g.add(g.reshape(pick(x), [-1, width]), a);
+  let m = linear(g, w, layerNorm(g, w, y, `${key}.ln_2`, width), `${key}.mlp.c_fc`, s.mlpWidth, width);
+  m = linear(g, w, activation(g, m, s.act), `${key}.mlp.c_proj`, width, s.mlpWidth);
+  if (s.layerScale) m = g.mul(m, w.param(g, `${key}.ls_2.gamma`, [width]));
+  return g.add(y, m); // [B, W]
 }
 
 export function residualBlock(g: GraphBuilder, w: Weights, x: Value, key: string, s: BlockSpec): Value {

@@ -117,7 +117,7 @@ export class ClipTrainer {
     if (!Number.isInteger(accum) || accum < 1) throw new ConfigError(`accum must be a positive integer, got ${accum}`);
     const w = new Weights(o.weights, 'weights');
     const vision = buildVisionGraph(o.cfg, w).bytes;
-    const text = buildTextGraph(o.cfg, w).bytes;
+    const text = buildTextGraph(o.cfg, w, '', { allTokens: o.loss === 'gloria' }).bytes; // GLoRIA's loss reads every token's features
     w.ignore('logit_scale', 'logit_bias', ...BUFFERS);
     w.finish(['']);
     const shapes = new Map<string, number[]>();
