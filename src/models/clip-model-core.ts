@@ -113,6 +113,24 @@ export interface CoreOptions {
   threads?: number;
 }
 
+/**
+ * A tokenizer made on its first use, so that work on images alone never reads a vocabulary (CLIP BPE's tables
+ * hold about 40 MiB). A tokenizer that fails to load fails each `tokenize` with the same error.
+ * @example const t = new LazyTokenizer(() => loadTokenizerSync(spec, src)); t.loaded // false; t.tokenize(['lung'], 77); t.loaded // true
+ */
+export class LazyTokenizer implements TextTokenizer {
+  private made?: TextTokenizer;
+  constructor(private readonly make: () => TextTokenizer) {}
+
+  get loaded(): boolean {
+    return this.made !== undefined;
+  }
+
+  tokenize(texts: string[], contextLength: number): Int32Array {
+    return (this.made ??= this.make()).tokenize(texts, contextLength);
+  }
+}
+
 export class ClipModelCore {
   private visionSession?: Promise<Session>;
   private textSession?: Promise<Session>;
@@ -144,6 +162,16 @@ export class ClipModelCore {
 
   get embedDim(): number {
     return this.meta.embedDim;
+  }
+
+  /**
+   * What the model has loaded so far: each graph's session starts on its first use and a LazyTokenizer on the first
+   * `tokenize`, so embedding images loads neither the tokenizer nor the text graph.
+   * @example await m.embedPixels(pixels, 1); m.loaded // { tokenizer: false, vision: true, text: false }
+   */
+  get loaded(): { tokenizer: boolean; vision: boolean; text: boolean } {
+    const t = this.tokenizer;
+    return { tokenizer: !(t instanceof LazyTokenizer) || t.loaded, vision: this.visionSession !== undefined, text: this.textSession !== undefined };
   }
 
   /** Start the session of one graph (the Node side opens cached files through its backends). */

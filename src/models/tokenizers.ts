@@ -47,6 +47,17 @@ export function tokenizerFilesOf(spec: TextSpec, src?: { files?: ModelFiles; tok
  * @example (await tokenizerFromFiles(spec.tokenizer, files)).tokenize(['lung'], 77)
  */
 export async function tokenizerFromFiles(spec: TextSpec, files: ModelFiles | undefined): Promise<TextTokenizer> {
+  const bpe = spec.tokenizer.kind === 'clip-bpe' ? await ClipTokenizer.load() : undefined;
+  return tokenizerFromFilesWith(spec, files, () => bpe!);
+}
+
+/**
+ * `tokenizerFromFiles` at once, with the shipped CLIP BPE tokenizer made by `clipBpe` (called only for a model that
+ * uses it): the Node side reads and unzips its merges synchronously, so that a model can make its tokenizer on the
+ * first `tokenize` instead of at load (src/node/clip-model.ts).
+ * @example tokenizerFromFilesWith(spec.tokenizer, files, loadClipTokenizerSync).tokenize(['lung'], 77)
+ */
+export function tokenizerFromFilesWith(spec: TextSpec, files: ModelFiles | undefined, clipBpe: () => ClipTokenizer): TextTokenizer {
   const t = spec.tokenizer;
   const need = (name: string): Uint8Array => {
     const b = files?.read(name);
@@ -55,7 +66,7 @@ export async function tokenizerFromFiles(spec: TextSpec, files: ModelFiles | und
   };
   switch (t.kind) {
     case 'clip-bpe': {
-      const bpe = await ClipTokenizer.load();
+      const bpe = clipBpe();
       return spec.padId === 0 ? bpe : new PaddedClipTokenizer(bpe, spec.padId);
     }
     case 'sentencepiece': {

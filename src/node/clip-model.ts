@@ -2,11 +2,11 @@
 // graph cache, run by a backend chosen by device; the embedding itself is the core's (src/models/clip-model-core.ts).
 import { decodeImageFile } from './image-decode.ts';
 import { getProtocol } from '../image/protocol.ts';
-import { ClipModelCore, type EmbedOptions, type ImageEmbeddings } from '../models/clip-model-core.ts';
+import { ClipModelCore, LazyTokenizer, type EmbedOptions, type ImageEmbeddings } from '../models/clip-model-core.ts';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import './ort-backend.ts';
-import './tokenizer-files.ts';
+import { loadTokenizerSync } from './tokenizer-files.ts';
 import { parseDevice, resolveBackend, type Device } from '../runtime/backends.ts';
 import { webBackend } from '../runtime/web-backend.ts';
 import type { Backend, Session } from '../runtime/session.ts';
@@ -70,7 +70,8 @@ export class ClipModel extends ClipModelCore {
       const q = await quantizedGraphs(compiled.visionPath, compiled.textPath, dtype, options.log);
       compiled = { ...compiled, visionPath: q.visionPath, textPath: q.textPath, cached: compiled.cached && q.cached };
     }
-    const tokenizer = await loadTokenizer(compiled.meta.text, src);
+    // made on the first tokenize or embedTexts: images alone never read the vocabulary
+    const tokenizer = new LazyTokenizer(() => loadTokenizerSync(compiled.meta.text, src));
     const model = new ClipModel(src, compiled, tokenizer, options);
     model.pretrained = spec;
     return model;

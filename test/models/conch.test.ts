@@ -178,7 +178,11 @@ test('CONCH folder without its tokenizer, with a state dict of another model, or
     j.model.vocab['\u0120zzz'] = Object.keys(j.model.vocab).length;
     writeFileSync(join(d, 'conch_byte_level_bpe_uncased.json'), JSON.stringify(j));
   });
-  await assert.rejects(ClipModel.load(otherTokenizer, { threads: 1 }), (e: unknown) => e instanceof ConfigError && /578 ids, the text tower's vocabulary 577/.test((e as Error).message));
+  // the tokenizer is made on first use (image-only work never reads it): its error comes with the first texts
+  const wrong = await ClipModel.load(otherTokenizer, { threads: 1 });
+  await assert.rejects(wrong.embedTexts(['lung']), (e: unknown) => e instanceof ConfigError && /578 ids, the text tower's vocabulary 577/.test((e as Error).message) && /conch_byte_level_bpe_uncased\.json/.test((e as Error).message));
+  assert.throws(() => wrong.tokenize(['lung']), /578 ids, the text tower's vocabulary 577/);
+  await wrong.release();
   const other = conchFolder((d) => copyFileSync(join(FIXTURE, '..', 'towers', 'cxr-bert', 'pytorch_model.bin'), join(d, 'pytorch_model.bin')));
   await assert.rejects(ClipModel.load(other, { threads: 1 }), (e: unknown) => e instanceof CheckpointError && /not a CONCH CoCa state dict/.test((e as Error).message) && /pytorch_model\.bin/.test((e as Error).message));
   const badCfg = conchFolder((d) => writeFileSync(join(d, 'conch_model_cfg.json'), '{"embed_dim": 16,'));
