@@ -2,15 +2,15 @@
 // Shared by test/node/build-memory.test.ts and bench/build-memory.bench.ts.
 //  - writers of random-weight checkpoints at real sizes that write tensor by tensor (the writer's own memory
 //    stays at one tensor): an open_clip ViT-B/16 folder and a transformers SigLIP folder (so400m layout);
-//  - `measure('build' | 'embed', folder, cache)`: a child (`node --import tsx` of this file) compiles the folder
-//    into the graph cache, or loads the cached graphs and embeds a batch, and reports process.resourceUsage().maxRSS.
+//  - `measure('build' | 'embed' | 'baseline', folder, cache)`: a child (build-memory-child.mjs, on the sources under
+//    tsx or on a built dist/ with plain Node) compiles the folder into the graph cache, or loads the cached graphs and
+//    embeds a batch, and reports process.resourceUsage().maxRSS.
 import { spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClipConfig } from '../../src/models/clip-config.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
-const HERE = new URL(import.meta.url).pathname;
 
 /** One tensor of a checkpoint to write: name and shape (float32), filled by a seeded generator. */
 interface Spec { name: string; shape: number[]; scale?: number; offset?: number }
@@ -172,48 +172,22 @@ export interface Measured {
   report: Record<string, unknown>;
 }
 
+const CHILD = new URL('./build-memory-child.mjs', import.meta.url).pathname;
+
 /**
- * Run this file as a child: `build` compiles `folder` into `cache` (ONNX graphs + external data, no session);
- * `embed` loads the compiled model from the cache and embeds a batch of `batch` images of noise; `baseline`
- * imports the library and does nothing (Node, tsx and the library's own code).
+ * Run a child (build-memory-child.mjs): `build` compiles `folder` into `cache` (ONNX graphs + external data, no
+ * session); `embed` loads the compiled model from the cache and embeds a batch of `batch` images of noise (its report
+ * says what the model loaded: `loaded`); `baseline` imports the library and does nothing (Node, the library's own
+ * code and, on the sources, tsx). By default the child runs the checkout's sources under tsx; with `dist` (a built
+ * package's dist/ folder) it runs that with plain Node, as the installed `clipmed` does.
  */
-export function measure(mode: 'build' | 'embed' | 'baseline', folder: string, cache: string, batch = 8): Measured {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', HERE, mode, folder, String(batch)], {
+export function measure(mode: 'build' | 'embed' | 'baseline', folder: string, cache: string, batch = 8, dist?: string): Measured {
+  const [lib, ext, pre] = dist ? [dist, '.js', []] : [join(ROOT, 'src'), '.ts', ['--import', 'tsx']];
+  const r = spawnSync(process.execPath, [...pre, CHILD, mode, folder, String(batch), lib, ext], {
     cwd: ROOT, encoding: 'utf8', env: { ...process.env, CLIPMED_CACHE: cache }, maxBuffer: 1 << 24,
   });
   if (r.status !== 0) throw new Error(`the ${mode} child failed (${r.status ?? r.signal}): ${r.stderr.slice(-3000)}`);
   const lines = r.stdout.trim().split('\n');
   const report = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
   return { maxRss: Number(report.maxRssKiB) * 1024, report };
-}
-
-async function child(mode: string, folder: string, batch: number): Promise<void> {
-  // only the modules a build and an embedding need (not the whole public API)
-  const lib = {
-    ...(await import('../../src/node/resolve.ts')),
-    ...(await import('../../src/node/compile.ts')),
-    ...(await import('../../src/node/clip-model.ts')),
-  };
-  const out: Record<string, unknown> = { mode };
-  if (mode === 'build') {
-    const { source } = await lib.resolveModelSource(folder);
-    const c = await lib.compileModel(source);
-    out.cached = c.cached;
-    out.parameters = c.meta.parameters;
-  } else if (mode === 'embed') {
-    const m = await lib.ClipModel.load(folder, { threads: 2 });
-    const s = m.meta.preprocess.size;
-    const [h, w] = typeof s === 'number' ? [s, s] : s;
-    const pixels = new Float32Array(batch * 3 * h * w).map((_, i) => Math.sin(i) * 0.5);
-    const e = await m.embedPixels(pixels, batch, { batchSize: batch });
-    out.rows = e.embeddings.length / m.embedDim;
-    out.batchBytes = pixels.byteLength + e.embeddings.byteLength;
-    await m.release();
-  }
-  out.maxRssKiB = process.resourceUsage().maxRSS;
-  console.log(JSON.stringify(out));
-}
-
-if (process.argv[1] && new URL(`file://${process.argv[1]}`).pathname === HERE) {
-  await child(process.argv[2]!, process.argv[3]!, Number(process.argv[4] ?? 8));
 }

@@ -2,7 +2,8 @@
 // folder, 571 MiB of float32) compiles in a child process whose peak RSS stays under 1.5x the checkpoint plus the
 // child's baseline (Node, tsx and the library imported, measured here in a child that does nothing else: about
 // 130 MiB on the development machine). Loading the compiled graphs and embedding a batch of 8 stays under 1.5x
-// the weights plus the batch, plus the same baseline. No timing is asserted.
+// the weights plus the batch, plus the same baseline, and loads neither the tokenizer nor the text graph. No timing
+// is asserted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,6 +29,8 @@ test('ViT-B/16: building holds the weights once, and loading + embedding 8 image
   assert.ok(build.maxRss < limit, `build peak RSS ${(build.maxRss / MiB).toFixed(0)} MiB, limit ${(limit / MiB).toFixed(0)} MiB (1.5 x ${(bytes / MiB).toFixed(0)} + baseline ${(baseline / MiB).toFixed(0)})`);
   const embed = measure('embed', folder, cache, 8);
   assert.equal(embed.report.rows, 8);
+  // embedding images starts the image graph alone: no tokenizer, no text graph
+  assert.deepEqual(embed.report.loaded, { tokenizer: false, vision: true, text: false });
   const batch = Number(embed.report.batchBytes);
   const embedLimit = 1.5 * (bytes + batch) + baseline;
   assert.ok(embed.maxRss < embedLimit, `load+embed peak RSS ${(embed.maxRss / MiB).toFixed(0)} MiB, limit ${(embedLimit / MiB).toFixed(0)} MiB`);
