@@ -200,6 +200,6 @@ if (asJson) {
   }
   for (const p of profiles) {
     const total = p.ops.reduce((s, [, d]) => s + d, 0);
-    console.log(`\n${p.graph}: ${p.ops.slice(0, 8).map(([op, d]) => `${op} ${((100 * d) / total).toFixed(1)}%`).join(', ')}`);
+    console.log(`\n${p.graph}, ms per run: total ${(total / 1000 / runs).toFixed(1)}; ${p.ops.slice(0, 10).map(([op, d]) => `${op} ${(d / 1000 / runs).toFixed(1)} (${((100 * d) / total).toFixed(1)}%)`).join(', ')}`);
   }
 }
