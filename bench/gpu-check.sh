@@ -10,7 +10,7 @@
 # It prints one table: clipmed's ViT-B/16 image embeddings on cpu (reference), webgpu (onnxruntime-node's Dawn on
 # the GPU's Vulkan driver) and cuda (onnxruntime-node's CUDA provider: expected to fail with clipmed's typed error,
 # since its provider libraries come from NuGet, which no machine here reaches; the row then says so), with
-# --dtype fp32 and fp16 (fp16 is clipmed's fp16-weight graph, which casts back to fp32 and computes in fp32),
+# --dtype fp32 and fp16 (on webgpu and cuda fp16 is src/graph/half.ts's graph: half-precision weights and arithmetic),
 # each against cpu fp32 (cosine, max relative error) and in images/s at batch 8 and 64; PyTorch CUDA fp32 and fp16
 # on the same weights (bench/gpu_check_torch.py) with the ratio clipmed/PyTorch; and clipmed's graph through the
 # Python onnxruntime's CUDA provider if that build has one. Results: $OUT/table.md, clipmed.json, torch.json, logs.

@@ -6,7 +6,8 @@
 //     as an open_clip folder (open_clip_config.json + open_clip_model.safetensors), so that clipmed loads it the
 //     way users' checkpoints load and bench/gpu_check_torch.py runs the same weights in PyTorch.
 //  2. OUT_DIR/pixels.f32: 64 preprocessed 224x224 images ([64, 3, 224, 224] float32, deterministic).
-//  3. For cpu fp32 (the reference), then webgpu and cuda with --dtype fp32 and fp16: ClipModel.load + embedPixels
+//  3. For cpu fp32 (the reference), then webgpu and cuda with --dtype fp32 and fp16 (half-precision compute there,
+//     src/graph/half.ts): ClipModel.load + embedPixels
 //     (the product path, graph cache in OUT_DIR/cache): the first 8 images' embeddings (not normalised) against cpu fp32 (smallest
 //     cosine, largest relative error), and images/s at batch 8 and 64 (one session run per batch; median of --runs
 //     timed runs after one warm-up; host-to-device copies included, as users see them). A device that cannot start records clipmed's error message instead.

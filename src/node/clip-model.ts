@@ -13,7 +13,7 @@ import type { Backend, Session } from '../runtime/session.ts';
 import type { OpenAIOverrides } from '../models/clip-config.ts';
 import { compileModel, modelSpecFor, type CompiledModel, type ModelMeta } from './compile.ts';
 import { mapLimit } from './map-limit.ts';
-import { parseDType, quantizedGraphs, type DType } from './quantized.ts';
+import { halfComputeGraphs, parseDType, quantizedGraphs, type DType } from './quantized.ts';
 import type { TextSpec, TextTokenizer } from '../models/family.ts';
 import type { ModelSpec } from '../models/spec.ts';
 import { loadTokenizer } from '../models/tokenizers.ts';
@@ -36,7 +36,7 @@ export interface LoadOptions {
   protocol?: string;
   /** download progress for hub sources */
   onProgress?: (p: HubProgress) => void;
-  /** weights: 'fp32' (default), 'fp16', 'int8' (dynamic activation quantisation) or 'q4' (4-bit weights); quantised graphs are made once and cached */
+  /** weights: 'fp32' (default), 'fp16' (half-size weights; on 'webgpu' and 'cuda' also half-precision compute), 'int8' (dynamic activation quantisation) or 'q4' (4-bit weights); quantised graphs are made once and cached */
   dtype?: DType;
 }
 
@@ -67,7 +67,11 @@ export class ClipModel extends ClipModelCore {
     let compiled = await compileModel(src, options.overrides, options.log);
     const dtype = options.dtype ? parseDType(options.dtype) : 'fp32';
     if (dtype !== 'fp32') {
-      const q = await quantizedGraphs(compiled.visionPath, compiled.textPath, dtype, options.log);
+      // on GPU devices fp16 computes in half precision (src/graph/half.ts); elsewhere it is half-size weights cast to fp32
+      const gpu = options.device === 'webgpu' || options.device === 'cuda';
+      const q = dtype === 'fp16' && gpu && !options.backend
+        ? await halfComputeGraphs(compiled.visionPath, compiled.textPath, options.log)
+        : await quantizedGraphs(compiled.visionPath, compiled.textPath, dtype, options.log);
       compiled = { ...compiled, visionPath: q.visionPath, textPath: q.textPath, cached: compiled.cached && q.cached };
     }
     // made on the first tokenize or embedTexts: images alone never read the vocabulary

@@ -109,13 +109,37 @@ function noAdapterHint(): string {
   return 'a GPU with a D3D12 (Windows) or Metal (macOS) driver is needed';
 }
 
+/** ONNX Runtime's error for a half-precision shader on an adapter without shader-f16, as a typed error; else undefined. */
+function noF16(e: unknown): UnsupportedError | undefined {
+  const msg = (e as Error)?.message ?? String(e);
+  if (!/requires f16 but the device does not support it/.test(msg)) return undefined;
+  return new UnsupportedError(`device 'webgpu': this adapter has no half-precision shaders (WebGPU's shader-f16), which --dtype fp16 computes with on GPU devices; use --dtype fp32 (${msg.split('\n')[0]!.replace(/^.*Status Message: /, '')})`, { cause: e });
+}
+
+/** A WebGPU session whose runs say, as a typed error, when the adapter cannot run half-precision shaders. */
+class WebGpuSession implements Session {
+  constructor(private readonly s: Session) {}
+  get inputNames() { return this.s.inputNames; }
+  get outputNames() { return this.s.outputNames; }
+  async run(feeds: Record<string, TensorIn>, outputs?: string[]): Promise<Record<string, TensorOut>> {
+    try {
+      return await this.s.run(feeds, outputs);
+    } catch (e) {
+      throw noF16(e) ?? e;
+    }
+  }
+  release() { return this.s.release(); }
+}
+
 export const nodeWebGpuBackend: Backend = {
   name: 'onnxruntime-node (webgpu)',
   async create(model, options = {}) {
     if (!nodeProviderBundled('webgpu')) throw new UnsupportedError(`device 'webgpu': this onnxruntime-node ${ort.env.versions?.node ?? ''} build has no WebGPU provider; use device 'cpu'`);
     try {
-      return await create('webgpu', model, options);
+      return new WebGpuSession(await create('webgpu', model, options));
     } catch (e) {
+      const f16 = noF16(e);
+      if (f16) throw f16;
       const msg = (e as Error).message ?? String(e);
       if (/adapter|webgpu|dawn|vulkan/i.test(msg)) {
         const reason = msg.split('\n')[0]!.replace(/^.*?(Failed to get a WebGPU adapter)/, '$1');

@@ -5,6 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { ConfigError } from '../errors.ts';
+import { halfComputeModel, type HalfReport } from '../graph/half.ts';
 import { quantizeModel, QUANT_MODES, type QuantMode, type QuantizeReport } from '../graph/quantize.ts';
 import { checkFiles, exists, recordFiles, writeAtomic, type FileRecord } from './graph-cache.ts';
 
@@ -48,7 +49,7 @@ export interface QuantizedGraphs {
   textPath: string;
   /** true when both came from the cache */
   cached: boolean;
-  reports?: { vision: QuantizeReport; text: QuantizeReport };
+  reports?: { vision: QuantizeReport | HalfReport; text: QuantizeReport | HalfReport };
 }
 
 /**
@@ -56,6 +57,18 @@ export interface QuantizedGraphs {
  * @example const q = await quantizedGraphs(compiled.visionPath, compiled.textPath, 'int8'); q.visionPath // '.../vision.int8.onnx'
  */
 export async function quantizedGraphs(visionPath: string, textPath: string, dtype: QuantMode, log: (m: string) => void = () => {}): Promise<QuantizedGraphs> {
+  return derivedGraphs(visionPath, textPath, dtype, `quantising the graphs to ${dtype}`, (bytes) => quantizeModel(bytes, dtype), log);
+}
+
+/**
+ * The fp16-compute form of a compiled model's graphs (src/graph/half.ts: float16 weights and activations), what
+ * `--dtype fp16` runs on GPU devices; made once and cached beside the fp32 graphs as `vision.fp16c.onnx`, ....
+ */
+export async function halfComputeGraphs(visionPath: string, textPath: string, log: (m: string) => void = () => {}): Promise<QuantizedGraphs> {
+  return derivedGraphs(visionPath, textPath, 'fp16c', 'making fp16-compute graphs', (bytes) => halfComputeModel(bytes), log);
+}
+
+async function derivedGraphs(visionPath: string, textPath: string, dtype: string, what: string, transform: (bytes: Uint8Array) => { bytes: Uint8Array; report: QuantizeReport | HalfReport }, log: (m: string) => void): Promise<QuantizedGraphs> {
   const dir = dirname(visionPath);
   const names = [`vision.${dtype}.onnx`, `text.${dtype}.onnx`];
   const recordPath = join(dir, `${dtype}.json`);
@@ -71,10 +84,10 @@ export async function quantizedGraphs(visionPath: string, textPath: string, dtyp
     if (!why) return { ...out, cached: true };
     log(`the cached ${dtype} graphs in ${dir} do not match what was written (${why}); rebuilding`);
   }
-  log(`quantising the graphs to ${dtype}`);
-  const vision = quantizeModel(await inlineExternalData(visionPath), dtype);
+  log(what);
+  const vision = transform(await inlineExternalData(visionPath));
   await writeAtomic(out.visionPath, vision.bytes);
-  const text = quantizeModel(await inlineExternalData(textPath), dtype);
+  const text = transform(await inlineExternalData(textPath));
   await writeAtomic(out.textPath, text.bytes);
   await writeAtomic(recordPath, JSON.stringify(await recordFiles(dir, names), null, 1)); // last: marks the entry complete
   return { ...out, cached: false, reports: { vision: vision.report, text: text.report } };
