@@ -34,7 +34,7 @@ if [ -z "${VK_ICD_FILENAMES:-}${VK_DRIVER_FILES:-}" ] && [ -f "$ICD" ] && ! ls /
   export VK_DRIVER_FILES=$ICD
 fi
 {
-  date -u; uptime; nvidia-smi -L; $NODE --version; python3 -c 'import torch; print("torch", torch.__version__, torch.version.cuda)'
+  date -u; uptime; nvidia-smi -L; $NODE --version; ${PYTHON:-python3} -c 'import torch; print("torch", torch.__version__, torch.version.cuda)'
   echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-} VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-}"; ldconfig -p | grep -E 'libvulkan|libcudart|libcublas|libcudnn' | head
 } 2>&1 | tee "$RESULTS/env.txt"
 
