@@ -134,7 +134,11 @@ pixels = np.fromfile(os.path.join(out, "pixels.f32"), dtype=np.float32).reshape(
 reference = np.fromfile(os.path.join(out, "cpu_fp32.f32"), dtype=np.float32).reshape(CHECK, -1)
 model = build()
 rows = []
-info = {"torch": torch.__version__, "device": device, "tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn_tf32": torch.backends.cudnn.allow_tf32}
+info = {"torch": torch.__version__, "device": device}
+try:  # newer PyTorch also has fp32_precision settings; these flags still say whether TF32 is on
+    info["tf32_matmul"], info["cudnn_tf32"] = bool(torch.backends.cuda.matmul.allow_tf32), bool(torch.backends.cudnn.allow_tf32)
+except Exception as e:  # noqa: BLE001 - only informative
+    info["tf32"] = f"unknown ({e})"
 if device == "cuda":
     info["gpu"] = torch.cuda.get_device_name(0)
 for dtype_name, dtype in [("fp32", torch.float32), ("fp16", torch.float16)]:
