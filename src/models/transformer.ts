@@ -36,6 +36,11 @@ export function activation(g: GraphBuilder, x: Value, act: Activation): Value {
   return g.mul(g.mul(x, g.floats([0.5], [], 'half')), g.add(e, g.floats([1], [], 'one')));
 }
 
+/** Row block i (0: q, 1: k, 2: v) of a packed in_proj_weight [3W, W], transposed as a MatMul's weight [W, W]. */
+function inProj(g: GraphBuilder, packed: Value, i: number, width: number): Value {
+  return g.transpose(g.slice(packed, g.ints([i * width]), g.ints([(i + 1) * width]), g.ints([0])), [1, 0]);
+}
+
 /**
  * Multi-head self-attention on x [batch, tokens, width]. q, k and v are three MatMuls on row blocks of the
  * packed in_proj_weight (ONNX Runtime folds the constant Slice and Transpose when it loads the graph), so no
@@ -46,8 +51,7 @@ export function activation(g: GraphBuilder, x: Value, act: Activation): Value {
 export function selfAttention(g: GraphBuilder, w: Weights, x: Value, key: string, s: BlockSpec): Value {
   const { width, heads } = s;
   const packed = w.param(g, `${key}.in_proj_weight`, [3 * width, width]); // rows: q, k, v (torch [out, in])
-  const project = (i: number) => g.matmul(x, g.transpose(g.slice(packed, g.ints([i * width]), g.ints([(i + 1) * width]), g.ints([0])), [1, 0])); // [B, T, W]
-  const [q, k, v] = [project(0), project(1), project(2)];
+  const [q, k, v] = [0, 1, 2].map((i) => g.matmul(x, inProj(g, packed, i, width))); // [B, T, W]
   const bias = s.mask ? g.op('Unsqueeze', [s.mask, g.ints([0, 1])]) : null; // [1, 1, T, T]
   const attrs: Record<string, number> = s.causal ? { num_heads: heads, unidirectional: 1 } : { num_heads: heads };
   const ctx = g.node('MultiHeadAttention', [q, k, v, w.param(g, `${key}.in_proj_bias`, [3 * width]), null, bias], attrs, 1, 'com.microsoft')[0]!; // [B, T, W]
@@ -71,8 +75,7 @@ export function residualBlockAt(g: GraphBuilder, w: Weights, x: Value, key: stri
   const pick = (t: Value) => g.op('GatherElements', [t, at], { axis: 1 }); // [B, 1, width]: t[b, index[b]]
   const h = layerNorm(g, w, x, `${key}.ln_1`, width); // [B, T, width]
   const packed = w.param(g, `${key}.attn.in_proj_weight`, [3 * width, width]);
-  const project = (t: Value, i: number) => g.matmul(t, g.transpose(g.slice(packed, g.ints([i * width]), g.ints([(i + 1) * width]), g.ints([0])), [1, 0]));
-  const [q, k, v] = [project(pick(h), 0), project(h, 1), project(h, 2)]; // q [B, 1, W]; k, v [B, T, W]
+  const [q, k, v] = [pick(h), h, h].map((t, i) => g.matmul(t, inProj(g, packed, i, width))); // q [B, 1, W]; k, v [B, T, W]
   let bias: Value | null = null;
   if (s.causal) {
     const after = g.op('Greater', [g.reshape(positions!, [1, -1]), g.reshape(index, [-1, 1])]); // [B, T]: key j > index[b]
@@ -82,19 +85,19 @@ export function residualBlockAt(g: GraphBuilder, w: Weights, x: Value, key: stri
   const ctx = g.node('MultiHeadAttention', [q, k, v, w.param(g, `${key}.attn.in_proj_bias`, [3 * width]), null, bias], { num_heads: heads }, 1, 'com.microsoft')[0]!; // [B, 1, W]
   let a = linear(g, w, g.reshape(ctx, [-1, width]), `${key}.attn.out_proj`, width, width); // [B, W]
   if (s.layerScale) a = g.mul(a, w.param(g, `${key}.ls_1.gamma`, [width]));
-  const y = g.add(g.reshape(pick(x), [-1, width]), a);
-  let m = linear(g, w, layerNorm(g, w, y, `${key}.ln_2`, width), `${key}.mlp.c_fc`, s.mlpWidth, width);
-  m = linear(g, w, activation(g, m, s.act), `${key}.mlp.c_proj`, width, s.mlpWidth);
-  if (s.layerScale) m = g.mul(m, w.param(g, `${key}.ls_2.gamma`, [width]));
-  return g.add(y, m); // [B, W]
+  return mlpResidual(g, w, g.add(g.reshape(pick(x), [-1, width]), a), key, s); // [B, W]
+}
+
+/** The block's second half on x [..., width]: x + ls_2(mlp(ln_2(x))). */
+function mlpResidual(g: GraphBuilder, w: Weights, x: Value, key: string, s: BlockSpec): Value {
+  let m = linear(g, w, layerNorm(g, w, x, `${key}.ln_2`, s.width), `${key}.mlp.c_fc`, s.mlpWidth, s.width);
+  m = linear(g, w, activation(g, m, s.act), `${key}.mlp.c_proj`, s.width, s.mlpWidth);
+  if (s.layerScale) m = g.mul(m, w.param(g, `${key}.ls_2.gamma`, [s.width]));
+  return g.add(x, m);
 }
 
 export function residualBlock(g: GraphBuilder, w: Weights, x: Value, key: string, s: BlockSpec): Value {
   let a = selfAttention(g, w, layerNorm(g, w, x, `${key}.ln_1`, s.width), `${key}.attn`, s);
   if (s.layerScale) a = g.mul(a, w.param(g, `${key}.ls_1.gamma`, [s.width]));
-  x = g.add(x, a);
-  let m = linear(g, w, layerNorm(g, w, x, `${key}.ln_2`, s.width), `${key}.mlp.c_fc`, s.mlpWidth, s.width);
-  m = linear(g, w, activation(g, m, s.act), `${key}.mlp.c_proj`, s.width, s.mlpWidth);
-  if (s.layerScale) m = g.mul(m, w.param(g, `${key}.ls_2.gamma`, [s.width]));
-  return g.add(x, m);
+  return mlpResidual(g, w, g.add(x, a), key, s);
 }
