@@ -57,7 +57,7 @@ export { memoryFiles, type ModelSpec, type TowerSpec, type ModelFiles, type Spec
 export { registerTower, getTower, listTowers, type TowerKind, type TowerBuilder, type TowerModality, type OpenClipContext } from './models/towers/registry.ts';
 export type { Backend, Session, SessionOptions, TensorIn, TensorOut } from './runtime/session.ts';
 export { registerBackend, resolveBackend, listBackends, parseDevice, DEVICES, type Device } from './runtime/backends.ts';
-export { webBackend } from './runtime/web-backend.ts';
+export { webBackend, webGpuMisreads } from './runtime/web-backend.ts';
 export { DicomWebClient, dicomJsonString, parseMultipart, parseDicomWebUrl, isDicomWebUrl, resolveDicomWebUrl, type DicomJson, type DicomWebAuth, type DicomWebOptions, type DicomWebTarget, type MultipartPart, type DicomWebQuery } from './io/dicomweb.ts';
 export { pipeline, toRaster, PIPELINE_TASKS, type PipelineTask, type PipelineTasks, type ImageInput, type FeatureTensor, type ClassificationOptions, type FeatureOptions, type RetrievalOptions, type ZeroShotImageClassificationPipeline, type ImageFeatureExtractionPipeline, type FeatureExtractionPipeline, type ImageRetrievalPipeline } from './pipeline/api.ts';
 export { setPlatform, getPlatform, type Platform } from './pipeline/platform.ts';

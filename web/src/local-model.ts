@@ -2,7 +2,7 @@
 // (WebGPU where the browser has an adapter, else WASM). Only the model's compiled graphs, its spec and its
 // tokenizer file come from the server; images and results stay in the page.
 import bpeUrl from '../../data/clip-bpe/bpe_simple_vocab_16e6.txt.gz?url';
-import { memoryFiles, webBackend } from '../../src/browser.ts';
+import { memoryFiles, webBackend, webGpuMisreads } from '../../src/browser.ts';
 import { ClipModelCore } from '../../src/models/clip-model-core.ts';
 import type { ModelMeta } from '../../src/node/compile.ts';
 import type { TextTokenizer } from '../../src/models/family.ts';
@@ -74,7 +74,9 @@ export class LocalModel {
       const core = build('webgpu');
       try {
         await core.embedTexts(['a']); // starts the session now, so that a WebGPU failure shows here
-        return new LocalModel(core, source, served.protocol, 'webgpu');
+        // a causal text tower runs on WebAssembly (webBackend): say so rather than claim WebGPU for both towers
+        const misread = webGpuMisreads(text!);
+        return new LocalModel(core, source, served.protocol, misread ? `webgpu; the text tower on wasm (WebGPU would misread ${misread})` : 'webgpu');
       } catch (err) {
         await core.release().catch(() => undefined);
         return new LocalModel(build('wasm'), source, served.protocol, `wasm; WebGPU failed: ${err instanceof Error ? err.message : err}`);
