@@ -7,7 +7,7 @@ import { UnsupportedError } from '../errors.ts';
 import { GraphBuilder, type Value } from '../graph/builder.ts';
 import type { BuiltGraph } from './clip-towers.ts';
 import { num, specialToken, sub, type HfFolder, type Json } from './hf-config.ts';
-import { hfEncoderLayer, parseHfActivation, type HfActivation, type HfLayerSpec } from './hf-transformer.ts';
+import { hfEncoderLayer, hfEncoderLayerAt, parseHfActivation, type HfActivation, type HfLayerSpec } from './hf-transformer.ts';
 import { afterClassToken, causalMask, endTokenIndex, patchEmbed, poolAt, prependClassToken, tokenAt } from './towers/parts.ts';
 import { layerNorm } from './transformer.ts';
 import type { Weights } from './weights.ts';
@@ -138,10 +138,11 @@ export function buildHfClipText(t: HfClipTextTowerConfig, w: Weights, prefix = '
   const pos = g.slice(w.param(g, p('embeddings.position_embedding.weight'), [t.maxPositions, t.width]), g.ints([0]), seqLen, g.ints([0])); // [T, width]
   x = g.add(x, pos);
   const mask = causalMask(g, t.maxPositions, seqLen, 'causal_mask'); // [T, T]
-  for (let i = 0; i < t.layers; i++) x = hfEncoderLayer(g, w, x, p(`encoder.layers.${i}`), layerSpec(t, mask));
-  x = layerNorm(g, w, x, p('final_layer_norm'), t.width, t.eps); // [B, T, width]
   const eot = endTokenIndex(g, ids, t.pool === 'argmax' ? { kind: 'argmax' } : { kind: 'first-eos', eosId: t.eosTokenId }); // [B]
-  const pooled = poolAt(g, x, eot, t.width); // [B, width]
+  // only the end token's row of the last layer is read: that layer runs its query, MLP and final_layer_norm on it alone
+  for (let i = 0; i < t.layers - 1; i++) x = hfEncoderLayer(g, w, x, p(`encoder.layers.${i}`), layerSpec(t, mask));
+  const last = t.layers > 0 ? hfEncoderLayerAt(g, w, x, p(`encoder.layers.${t.layers - 1}`), layerSpec(t, mask), eot) : poolAt(g, x, eot, t.width); // [B, width]
+  const pooled = layerNorm(g, w, last, p('final_layer_norm'), t.width, t.eps); // [B, width]
   const embeds = g.matmul(pooled, w.linearT(g, `${prefix}text_projection.weight`, t.projectionDim, t.width));
   g.output(embeds, 'text_embeds', 'float32', ['batch', t.projectionDim]);
   w.ignore(p('embeddings.position_ids'));

@@ -66,6 +66,25 @@ export function hfMlp(g: GraphBuilder, w: Weights, x: Value, key: string, s: Pic
   return linear(g, w, hfActivation(g, h, s.act), `${key}.fc2`, s.width, s.mlpWidth);
 }
 
+/**
+ * One encoder layer's output at one position per row only: x [B, T, W] and `index` [B] (int64) -> [B, W], equal to
+ * gathering row b at index[b] from `hfEncoderLayer`'s output. k and v come from every token; q, out_proj and the
+ * MLP run on B rows (a text tower's last layer, read only at the end token). The mask [T, T] gives each row's
+ * query its own mask row, [B, 1, 1, T].
+ */
+export function hfEncoderLayerAt(g: GraphBuilder, w: Weights, x: Value, key: string, s: HfLayerSpec, index: Value): Value {
+  const at = g.expand(g.reshape(index, [-1, 1, 1]), g.ints([1, 1, s.width])); // [B, 1, W]
+  const pick = (t: Value) => g.op('GatherElements', [t, at], { axis: 1 }); // [B, 1, W]: t[b, index[b]]
+  const h = layerNorm(g, w, x, `${key}.layer_norm1`, s.width, s.eps); // [B, T, W]
+  const a = `${key}.self_attn`;
+  const q = linear(g, w, pick(h), `${a}.q_proj`, s.width, s.width); // [B, 1, W]
+  const k = linear(g, w, h, `${a}.k_proj`, s.width, s.width);
+  const v = linear(g, w, h, `${a}.v_proj`, s.width, s.width);
+  const mask = s.mask ? g.reshape(g.gather(s.mask, index, 0), [0, 1, 1, -1]) : undefined; // [B, 1, 1, T]
+  const y = g.add(g.reshape(pick(x), [-1, s.width]), g.reshape(linear(g, w, attend(g, q, k, v, s.width, s.heads, mask), `${a}.out_proj`, s.width, s.width), [-1, s.width])); // [B, W]
+  return g.add(y, hfMlp(g, w, layerNorm(g, w, y, `${key}.layer_norm2`, s.width, s.eps), `${key}.mlp`, s));
+}
+
 /** One encoder layer `{key}` = e.g. `vision_model.encoder.layers.3`. */
 export function hfEncoderLayer(g: GraphBuilder, w: Weights, x: Value, key: string, s: HfLayerSpec): Value {
   x = g.add(x, hfSelfAttention(g, w, layerNorm(g, w, x, `${key}.layer_norm1`, s.width, s.eps), `${key}.self_attn`, s));
