@@ -9,7 +9,7 @@ const { onnx } = onnxProto;
 
 export const OPSET = 17;
 /** Bump when a graph-building function changes, so that cached graphs are rebuilt. */
-export const GRAPH_VERSION = 7;
+export const GRAPH_VERSION = 8;
 
 /** A named value in the graph (an input, an initializer or the output of a node). */
 export interface Value {

@@ -9,7 +9,7 @@ import { GraphBuilder, type Value } from '../graph/builder.ts';
 import { SentencePieceModel } from '../text/sentencepiece.ts';
 import type { BuiltGraph } from './clip-towers.ts';
 import { hfPreprocess, num, specialToken, sub, type HfFolder, type Json } from './hf-config.ts';
-import { attend, hfActivation, hfEncoderLayer, parseHfActivation, type HfLayerSpec } from './hf-transformer.ts';
+import { attend, hfActivation, hfEncoderLayer, hfEncoderLayerAt, parseHfActivation, type HfLayerSpec } from './hf-transformer.ts';
 import type { HfTowerConfig } from './hf-clip-family.ts';
 import { patchEmbed, tokenAt } from './towers/parts.ts';
 import { layerNorm, linear } from './transformer.ts';
@@ -126,9 +126,11 @@ export function buildSiglipText(t: SiglipTextTowerConfig, w: Weights, prefix = '
   const ids = g.input('input_ids', 'int64', ['batch', t.maxPositions]);
   let x = g.gather(w.param(g, p('embeddings.token_embedding.weight'), [t.vocabSize, t.width]), ids); // [B, T, width]
   x = g.add(x, w.param(g, p('embeddings.position_embedding.weight'), [t.maxPositions, t.width]));
-  for (let i = 0; i < t.layers; i++) x = hfEncoderLayer(g, w, x, p(`encoder.layers.${i}`), layerSpec(t));
-  x = layerNorm(g, w, x, p('final_layer_norm'), t.width, t.eps);
-  const last = tokenAt(g, x, -1, 'last_index'); // [B, width]
+  // only the last position of the last layer is read: that layer runs its query, MLP and final_layer_norm on it alone
+  for (let i = 0; i < t.layers - 1; i++) x = hfEncoderLayer(g, w, x, p(`encoder.layers.${i}`), layerSpec(t));
+  const lastIndex = g.expand(g.ints([t.maxPositions - 1], [1], 'last_index'), g.shape(ids, 0, 1)); // [B]
+  const lastRow = t.layers > 0 ? hfEncoderLayerAt(g, w, x, p(`encoder.layers.${t.layers - 1}`), layerSpec(t), lastIndex) : tokenAt(g, x, -1, 'last_index'); // [B, width]
+  const last = layerNorm(g, w, lastRow, p('final_layer_norm'), t.width, t.eps);
   const embeds = linear(g, w, last, p('head'), t.projectionSize, t.width);
   g.output(embeds, 'text_embeds', 'float32', ['batch', t.projectionSize]);
   w.ignore(p('embeddings.position_ids'));
