@@ -136,6 +136,7 @@ Examples:
           report = await addToTable(table, model, index.salt, listed.items, { ...addOpts, decodeThreads, onProgress: (p) => bar.update(p.done, p.rows) });
         }
         bar.stop();
+        report.skipped.unshift(...listed.skipped); // what the folder walk could not read (broken links, loops, names that are not UTF-8)
         for (const f of report.failures) failures.items.push(f);
         const indexes = await table.buildIndexes(threshold);
         const rows = await table.count();
@@ -144,7 +145,7 @@ Examples:
         } else {
           console.log(`${table.name} (${spec.model}): ${report.written} rows written, ${report.unchanged} inputs unchanged, ${report.replaced} replaced; ${rows} rows in the table`);
           for (const d of indexes) console.log(`  built ${d}`);
-          if (report.skipped.length > 0) console.log(`  ${report.skipped.length} non-image file(s) in folders skipped`);
+          if (report.skipped.length > 0) console.log(`  ${report.skipped.length} file(s) in folders skipped (not images, or not readable; --json lists them with why)`);
         }
         failures.report();
       } finally {

@@ -7,8 +7,8 @@
 // A run killed at any point resumes by asking the table which sources it holds: a batch is in or out as a
 // whole, and a changed input is deleted before its new rows are added, so no input is ever there twice.
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { ConfigError } from '../../errors.ts';
 import type { Raster } from '../../image/types.ts';
 import type { IndexRow, IndexTable, TableSpec } from '../../index/table.ts';
@@ -17,6 +17,7 @@ import { attachModelInput } from '../../models/clip-model-core.ts';
 import type { ClipModel } from '../clip-model.ts';
 import { DecodePool, defaultDecodeThreads, inOrder } from '../decode-pool.ts';
 import { readManifest } from '../manifest-files.ts';
+import { walkFolder } from '../io/inputs.ts';
 import type { IngestJob } from './ingest-decode.ts';
 
 export { storedUid } from './ingest-decode.ts';
@@ -80,9 +81,10 @@ export function modelSpec(model: ClipModel, source: string, protocol?: string): 
  * optional report column), dicomweb+http(s) URLs. Local paths become absolute, so that a re-run from another
  * folder finds them; duplicates are dropped; missing files are failures.
  */
-export async function listSources(inputs: string[], o: SourceOptions = {}): Promise<{ items: InputItem[]; failures: Array<{ input: string; error: string }> }> {
+export async function listSources(inputs: string[], o: SourceOptions = {}): Promise<{ items: InputItem[]; failures: Array<{ input: string; error: string }>; skipped: Array<{ input: string; reason: string }> }> {
   const items: InputItem[] = [];
   const failures: Array<{ input: string; error: string }> = [];
+  const skipped: Array<{ input: string; reason: string }> = [];
   const seen = new Set<string>();
   const push = (it: InputItem) => {
     if (seen.has(it.source)) return;
@@ -97,7 +99,10 @@ export async function listSources(inputs: string[], o: SourceOptions = {}): Prom
     try {
       const st = await stat(input);
       if (st.isDirectory()) {
-        for (const f of await walk(resolve(input))) push({ source: f, inFolder: true });
+        // walked as every command walks folders: links followed, and what cannot be read listed with why
+        const walked = await walkFolder(resolve(input));
+        skipped.push(...walked.skipped);
+        for (const f of walked.files) push({ source: f, inFolder: true });
       } else if (input.toLowerCase().endsWith('.csv')) {
         const m = await readManifest(input, { imageColumn: o.imageColumn, labelColumn: o.labelColumn });
         if (o.textColumn && !m.columns.includes(o.textColumn)) throw new ConfigError(`no text column '${o.textColumn}' (columns: ${m.columns.join(', ')})`, { file: input });
@@ -114,19 +119,7 @@ export async function listSources(inputs: string[], o: SourceOptions = {}): Prom
       failures.push({ input, error: describe(code === 'ENOENT' ? new ConfigError('no such file or folder', { file: input }) : err) });
     }
   }
-  return { items, failures };
-}
-
-/** Files under a folder, recursively, sorted by path so runs are reproducible. */
-async function walk(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const e of entries) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await walk(p)));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
+  return { items, failures, skipped };
 }
 
 /** sha256 of bytes, hex. */

@@ -117,6 +117,7 @@ export class ClipIndex {
     const listed = await listSources(sources, o);
     const report = await addToTable(table, model, this.salt, listed.items, o);
     report.failures.unshift(...listed.failures);
+    report.skipped.unshift(...listed.skipped);
     return { ...report, table: table.name };
   }
 

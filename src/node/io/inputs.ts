@@ -69,6 +69,16 @@ export async function loadEntry(out: LoadedInputs, entry: InputEntry, options: L
 }
 
 /**
+ * Every file under a folder as `planInputs` walks it (links followed, loops and unreadable names recorded), for
+ * callers that list a folder without decoding it (the index's ingest).
+ * @example const { files, skipped } = await walkFolder('../shared/data/pneumonia-cxr/test'); files.length // 624
+ */
+export async function walkFolder(dir: string): Promise<{ files: string[]; skipped: LoadedInputs['skipped'] }> {
+  const skipped: LoadedInputs['skipped'] = [];
+  return { files: await walk(dir, skipped), skipped };
+}
+
+/**
  * Files under a folder, recursively, sorted by path (byte order) so runs are reproducible. Symbolic links are
  * followed (Hugging Face snapshots, DVC and git-annex folders are links to blobs), folders once each; what cannot
  * be read as a file is listed in `skipped` with why: broken links, FIFOs, sockets, devices, names that are not
