@@ -93,7 +93,7 @@ export { readRaster } from './node/io/raster.ts';
 export { DicomWebClient, dicomJsonString, parseMultipart, parseDicomWebUrl, isDicomWebUrl, resolveDicomWebUrl, type DicomJson, type DicomWebAuth, type DicomWebOptions, type DicomWebTarget, type MultipartPart, type DicomWebQuery } from './io/dicomweb.ts';
 export { sniffFormat, loadEntryWith, decodeInput, type InputEntry, type LoadInputsOptions, type LoadedInputs, type LoadedImage, type DicomDecoder, type SniffedFormat, type RasterDecoder, type InputPlatform } from './io/inputs.ts';
 export { loadInputs, planInputs, loadEntry, nodeInputPlatform } from './node/io/inputs.ts';
-export { DecodePool, decodeInOrder, defaultDecodeThreads, parseDecodeThreads, type DecodeTaskOptions, type DecodeTaskResult, type DecodedImageItem } from './node/decode-pool.ts';
+export { DecodePool, decodeInOrder, defaultDecodeThreads, parseDecodeThreads, poolThreads, type DecodeTaskOptions, type DecodeTaskResult, type DecodedImageItem } from './node/decode-pool.ts';
 
 // ---- io: NumPy arrays, CSV, manifests
 export { readNpy, writeNpy, type NpyArray } from './io/npy.ts';

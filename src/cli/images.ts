@@ -1,6 +1,6 @@
 // Turning what the user named (files, folders, DICOM, NIfTI, DICOMweb URLs, a manifest) into 8-bit rasters
 // as a reader would see them, with failures collected rather than fatal.
-import { attachModelInput, decodeInOrder, DecodePool, parseDecodeThreads, planInputs, readManifest, type ImageInputSpec, type Raster, type ManifestRow } from '../index.ts';
+import { attachModelInput, decodeInOrder, DecodePool, planInputs, poolThreads, readManifest, type ImageInputSpec, type Raster, type ManifestRow } from '../index.ts';
 import { redact } from './output.ts';
 import { Failures } from './shared.ts';
 
@@ -68,8 +68,8 @@ export async function openImages(inputs: string[], o: ImageInputOptions, failure
   const plan = await planInputs(names);
   const frame = o.frame ? Number(o.frame) : 0;
   // checked before anything is read, so a bad value stops the command at once; one file is not worth a thread
-  const asked = parseDecodeThreads(o.decodeThreads);
-  const threads = plan.entries.length > 1 ? Math.min(asked, plan.entries.length) : 0;
+  // (the callers' chunks are at least 32 inputs)
+  const threads = poolThreads(o.decodeThreads, plan.entries.length, 32);
   // the workers start loading now, while the caller is still busy (its prompts, say), and are ready for the first chunk
   const options = { window: o.window, frame, input: model?.imageInput };
   let warm: DecodePool | undefined = plan.entries.length > 0 ? new DecodePool(threads, options).warm() : undefined;

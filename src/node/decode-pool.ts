@@ -41,6 +41,20 @@ export function parseDecodeThreads(v: string | number | undefined): number {
   return n;
 }
 
+/**
+ * Threads for a pool over `entries` inputs, with `asked` as the user gave it (undefined: the default). One input
+ * is decoded in place. Left to the default, inputs that fit in the first chunk get workers only when two or more can
+ * decode side by side: those inputs are all decoded before the model first runs, so nothing overlaps, and a single
+ * worker would only add its start-up and about 40 MiB.
+ * @example poolThreads(undefined, 8, 32) // 0 on a 2-core machine (default 1), 2 on a 4-core one
+ */
+export function poolThreads(asked: string | number | undefined, entries: number, firstChunk: number): number {
+  const n = parseDecodeThreads(asked);
+  if (entries <= 1) return 0;
+  if ((asked === undefined || asked === '') && entries <= firstChunk && n < 2) return 0;
+  return Math.min(n, entries);
+}
+
 export interface WorkerReply {
   id: number;
   /** an entry's images, or an ingest job's */

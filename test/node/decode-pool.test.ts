@@ -12,7 +12,7 @@ import { getProtocol, runProtocolBatch } from '../../src/image/protocol.ts';
 import { toDisplayRaster } from '../../src/io/raster.ts';
 import { attachModelInput, ClipModelCore, preprocessForModel, type ImageInputSpec } from '../../src/models/clip-model-core.ts';
 import { loadEntry, planInputs, type InputEntry, type LoadedInputs } from '../../src/node/io/inputs.ts';
-import { decodeInOrder, DecodePool, parseDecodeThreads, type DecodeTaskOptions, type DecodeTaskResult } from '../../src/node/decode-pool.ts';
+import { decodeInOrder, DecodePool, defaultDecodeThreads, parseDecodeThreads, poolThreads, type DecodeTaskOptions, type DecodeTaskResult } from '../../src/node/decode-pool.ts';
 import { DATA } from '../helpers/reference.ts';
 
 const CXR = join(DATA, 'pneumonia-cxr/test');
@@ -201,5 +201,17 @@ describe('DecodePool', () => {
     assert.equal(parseDecodeThreads('3'), 3);
     assert.ok(parseDecodeThreads(undefined) >= 1);
     for (const bad of ['-1', '1.5', 'two', '65']) assert.throws(() => parseDecodeThreads(bad), ConfigError);
+  });
+
+  it('poolThreads: one input in place; a first chunk with a single default thread in place; what the user asks for otherwise', () => {
+    const d = defaultDecodeThreads();
+    assert.equal(poolThreads(undefined, 1, 32), 0);
+    assert.equal(poolThreads('2', 1, 32), 0);
+    assert.equal(poolThreads(undefined, 8, 32), d < 2 ? 0 : Math.min(d, 8));
+    assert.equal(poolThreads(undefined, 33, 32), Math.min(d, 33));
+    assert.equal(poolThreads('1', 8, 32), 1); // asked for: a worker even for a few inputs
+    assert.equal(poolThreads('4', 3, 32), 3);
+    assert.equal(poolThreads('0', 100, 32), 0);
+    assert.throws(() => poolThreads('-1', 8, 32), ConfigError);
   });
 });

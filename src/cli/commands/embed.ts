@@ -1,7 +1,7 @@
 // clipmed embed: image and text embeddings as open_clip's encode_image / encode_text return them.
 import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { attachModelInput, ConfigError, decodeInOrder, DecodePool, parseDecodeThreads, readNpy, ShapeError, type InputEntry, type Raster } from '../../index.ts';
+import { attachModelInput, ConfigError, decodeInOrder, DecodePool, parseDecodeThreads, poolThreads, readNpy, ShapeError, type InputEntry, type Raster } from '../../index.ts';
 import { collect, Failures, loadModel, MODEL_HELP, PROTOCOL_HELP, progress, rows, type ModelOptions } from '../shared.ts';
 import { DECODE_THREADS_HELP } from '../images.ts';
 import { printJson, say } from '../output.ts';
@@ -46,7 +46,7 @@ Examples:
   clipmed embed --model chexzero.pt --pixel-values batch.npy --normalize --json
   clipmed embed --model biovil-t --protocol biovil-t --image today.dcm --prior last-year.dcm --json`)
     .action(async (opts: EmbedOptions) => {
-      const decodeThreads = parseDecodeThreads(opts.decodeThreads); // checked before anything is loaded
+      parseDecodeThreads(opts.decodeThreads); // checked before anything is loaded
       const model = await loadModel(opts);
       const failures = new Failures();
       const images: Array<{ path: string; embedding: number[] }> = [];
@@ -77,7 +77,7 @@ Examples:
       const bar = progress(opts.image.length, 'embedding images');
       // JPEG/PNG/TIFF through the PIL-equivalent decoder (what open_clip's transform sees); DICOM and NIfTI through
       // the medical readers, shown through their window (or --window); each made into the model's input there too
-      const threads = entries.length > 1 ? Math.min(decodeThreads, entries.length) : 0;
+      const threads = poolThreads(opts.decodeThreads, entries.length, chunk);
       const pool = new DecodePool(threads, { window: opts.window, input: model.imageInput, pilRasters: true });
       try {
         let decoded: Array<{ slot: number; path: string; raster: Raster }> = [];

@@ -96,7 +96,8 @@ Examples:
       if (sources.length === 0) throw new ConfigError('no sources to index (files, folders, manifests or dicomweb URLs)');
       const batchSize = positive(opts.batchSize, '--batch-size');
       const threshold = positive(opts.indexThreshold, '--index-threshold');
-      const decodeThreads = parseDecodeThreads(opts.decodeThreads);
+      // checked now; undefined leaves the default, which decodes a small input in place (poolThreads)
+      const decodeThreads = opts.decodeThreads === undefined ? undefined : parseDecodeThreads(opts.decodeThreads);
       // what search and workers load the model from: an absolute path for a local model
       const modelSource = existsSync(opts.model) ? resolve(opts.model) : opts.model;
       const model = await loadModel({ model: modelSource, threads: opts.threads, protocol: opts.protocol });

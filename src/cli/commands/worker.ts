@@ -32,7 +32,7 @@ Example:
       const log = opts.quiet ? () => {} : (m: string) => process.stderr.write(`clipmed worker: ${m}\n`);
       const worker = await startWorker(opts.queue, {
         threads: opts.threads ? Number(opts.threads) : undefined,
-        decodeThreads: parseDecodeThreads(opts.decodeThreads),
+        decodeThreads: opts.decodeThreads === undefined ? undefined : parseDecodeThreads(opts.decodeThreads),
         concurrency: Math.max(1, Number(opts.concurrency)),
         lockDuration: Math.max(1000, Number(opts.lockMs)),
         log,

@@ -15,7 +15,7 @@ import type { IndexRow, IndexTable, TableSpec } from '../../index/table.ts';
 import { isDicomWebUrl, resolveDicomWebUrl } from '../../io/dicomweb.ts';
 import { attachModelInput } from '../../models/clip-model-core.ts';
 import type { ClipModel } from '../clip-model.ts';
-import { DecodePool, defaultDecodeThreads, inOrder } from '../decode-pool.ts';
+import { DecodePool, inOrder, poolThreads } from '../decode-pool.ts';
 import { readManifest } from '../manifest-files.ts';
 import { walkFolder } from '../io/inputs.ts';
 import type { IngestJob } from './ingest-decode.ts';
@@ -151,9 +151,9 @@ const EMBED_BATCH = 32;
  * @example const r = await addToTable(table, model, salt, (await listSources(['xrays/'])).items); r.written // 5840
  */
 export async function addToTable(table: IndexTable, model: ClipModel, salt: string, items: InputItem[], o: AddOptions = {}): Promise<AddReport> {
-  const threads = o.decodeThreads ?? defaultDecodeThreads();
-  // one input is not worth a thread; the workers start loading now, while the first batch is read and hashed
-  const pool = new DecodePool(items.length > 1 ? Math.min(threads, items.length) : 0, { input: model.imageInput }).warm();
+  // one input, or a first pass's worth with a single default thread, is decoded in place (poolThreads); the workers
+  // start loading now, while the first batch is read and hashed
+  const pool = new DecodePool(poolThreads(o.decodeThreads, items.length, EMBED_BATCH), { input: model.imageInput }).warm();
   try {
     return await addWith(pool, table, model, salt, items, o);
   } finally {
