@@ -22,7 +22,7 @@ export interface InputImage {
   label?: string;
 }
 
-export const DECODE_THREADS_HELP = 'worker threads that decode and preprocess images while the model runs (0: on the main thread; default: half the cores, 1 to 4)';
+export const DECODE_THREADS_HELP = 'worker threads that decode and preprocess images while the model runs (0: on the main thread; default: half the cores, 1 to 4, and none for a first chunk\'s worth of inputs when that is 1)';
 
 export const INPUT_HELP = 'image files, folders (recursive), DICOM, NIfTI (.nii/.nii.gz: middle axial slice) or dicomweb+http(s):// URLs';
 
