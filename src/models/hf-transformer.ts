@@ -5,6 +5,7 @@
 import { UnsupportedError } from '../errors.ts';
 import type { GraphBuilder, Value } from '../graph/builder.ts';
 import { activation, layerNorm, linear } from './transformer.ts';
+import { poolAt } from './towers/parts.ts';
 import type { Weights } from './weights.ts';
 
 /** transformers' `hidden_act` names this implementation builds. */
@@ -73,15 +74,13 @@ export function hfMlp(g: GraphBuilder, w: Weights, x: Value, key: string, s: Pic
  * query its own mask row, [B, 1, 1, T].
  */
 export function hfEncoderLayerAt(g: GraphBuilder, w: Weights, x: Value, key: string, s: HfLayerSpec, index: Value): Value {
-  const at = g.expand(g.reshape(index, [-1, 1, 1]), g.ints([1, 1, s.width])); // [B, 1, W]
-  const pick = (t: Value) => g.op('GatherElements', [t, at], { axis: 1 }); // [B, 1, W]: t[b, index[b]]
   const h = layerNorm(g, w, x, `${key}.layer_norm1`, s.width, s.eps); // [B, T, W]
   const a = `${key}.self_attn`;
-  const q = linear(g, w, pick(h), `${a}.q_proj`, s.width, s.width); // [B, 1, W]
+  const q = linear(g, w, g.reshape(poolAt(g, h, index, s.width), [-1, 1, s.width]), `${a}.q_proj`, s.width, s.width); // [B, 1, W]: h[b, index[b]]
   const k = linear(g, w, h, `${a}.k_proj`, s.width, s.width);
   const v = linear(g, w, h, `${a}.v_proj`, s.width, s.width);
   const mask = s.mask ? g.reshape(g.gather(s.mask, index, 0), [0, 1, 1, -1]) : undefined; // [B, 1, 1, T]
-  const y = g.add(g.reshape(pick(x), [-1, s.width]), g.reshape(linear(g, w, attend(g, q, k, v, s.width, s.heads, mask), `${a}.out_proj`, s.width, s.width), [-1, s.width])); // [B, W]
+  const y = g.add(poolAt(g, x, index, s.width), g.reshape(linear(g, w, attend(g, q, k, v, s.width, s.heads, mask), `${a}.out_proj`, s.width, s.width), [-1, s.width])); // [B, W]
   return g.add(y, hfMlp(g, w, layerNorm(g, w, y, `${key}.layer_norm2`, s.width, s.eps), `${key}.mlp`, s));
 }
 

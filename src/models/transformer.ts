@@ -5,6 +5,7 @@
 import { UnsupportedError } from '../errors.ts';
 import type { GraphBuilder, Value } from '../graph/builder.ts';
 import type { Activation } from './clip-config.ts';
+import { poolAt } from './towers/parts.ts';
 import type { Weights } from './weights.ts';
 
 export interface BlockSpec {
@@ -71,11 +72,10 @@ export function residualBlockAt(g: GraphBuilder, w: Weights, x: Value, key: stri
   if (s.mask) throw new UnsupportedError(`${key}: a block read at one position takes a causal flag, not an attention mask table`);
   if (s.causal && !positions) throw new UnsupportedError(`${key}: a causal block read at one position needs the token positions`);
   const { width, heads } = s;
-  const at = g.expand(g.reshape(index, [-1, 1, 1]), g.ints([1, 1, width])); // [B, 1, width]
-  const pick = (t: Value) => g.op('GatherElements', [t, at], { axis: 1 }); // [B, 1, width]: t[b, index[b]]
   const h = layerNorm(g, w, x, `${key}.ln_1`, width); // [B, T, width]
   const packed = w.param(g, `${key}.attn.in_proj_weight`, [3 * width, width]);
-  const [q, k, v] = [pick(h), h, h].map((t, i) => g.matmul(t, inProj(g, packed, i, width))); // q [B, 1, W]; k, v [B, T, W]
+  const rowOfH = g.reshape(poolAt(g, h, index, width), [-1, 1, width]); // [B, 1, width]: h[b, index[b]]
+  const [q, k, v] = [rowOfH, h, h].map((t, i) => g.matmul(t, inProj(g, packed, i, width))); // q [B, 1, W]; k, v [B, T, W]
   let bias: Value | null = null;
   if (s.causal) {
     const after = g.op('Greater', [g.reshape(positions!, [1, -1]), g.reshape(index, [-1, 1])]); // [B, T]: key j > index[b]
@@ -85,7 +85,7 @@ export function residualBlockAt(g: GraphBuilder, w: Weights, x: Value, key: stri
   const ctx = g.node('MultiHeadAttention', [q, k, v, w.param(g, `${key}.attn.in_proj_bias`, [3 * width]), null, bias], { num_heads: heads }, 1, 'com.microsoft')[0]!; // [B, 1, W]
   let a = linear(g, w, g.reshape(ctx, [-1, width]), `${key}.attn.out_proj`, width, width); // [B, W]
   if (s.layerScale) a = g.mul(a, w.param(g, `${key}.ls_1.gamma`, [width]));
-  return mlpResidual(g, w, g.add(g.reshape(pick(x), [-1, width]), a), key, s); // [B, W]
+  return mlpResidual(g, w, g.add(poolAt(g, x, index, width), a), key, s); // [B, W]
 }
 
 /** The block's second half on x [..., width]: x + ls_2(mlp(ln_2(x))). */

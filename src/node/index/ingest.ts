@@ -49,7 +49,7 @@ export interface AddOptions {
   window?: string;
   /** inputs per committed batch (default 128) */
   batchSize?: number;
-  /** worker threads that decode and preprocess while the model runs (0: on the calling thread; default: half the cores, 1 to 4) */
+  /** worker threads that decode and preprocess while the model runs (0: on the calling thread; default: poolThreads, half the cores, 1 to 4, none for a first pass with one) */
   decodeThreads?: number;
   /** called after each batch: inputs done so far (written, unchanged or failed) and rows written */
   onProgress?: (p: { done: number; total: number; rows: number }) => void;
